@@ -1,0 +1,1 @@
+"""East-West compute planner."""
