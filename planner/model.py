@@ -188,7 +188,7 @@ def set_objective(b: BuiltModel) -> None:
     constant += [p.unserved_cny_per_token_per_s(s.id) * scaling.demand_tokens(d)
                  for s in p.services.values() for d in s.demand_tokens_per_s.values()]
 
-    coefficients = [c for c, _ in power + latency + recovered if c > 0]
+    coefficients = [c for c, _ in power + latency + recovered if c > 1e-9]
     worst = sum(c * b.upper[v.index] for c, v in power + latency) + sum(constant)
     b.scale = scale = scaling.CostScale.for_range(min(coefficients, default=0.0), worst)
 

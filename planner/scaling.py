@@ -32,11 +32,11 @@ class CostScale:
     def for_range(cls, smallest_cny: float, largest_total_cny: float) -> "CostScale":
         """Pick 10^k units per CNY: fine enough for ``smallest_cny``, coarse enough for ``largest_total_cny``."""
         k = 3  # at least milli-CNY
-        if smallest_cny > 0:
+        if smallest_cny > 1e-9:  # coefficients below a nano-CNY do not steer anything
             k = max(k, math.ceil(math.log10(MIN_COEFFICIENT_UNITS / smallest_cny)))
         if largest_total_cny > 0:
             k = min(k, math.floor(math.log10(MAX_OBJECTIVE_UNITS / largest_total_cny)))
-        return cls(10.0 ** k)
+        return cls(10.0 ** max(0, min(k, 12)))
 
     def units(self, cny: float) -> int:
         """CNY → integer objective units (nearest)."""
