@@ -32,6 +32,8 @@ class SiteData:
     price_cny_per_kwh: float  # time-weighted mean of the site's tariff over the horizon
     subsidy_fraction: float  # cut of the power bill for domestic accelerators
     carbon_kg_per_kwh: float | None
+    lat: float | None = None
+    lon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,10 @@ class Problem:
     latency_cny_per_mtokens_ms: float
     catalog_version: str = ""
     topology_version: str = ""
+    city_coords: dict[str, tuple[float, float]] = field(default_factory=dict)  # (lat, lon), for maps
     warnings: tuple[str, ...] = ()
     #: jobs no pool could ever hold, and why (decided before solving)
     pre_unplaced: dict[str, str] = field(default_factory=dict)
-    #: (service, city) demand no site within the SLO can serve, and why
-    pre_unserved: dict[tuple[str, str], str] = field(default_factory=dict)
 
     # ---- prices -------------------------------------------------------------
     def price_cny_per_kwh(self, site: str, accel: str) -> float:
@@ -165,7 +166,8 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
         sites[site_id] = SiteData(
             id=site_id, role=str(t.role), pue=float(_value(t.pue)), power_cap_kw=float(cap_mw) * 1000.0,
             price_cny_per_kwh=float(topology.mean_price_cny_per_kwh(site_id)),
-            subsidy_fraction=float(_value(subsidy) or 0.0), carbon_kg_per_kwh=_value(carbon))
+            subsidy_fraction=float(_value(subsidy) or 0.0), carbon_kg_per_kwh=_value(carbon),
+            lat=float(t.lat), lon=float(t.lon))
         for accel_id, chips in plan.inventory.items():
             accel_data(accel_id, f"sites.{site_id}.inventory.{accel_id}")
             if chips > 0:
@@ -204,7 +206,6 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
     # -- inference services ------------------------------------------------------------
     rtt: dict[tuple[str, str], float] = {}
     services: dict[str, ServiceData] = {}
-    pre_unserved: dict[tuple[str, str], str] = {}
     for i, svc in enumerate(scenario.inference_services):
         where = f"inference_services[{i}]"
         for a in svc.allowed_accelerators:
@@ -241,13 +242,16 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
             pools=pools, city_sites=city_sites,
             penalty_cny_per_mtokens=svc.unserved_cny_per_mtokens or objective.unserved_inference_cny_per_mtokens)
 
+    city_coords = {c: (float(topology.cities[c].lat), float(topology.cities[c].lon))
+                   for svc in services.values() for c in svc.demand_tokens_per_s}
     return Problem(
+        city_coords=city_coords,
         name=scenario.name, horizon_h=float(scenario.horizon_h), sites=sites, accels=accels,
         inventory=inventory, jobs=jobs, services=services, rtt_ms=rtt,
         power_cost_weight=objective.power_cost_weight,
         latency_cny_per_mtokens_ms=objective.latency_cny_per_mtokens_ms,
         catalog_version=str(getattr(catalog, "version", "")), topology_version=str(getattr(topology, "version", "")),
-        warnings=tuple(warnings), pre_unplaced=pre_unplaced, pre_unserved=pre_unserved)
+        warnings=tuple(warnings), pre_unplaced=pre_unplaced)
 
 
 def _value(x: Any) -> Any:

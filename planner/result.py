@@ -13,6 +13,10 @@ import pandas as pd
 from planner.evaluate import PLACEMENT_COLUMNS, ROUTING_COLUMNS, UNPLACED_COLUMNS
 
 PLAN_FORMAT_VERSION = 1
+SITE_COLUMNS = ["site", "role", "lat", "lon", "pue", "price_cny_per_kwh", "subsidy_fraction",
+                "carbon_kg_per_kwh", "power_cap_mw", "power_used_mw"]
+INVENTORY_COLUMNS = ["site", "accelerator", "chips", "chips_used", "domestic", "chip_power_kw"]
+CITY_COLUMNS = ["city", "lat", "lon"]
 
 
 class Status(str, Enum):
@@ -41,6 +45,10 @@ class Result:
     routing: pd.DataFrame
     unplaced: pd.DataFrame
     solver: dict[str, Any]
+    #: the sites, their pools and the demand cities, so a plan file alone can be mapped and reported
+    sites: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SITE_COLUMNS))
+    inventory: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INVENTORY_COLUMNS))
+    cities: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CITY_COLUMNS))
     warnings: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)  # catalog/topology versions, horizon
 
@@ -76,6 +84,9 @@ class Result:
             "placements": _records(self.placements),
             "routing": _records(self.routing),
             "unplaced": _records(self.unplaced),
+            "sites": _records(self.sites),
+            "inventory": _records(self.inventory),
+            "cities": _records(self.cities),
             "solver": self.solver,
             "warnings": self.warnings,
             "meta": self.meta,
@@ -97,6 +108,9 @@ class Result:
             placements=pd.DataFrame(data.get("placements", []), columns=PLACEMENT_COLUMNS),
             routing=pd.DataFrame(data.get("routing", []), columns=ROUTING_COLUMNS),
             unplaced=pd.DataFrame(data.get("unplaced", []), columns=UNPLACED_COLUMNS),
+            sites=pd.DataFrame(data.get("sites", []), columns=SITE_COLUMNS),
+            inventory=pd.DataFrame(data.get("inventory", []), columns=INVENTORY_COLUMNS),
+            cities=pd.DataFrame(data.get("cities", []), columns=CITY_COLUMNS),
             solver=dict(data.get("solver", {})),
             warnings=list(data.get("warnings", [])),
             meta=dict(data.get("meta", {})),

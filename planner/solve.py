@@ -22,7 +22,7 @@ from planner.evaluate import PLACEMENT_COLUMNS, ROUTING_COLUMNS, UNPLACED_COLUMN
 from planner.greedy import Plan, greedy_plan
 from planner.model import BuiltModel, add_hints, build_model
 from planner.problem import Problem, build_problem
-from planner.result import Result, Status
+from planner.result import CITY_COLUMNS, INVENTORY_COLUMNS, SITE_COLUMNS, Result, Status
 from planner.scenario import Scenario
 
 _STATUS = {
@@ -163,11 +163,30 @@ def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) 
     routing = pd.DataFrame(_route_to_accelerators(problem, plan), columns=ROUTING_COLUMNS)
     unplaced = pd.DataFrame(explain_unplaced(problem, plan, placements, routing), columns=UNPLACED_COLUMNS)
     objective, kpis = evaluate(problem, placements, routing)
+    sites, inventory, cities = context_tables(problem, placements)
     return Result(scenario=problem.name, status=status, objective=objective, kpis=kpis,
                   placements=placements, routing=routing, unplaced=unplaced, solver=solver_info,
+                  sites=sites, inventory=inventory, cities=cities,
                   warnings=list(problem.warnings),
                   meta={"catalog_version": problem.catalog_version, "topology_version": problem.topology_version,
                         "horizon_h": problem.horizon_h})
+
+
+def context_tables(problem: Problem, placements: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
+    """Sites, pools and cities as the plan saw them, so a plan file can be mapped on its own."""
+    used = placements.groupby(["site", "accelerator"])["chips"].sum().to_dict() if len(placements) else {}
+    site_mw: dict[str, float] = defaultdict(float)
+    for (site, accel), chips in used.items():
+        site_mw[site] += chips * problem.meter_kw_per_chip(site, accel) / 1000
+    sites = pd.DataFrame([(s.id, s.role, s.lat, s.lon, s.pue, s.price_cny_per_kwh, s.subsidy_fraction,
+                           s.carbon_kg_per_kwh, s.power_cap_kw / 1000, site_mw[s.id])
+                          for s in problem.sites.values()], columns=SITE_COLUMNS)
+    inventory = pd.DataFrame([(site, accel, n, int(used.get((site, accel), 0)), problem.accels[accel].domestic,
+                               problem.accels[accel].chip_power_kw)
+                              for (site, accel), n in sorted(problem.inventory.items())], columns=INVENTORY_COLUMNS)
+    cities = pd.DataFrame([(c, lat, lon) for c, (lat, lon) in sorted(problem.city_coords.items())],
+                          columns=CITY_COLUMNS)
+    return sites, inventory, cities
 
 
 def _route_to_accelerators(problem: Problem, plan: Plan) -> list[tuple]:
