@@ -52,9 +52,15 @@ class BuiltModel:
     objective_terms: dict[str, cp_model.LinearExpr] = field(default_factory=dict)
     upper: dict[int, int] = field(default_factory=dict)  # variable index → upper bound
     scale: scaling.CostScale = scaling.CostScale(1000.0)
+    #: name prefix, e.g. the period in multi-period capacity planning
+    prefix: str = ""
+    #: chips on hand per pool; defaults to the problem's inventory
+    base_inventory: dict[Pool, int] | None = None
+    #: chips that purchases add per pool: (chips per unit, units variable)
+    added_chips: dict[Pool, list[tuple[int, cp_model.IntVar]]] = field(default_factory=dict)
 
     def int_var(self, ub: int, name: str) -> cp_model.IntVar:
-        var = self.model.new_int_var(0, ub, name)
+        var = self.model.new_int_var(0, ub, f"{self.prefix}{name}")
         self.upper[var.index] = ub
         return var
 
@@ -73,9 +79,18 @@ def job_classes(problem: Problem) -> list[JobClass]:
     return [JobClass(k, sorted(ids), problem.jobs[min(ids)]) for k, ids in sorted(groups.items(), key=lambda x: min(x[1]))]
 
 
-def build_model(problem: Problem) -> BuiltModel:
-    """Variables → constraints → objective, each family in its own function."""
-    built = BuiltModel(problem, cp_model.CpModel(), job_classes(problem))
+def build_model(problem: Problem, *, model: cp_model.CpModel | None = None, prefix: str = "",
+                base_inventory: dict[Pool, int] | None = None,
+                added_chips: dict[Pool, list[tuple[int, cp_model.IntVar]]] | None = None,
+                objective: bool = True) -> BuiltModel:
+    """Variables → constraints → objective, each family in its own function.
+
+    Capacity planning builds one of these per period into a shared ``model``, with
+    the chips on hand in ``base_inventory`` and purchases in ``added_chips``, and
+    sets the objective itself (``objective=False``).
+    """
+    built = BuiltModel(problem, model or cp_model.CpModel(), job_classes(problem), prefix=prefix,
+                       base_inventory=base_inventory, added_chips=dict(added_chips or {}))
     add_placement_variables(built)
     add_job_assignment(built)
     add_latency_slo(built)
@@ -83,7 +98,8 @@ def build_model(problem: Problem) -> BuiltModel:
     add_site_power_cap(built)
     add_demand_routing(built)
     add_serving_capacity(built)
-    set_objective(built)
+    if objective:
+        set_objective(built)
     return built
 
 
@@ -111,7 +127,7 @@ def add_job_assignment(b: BuiltModel) -> None:
     for (ci, _pool), var in b.place.items():
         per_class[ci].append(var)
     for ci, vars_ in per_class.items():
-        b.model.add(sum(vars_) <= len(b.classes[ci].job_ids)).with_name(f"job_assignment[{ci}]")
+        b.model.add(sum(vars_) <= len(b.classes[ci].job_ids)).with_name(f"{b.prefix}job_assignment[{ci}]")
 
 
 def add_latency_slo(b: BuiltModel) -> None:
@@ -127,15 +143,18 @@ def add_latency_slo(b: BuiltModel) -> None:
 
 
 def add_chip_capacity(b: BuiltModel) -> None:
-    """Σ_c chips_c·place[c,p] + Σ_v cpr_v,a·replicas[v,p] ≤ inventory_p for each pool p=(s,a)."""
+    """Σ_c chips_c·place[c,p] + Σ_v cpr_v,a·replicas[v,p] ≤ inventory_p (+ Σ chips·units bought) for each pool p=(s,a)."""
     p = b.problem
+    on_hand = p.inventory if b.base_inventory is None else b.base_inventory
     use: dict[Pool, list] = defaultdict(list)
     for (ci, pool), var in b.place.items():
         use[pool].append(b.classes[ci].template.chips * var)
     for (sid, site, accel), var in b.replicas.items():
         use[(site, accel)].append(p.services[sid].chips_per_replica[accel] * var)
     for pool, terms in use.items():
-        b.model.add(sum(terms) <= p.inventory[pool]).with_name(f"chip_capacity[{pool[0]},{pool[1]}]")
+        bought = [chips * var for chips, var in b.added_chips.get(pool, [])]
+        b.model.add(sum(terms) <= on_hand.get(pool, 0) + sum(bought)).with_name(
+            f"{b.prefix}chip_capacity[{pool[0]},{pool[1]}]")
 
 
 def add_site_power_cap(b: BuiltModel) -> None:
@@ -148,7 +167,7 @@ def add_site_power_cap(b: BuiltModel) -> None:
         w = p.services[sid].chips_per_replica[accel] * scaling.power_w_up(p.meter_kw_per_chip(site, accel))
         use[site].append(w * var)
     for site, terms in use.items():
-        b.model.add(sum(terms) <= scaling.cap_w_down(p.sites[site].power_cap_kw)).with_name(f"site_power_cap[{site}]")
+        b.model.add(sum(terms) <= scaling.cap_w_down(p.sites[site].power_cap_kw)).with_name(f"{b.prefix}site_power_cap[{site}]")
 
 
 def add_demand_routing(b: BuiltModel) -> None:
@@ -159,7 +178,7 @@ def add_demand_routing(b: BuiltModel) -> None:
         per[(sid, city)].append(var)
     for (sid, city), vars_ in per.items():
         demand = scaling.demand_tokens(p.services[sid].demand_tokens_per_s[city])
-        b.model.add(sum(vars_) <= demand).with_name(f"demand_routing[{sid},{city}]")
+        b.model.add(sum(vars_) <= demand).with_name(f"{b.prefix}demand_routing[{sid},{city}]")
 
 
 def add_serving_capacity(b: BuiltModel) -> None:
@@ -172,36 +191,48 @@ def add_serving_capacity(b: BuiltModel) -> None:
     for (sid, site, accel), var in b.replicas.items():
         capacity[(sid, site)].append(scaling.tokens_down(p.services[sid].replica_tokens_per_s(accel)) * var)
     for key, flows in inflow.items():
-        b.model.add(sum(flows) <= sum(capacity[key])).with_name(f"serving_capacity[{key[0]},{key[1]}]")
+        b.model.add(sum(flows) <= sum(capacity[key])).with_name(f"{b.prefix}serving_capacity[{key[0]},{key[1]}]")
+
+
+Terms = dict[str, list[tuple[float, cp_model.IntVar]]]
+
+
+def objective_parts(b: BuiltModel) -> tuple[Terms, dict[str, float]]:
+    """The objective in CNY, unscaled: linear terms (coefficient, variable) and constants, by name.
+
+    power_cost = Σ cost·place + Σ cost·replicas; latency = Σ lat·flow;
+    unplaced_penalty = Σ pen (everything unplaced) − Σ pen·place − Σ pen·flow.
+    """
+    p = b.problem
+    terms: Terms = {
+        "power_cost": [(p.job_cost_cny(b.classes[ci].template.id, pool), var) for (ci, pool), var in b.place.items()]
+        + [(p.replica_cost_cny(sid, (site, accel)), var) for (sid, site, accel), var in b.replicas.items()],
+        "latency": [(p.latency_cny_per_token_per_s(city, site), var) for (_sid, city, site), var in b.flow.items()],
+        "unplaced_penalty": [(-b.classes[ci].template.penalty_cny, var) for (ci, _pool), var in b.place.items()]
+        + [(-p.unserved_cny_per_token_per_s(sid), var) for (sid, _c, _s), var in b.flow.items()],
+    }
+    constants = {"unplaced_penalty": sum(job.penalty_cny for job in p.jobs.values())
+                 + sum(p.unserved_cny_per_token_per_s(s.id) * scaling.demand_tokens(d)
+                       for s in p.services.values() for d in s.demand_tokens_per_s.values())}
+    return terms, constants
+
+
+def minimize(model: cp_model.CpModel, terms: Terms, constants: dict[str, float], upper: dict[int, int]
+             ) -> tuple[scaling.CostScale, dict[str, cp_model.LinearExpr]]:
+    """Scale the CNY objective once (``CostScale``) and minimise its sum."""
+    coefficients = [abs(c) for ts in terms.values() for c, _ in ts if abs(c) > 1e-9]
+    worst = sum(abs(c) * upper[v.index] for ts in terms.values() for c, v in ts) + sum(map(abs, constants.values()))
+    scale = scaling.CostScale.for_range(min(coefficients, default=0.0), worst)
+    exprs = {name: cp_model.LinearExpr.weighted_sum([v for _, v in ts], [scale.units(c) for c, _ in ts])
+             + scale.units(constants.get(name, 0.0)) for name, ts in terms.items()}
+    model.minimize(sum(exprs.values()))
+    return scale, exprs
 
 
 def set_objective(b: BuiltModel) -> None:
     """min power cost + latency cost + unplaced penalties, all in CNY, scaled once by ``CostScale``."""
-    p = b.problem
-    power = [(p.job_cost_cny(b.classes[ci].template.id, pool), var) for (ci, pool), var in b.place.items()]
-    power += [(p.replica_cost_cny(sid, (site, accel)), var) for (sid, site, accel), var in b.replicas.items()]
-    latency = [(p.latency_cny_per_token_per_s(city, site), var) for (_sid, city, site), var in b.flow.items()]
-    # unplaced = constant (everything unplaced) − what placing and serving recover
-    recovered = [(b.classes[ci].template.penalty_cny, var) for (ci, _pool), var in b.place.items()]
-    recovered += [(p.unserved_cny_per_token_per_s(sid), var) for (sid, _c, _s), var in b.flow.items()]
-    constant = [job.penalty_cny for job in p.jobs.values()]
-    constant += [p.unserved_cny_per_token_per_s(s.id) * scaling.demand_tokens(d)
-                 for s in p.services.values() for d in s.demand_tokens_per_s.values()]
-
-    coefficients = [c for c, _ in power + latency + recovered if c > 1e-9]
-    worst = sum(c * b.upper[v.index] for c, v in power + latency) + sum(constant)
-    b.scale = scale = scaling.CostScale.for_range(min(coefficients, default=0.0), worst)
-
-    def expr(terms: list) -> cp_model.LinearExpr:
-        return cp_model.LinearExpr.weighted_sum([v for _, v in terms], [scale.units(c) for c, _ in terms])
-
-    terms = {
-        "power_cost": expr(power),
-        "latency": expr(latency),
-        "unplaced_penalty": sum(scale.units(c) for c in constant) - expr(recovered),
-    }
-    b.objective_terms = terms
-    b.model.minimize(terms["power_cost"] + terms["latency"] + terms["unplaced_penalty"])
+    terms, constants = objective_parts(b)
+    b.scale, b.objective_terms = minimize(b.model, terms, constants, b.upper)
 
 
 def add_hints(b: BuiltModel, plan: Plan) -> None:
