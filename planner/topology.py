@@ -21,6 +21,9 @@ Overlay (a dict, applied before validation; all keys optional)::
       "add_links":    [{"a": "zhongwei", "b": "hefei", "rtt_ms": 21, "bandwidth_gbps": 400}],
     }
 
+Added sites join the estimated meshes (``all_sites`` groups) like any other
+site; an added link replaces the estimate for its pair.
+
 A tariff patch with ``bands`` replaces the whole tariff; otherwise its keys
 (``flat_price_cny_per_kwh``, ``price_cny_per_kwh`` for a single flat band, ``name``)
 patch the existing one. Plain numbers in overlays are recorded with source
@@ -544,7 +547,7 @@ class Topology:
             return f"site:{name}"
         if name in self.cities:
             return f"city:{name}"
-        raise UnknownNameError("site or city", name, list(self.sites) + list(self.cities))
+        raise UnknownNameError("site or city", name, set(self.sites) | set(self.cities))
 
     # ----- latency
     @cached_property
@@ -797,7 +800,7 @@ class _Resolver:
             return f"site:{name}"
         if name in self.cities:
             return f"city:{name}"
-        raise UnknownNameError("site or city", name, list(self.sites) + list(self.cities), file=reader.file,
+        raise UnknownNameError("site or city", name, set(self.sites) | set(self.cities), file=reader.file,
                                field=field)
 
     def group(self, spec: Any, reader: _Reader, field: str) -> list[str]:
@@ -879,6 +882,12 @@ def _reported_link(raw: Mapping[str, Any], resolver: _Resolver, reader: _Reader,
         raise reader.error(_first_error(exc), field) from None
 
 
+def _names_removed_site(name: Any, removed: set[str]) -> bool:
+    if not isinstance(name, str) or name.startswith("city:"):
+        return False
+    return name.removeprefix("site:") in removed
+
+
 def _build_links(data: Mapping[str, Any], resolver: _Resolver, model: Mapping[str, Figure] | None,
                  reader: _Reader, est_file: str, builtin: bool, overlay: Mapping[str, Any]) -> list[Link]:
     by_pair: dict[tuple[str, str], Link] = {}
@@ -903,8 +912,11 @@ def _build_links(data: Mapping[str, Any], resolver: _Resolver, model: Mapping[st
         for a, b in pairs:
             by_pair[_pair(a, b)] = Link(a=a, b=b, rtt_ms=_estimate_rtt(a, b, model, resolver), bandwidth_gbps=bw,
                                         origin="estimated")
+    removed = {str(x) for x in overlay.get("remove_sites") or []}
     for key in ("reported_links", "links"):
         for i, raw in enumerate(data.get(key) or []):
+            if isinstance(raw, Mapping) and any(_names_removed_site(raw.get(e), removed) for e in ("a", "b")):
+                continue  # the overlay removed this link's site
             link = _reported_link(raw, resolver, reader, f"{key}[{i}]", "reported" if builtin else "user")
             by_pair[_pair(link.a, link.b)] = link
     ov = _Reader("overlay", strict=False)
