@@ -12,13 +12,14 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from hardware_catalog.models import (
     PRECISIONS,
@@ -264,9 +265,11 @@ def load(path: str | Path | None = None, overrides: Mapping[str, Any] | None = N
     if extra:
         _add_extra(extra, accel_raw, sources, applied)
 
-    accelerators = _validate_list(Accelerator, accel_raw, raw["files"]["accelerators"], "accelerators")
-    systems = _validate_list(System, system_raw, raw["files"]["systems"], "systems")
-    stacks = _validate_list(StackEfficiency, stack_raw, raw["files"]["stack_efficiency"], "stacks", key="stack")
+    accelerators = _validate_list(Accelerator, accel_raw, raw["files"]["accelerators"], "accelerators",
+                                  applied=applied)
+    systems = _validate_list(System, system_raw, raw["files"]["systems"], "systems", applied=applied)
+    stacks = _validate_list(StackEfficiency, stack_raw, raw["files"]["stack_efficiency"], "stacks", key="stack",
+                            applied=applied)
     overhead = _validate_figure(overhead_raw, raw["files"]["overhead"], "server_overhead_factor")
     _check_references(accelerators, systems, stacks, raw["files"])
 
@@ -305,7 +308,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+@lru_cache(maxsize=1)
 def _read_builtin() -> dict[str, Any]:
+    """The packaged data, parsed once per process. Callers copy before changing anything."""
     docs = {key: _read_yaml(DATA_DIR / name) for key, name in FILE_NAMES.items()}
     versions = {key: doc.get("catalog_version") for key, doc in docs.items()}
     if len(set(versions.values())) != 1:
@@ -470,15 +475,31 @@ def _validate_figure(raw: Any, file: str, where: str) -> Figure:
         raise _input_error(exc, file, where) from None
 
 
+def _validate_field(model: type[BaseModel], fname: str, value: Any, file: str, where: str) -> None:
+    """Check one overridden field on its own, so the error points at the override."""
+    info = model.model_fields[fname]
+    try:
+        TypeAdapter(Annotated[info.annotation, info]).validate_python(value)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(err["msg"], file=file, field=where,
+                         fix=_FIXES.get(err["type"], "correct the value as the message says")) from None
+
+
 def _validate_list(model: type[BaseModel], entries: list[dict[str, Any]], file: str, section: str,
-                   key: str = "id") -> dict[str, Any]:
+                   key: str = "id", applied: Iterable[str] = ()) -> dict[str, Any]:
+    touched = {a.split(".")[-2] for a in applied if "." in a}
     out: dict[str, Any] = {}
     for i, entry in enumerate(entries):
         where = f"{section}[{i}]"
         try:
             obj = model.model_validate(entry)
         except ValidationError as exc:
-            raise _input_error(exc, file, where, entry.get(key)) from None
+            error = _input_error(exc, file, where, entry.get(key))
+            if entry.get(key) in touched:
+                error = InputError(f"{error.detail} after applying the scenario overrides", file=file,
+                                   field=error.field, fix=error.fix)
+            raise error from None
         name = getattr(obj, key)
         if name in out:
             raise InputError(f"duplicate {key} '{name}'", file=file, field=f"{where}.{key}",
@@ -583,6 +604,10 @@ def _override_entry(entry: dict[str, Any], changes: Any, model: type[BaseModel],
         if fname in figure_fields:
             value = _resolve_figure(value, sources, file, f"overrides.{where}.{fname}",
                                     plain_source=OVERRIDE_SOURCE, method="value set by the scenario")
+            if value is not None:
+                _validate_figure(value, file, f"overrides.{where}.{fname}")
+        else:
+            _validate_field(model, fname, value, file, f"overrides.{where}.{fname}")
         entry[fname] = value
         applied.append(f"{where}.{fname}")
 
