@@ -48,7 +48,7 @@ def evaluate(problem: Problem, placements: pd.DataFrame, routing: pd.DataFrame) 
             continue
         served[(row.service, row.city)] += tps
         rtt = problem.rtt_ms[(row.city, row.site)]
-        latency += tps * problem.latency_cny_per_token_per_s(row.city, row.site)
+        latency += tps * problem.latency_cny_per_token_per_s(row.service, row.city, row.site)
         weighted_rtt += tps * rtt
         max_rtt = max(max_rtt, rtt)
         total_served += tps

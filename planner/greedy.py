@@ -53,7 +53,7 @@ def greedy_plan(problem: Problem) -> Plan:
 
         def per_token(site: str, accel: str) -> float:
             return (problem.replica_cost_cny(sid, (site, accel)) / svc.replica_tokens_per_s(accel)
-                    + problem.latency_cny_per_token_per_s(city, site))
+                    + problem.latency_cny_per_token_per_s(sid, city, site))
 
         options = sorted((per_token(p[0], p[1]), p) for p in svc.pools if p[0] in svc.city_sites[city])
         for unit_cost, (site, accel) in options:

@@ -207,7 +207,7 @@ def objective_parts(b: BuiltModel) -> tuple[Terms, dict[str, float]]:
     terms: Terms = {
         "power_cost": [(p.job_cost_cny(b.classes[ci].template.id, pool), var) for (ci, pool), var in b.place.items()]
         + [(p.replica_cost_cny(sid, (site, accel)), var) for (sid, site, accel), var in b.replicas.items()],
-        "latency": [(p.latency_cny_per_token_per_s(city, site), var) for (_sid, city, site), var in b.flow.items()],
+        "latency": [(p.latency_cny_per_token_per_s(sid, city, site), var) for (sid, city, site), var in b.flow.items()],
         "unplaced_penalty": [(-b.classes[ci].template.penalty_cny, var) for (ci, _pool), var in b.place.items()]
         + [(-p.unserved_cny_per_token_per_s(sid), var) for (sid, _c, _s), var in b.flow.items()],
     }

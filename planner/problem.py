@@ -66,6 +66,7 @@ class ServiceData:
     pools: tuple[Pool, ...]  # (site, accel) pools with inventory it may use
     city_sites: dict[str, tuple[str, ...]]  # sites within the SLO of each city (and with a pool)
     penalty_cny_per_mtokens: float
+    latency_cny_per_mtokens_ms: float | None = None  # None: the scenario-wide weight
 
     def replica_tokens_per_s(self, accel: str) -> float:
         return self.chips_per_replica[accel] * self.tokens_per_s_per_chip[accel]
@@ -118,10 +119,12 @@ class Problem:
         return self.power_cost_weight * self.power_cost_cny(
             pool[0], pool[1], s.chips_per_replica[pool[1]], self.horizon_h)
 
-    def latency_cny_per_token_per_s(self, city: str, site: str) -> float:
-        """Latency cost of serving 1 token/s from ``site`` to ``city`` for the whole horizon."""
-        mtokens = 3600.0 * self.horizon_h / 1e6
-        return self.latency_cny_per_mtokens_ms * mtokens * self.rtt_ms[(city, site)]
+    def latency_cny_per_token_per_s(self, service: str, city: str, site: str) -> float:
+        """Latency cost of serving 1 token/s of ``service`` from ``site`` to ``city`` for the whole horizon."""
+        weight = self.services[service].latency_cny_per_mtokens_ms
+        if weight is None:
+            weight = self.latency_cny_per_mtokens_ms
+        return weight * 3600.0 * self.horizon_h / 1e6 * self.rtt_ms[(city, site)]
 
     def unserved_cny_per_token_per_s(self, service: str) -> float:
         return self.services[service].penalty_cny_per_mtokens * 3600.0 * self.horizon_h / 1e6
@@ -240,7 +243,8 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
             tokens_per_s_per_chip={a: float(svc.tokens_per_s_per_chip[a]) for a in svc.allowed_accelerators},
             chips_per_replica={a: int(svc.chips_per_replica[a]) for a in svc.allowed_accelerators},
             pools=pools, city_sites=city_sites,
-            penalty_cny_per_mtokens=svc.unserved_cny_per_mtokens or objective.unserved_inference_cny_per_mtokens)
+            penalty_cny_per_mtokens=svc.unserved_cny_per_mtokens or objective.unserved_inference_cny_per_mtokens,
+            latency_cny_per_mtokens_ms=svc.latency_cny_per_mtokens_ms)
 
     city_coords = {c: (float(topology.cities[c].lat), float(topology.cities[c].lon))
                    for svc in services.values() for c in svc.demand_tokens_per_s}

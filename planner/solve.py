@@ -259,7 +259,7 @@ def _demand_reason(problem: Problem, sid: str, city: str, free: dict, meter_kw: 
         if free[(site, accel)] >= cpr and problem.sites[site].power_cap_kw - meter_kw[site] >= \
                 cpr * problem.meter_kw_per_chip(site, accel):
             per_token = problem.replica_cost_cny(sid, (site, accel)) / svc.replica_tokens_per_s(accel)
-            per_token += problem.latency_cny_per_token_per_s(city, site)
+            per_token += problem.latency_cny_per_token_per_s(sid, city, site)
             return (f"serving it on {accel} at {site} costs {per_token / (3.6e-3 * problem.horizon_h):.2f} CNY per "
                     f"million tokens, more than the unserved penalty {svc.penalty_cny_per_mtokens:.2f}; "
                     "raise unserved_cny_per_mtokens to serve it")

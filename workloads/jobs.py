@@ -7,7 +7,7 @@ when the scenario is prepared (``planner.problem``).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -61,6 +61,8 @@ class InferenceService(BaseModel):
         description="chips one replica needs (weights + KV cache fit), per accelerator")
     unserved_cny_per_mtokens: PositiveFloat | None = Field(
         None, description="penalty per million unserved tokens; default from the objective section")
+    latency_cny_per_mtokens_ms: NonNegativeFloat | None = Field(
+        None, description="this service's latency weight; default from the objective section")
 
     @model_validator(mode="after")
     def _per_accelerator(self) -> "InferenceService":
