@@ -303,6 +303,10 @@ def compare_accelerators(model: ModelSpec, hardware: Mapping[str, HardwareSpec],
         if calibration is not None:
             est = calibration.apply(est, hw)
         records.append(_row(est, price_cny_per_kwh, pue, cny_per_mtokens))
+    if not records and len(reasons) == 1:
+        (accel_id, reason), = reasons.items()
+        raise InputError(reason, field=accel_id, fix="try a lower precision (fp8/int8), a shorter context, "
+                         "or an accelerator with more memory")
     if not records:
         detail = "; ".join(f"{k}: {v}" for k, v in reasons.items()) or "the catalog is empty"
         raise InputError(f"{model.id} at {precision} fits on no accelerator ({detail})", field="model",
