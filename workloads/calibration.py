@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hardware_catalog.provenance import Confidence
 from planner.errors import InputError
-from workloads.estimator import HardwareSpec, InferenceEstimate, estimate_inference, estimate_training
+from workloads.estimator import (HardwareSpec, InferenceEstimate, estimate_inference, estimate_training,
+                                 with_throughput)
 from workloads.models import ModelSpec, load_models
 
 MEASUREMENTS_FILE = Path(__file__).parent / "data" / "measurements.yaml"
@@ -161,9 +162,7 @@ class Calibration:
             if m_pre is not None:
                 prefill = m_pre.value
                 basis = f"{basis},measured:{m_pre.id}" if basis.startswith("measured") else f"measured:{m_pre.id}"
-        scaled = est.scaled(decode / est.decode_tokens_per_s_per_chip,
-                            prefill / est.prefill_tokens_per_s_per_chip, basis)
-        return scaled
+        return with_throughput(est, decode, prefill, basis)
 
 
 def fit(rows: Sequence[tuple[Measurement, HardwareSpec, float]],
@@ -182,8 +181,13 @@ def fit(rows: Sequence[tuple[Measurement, HardwareSpec, float]],
                        measurements=tuple(measurements))
 
 
-def catalog_hardware(ids: Sequence[str] | None = None) -> dict[str, HardwareSpec]:
-    """HardwareSpecs from ``hardware_catalog.load()`` (all accelerators, or ``ids``)."""
+def catalog_hardware(ids: Sequence[str] | None = None,
+                     unavailable: dict[str, str] | None = None) -> dict[str, HardwareSpec]:
+    """HardwareSpecs from ``hardware_catalog.load()`` (all accelerators, or ``ids``).
+
+    Accelerators the estimator cannot use (e.g. no published memory bandwidth) are
+    left out; pass a dict as ``unavailable`` to collect why.
+    """
     try:
         import hardware_catalog
         cat = hardware_catalog.load()  # type: ignore[attr-defined]
@@ -197,7 +201,9 @@ def catalog_hardware(ids: Sequence[str] | None = None) -> dict[str, HardwareSpec
     for accel_id in ids:
         try:
             specs[accel_id] = HardwareSpec.from_catalog(cat, accel_id)
-        except (InputError, KeyError):
+        except (InputError, KeyError) as exc:
+            if unavailable is not None:
+                unavailable[accel_id] = exc.detail if isinstance(exc, InputError) else str(exc)
             continue
     return specs
 
@@ -285,7 +291,7 @@ def error_summary(report: pd.DataFrame) -> pd.DataFrame:
 def compare_accelerators(model: ModelSpec, hardware: Mapping[str, HardwareSpec],
                          calibration: Calibration | None = None, *, precision: str = "bf16",
                          price_cny_per_kwh: float | None = None, pue: float = 1.0,
-                         **kwargs: Any) -> pd.DataFrame:
+                         unavailable: Mapping[str, str] | None = None, **kwargs: Any) -> pd.DataFrame:
     """One row per accelerator: calibrated serving figures, or why it cannot serve the model.
 
     Raises InputError when the model fits on none of them.
@@ -311,7 +317,7 @@ def compare_accelerators(model: ModelSpec, hardware: Mapping[str, HardwareSpec],
         detail = "; ".join(f"{k}: {v}" for k, v in reasons.items()) or "the catalog is empty"
         raise InputError(f"{model.id} at {precision} fits on no accelerator ({detail})", field="model",
                          fix="try a lower precision (fp8/int8), a shorter context, or add a larger accelerator")
-    for accel_id, reason in reasons.items():
+    for accel_id, reason in {**reasons, **(unavailable or {})}.items():
         records.append({"accelerator": accel_id, "notes": reason})
     return pd.DataFrame.from_records(records)
 

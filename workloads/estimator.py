@@ -5,19 +5,21 @@ tens of microseconds, so sweeping a whole catalog is instant.
 
 Training
     FLOPs = tokens x (6 x active params + 6·L·H·T·(d_qk + d_v))   (PaLM, app. B)
-    hours = FLOPs / (chips x peak[precision] x MFU[stack])
+    hours = FLOPs / (chips x peak[bf16] x MFU[stack])   (catalog MFU is relative to BF16 peak)
 
 Inference (one replica of ``n`` chips)
     prefill is compute-bound:
         s/token/chip = 2·active / (peak x eff) + attention(input/2) / (peak_kv x eff)
     decode is a roofline at batch B (concurrent sequences):
-        step(B) = max( [weights read(B) + B·ctx·kv_bytes] / (n·bandwidth·eff),
+        step(B) = max( [weights read(B) + B·ctx·kv_bytes] / (n·bandwidth·eff_bw),
                        B·[2·active / peak + attention(ctx) / peak_kv] / (n·eff) )
         B = the largest batch with step(B) <= TPOT and weights + B·ctx_max·kv_bytes
             within n x memory x usable fraction
     decode tokens/s per chip = B / step(B) / n
 
-``eff`` is the software stack's inference efficiency from the catalog; the
+``eff`` is the software stack's inference efficiency from the catalog (share of
+peak compute in compute-bound serving); ``eff_bw`` the achievable share of peak
+memory bandwidth (estimator_defaults.yaml). The
 calibration module (``workloads.calibration``) scales the result by a factor
 fitted on published measurements.
 """
@@ -121,7 +123,7 @@ class HardwareSpec:
         efficiency = cat.stack_efficiency(stack)
         mfu = _value(_first_attr(efficiency, "training_mfu", "mfu"))
         inf_eff = _value(_first_attr(efficiency, "inference_efficiency", "inference"))
-        domain = _value(_first_attr(accel, "scale_up_domain_chips", "scale_up_chips", "scale_up_domain"))
+        domain = _scale_up_domain(cat, accel_id)
         tdp_w = _value(getattr(accel, "tdp_w", None))
         missing = [name for name, v in (("memory_gib", _value(accel.memory_gib)),
                                          ("memory_bandwidth_tb_per_s", _value(accel.memory_bandwidth_tb_per_s)),
@@ -136,11 +138,19 @@ class HardwareSpec:
             memory_bandwidth_tb_per_s=float(_value(accel.memory_bandwidth_tb_per_s)),  # type: ignore[arg-type]
             chip_power_kw=float(cat.chip_power_kw(accel_id)),
             tdp_w=float(tdp_w) if tdp_w is not None else None,
-            scale_up_domain_chips=int(domain) if domain else 8,
+            scale_up_domain_chips=domain,
             training_mfu=float(mfu),  # type: ignore[arg-type]
             inference_efficiency=float(inf_eff),  # type: ignore[arg-type]
             software_stack=str(stack) if stack is not None else None,
         )
+
+
+def _scale_up_domain(cat: Any, accel_id: str) -> int:
+    """Largest scale-up domain of a catalog system carrying the chip; 1 (the chip alone) if none."""
+    systems = getattr(cat, "systems", None) or {}
+    sizes = [int(s.scale_up_domain_chips) for s in systems.values()
+             if s.accelerator == accel_id or accel_id in getattr(s, "also_ships_with", ())]
+    return max(sizes, default=1)
 
 
 def _value(x: Any) -> Any:
@@ -224,7 +234,7 @@ class InferenceEstimate:
         """A copy with decode/prefill throughput scaled and the blended figures recomputed."""
         decode = self.decode_tokens_per_s_per_chip * factor_decode
         prefill = self.prefill_tokens_per_s_per_chip * factor_prefill
-        return _with_throughput(self, decode, prefill, basis)
+        return with_throughput(self, decode, prefill, basis)
 
 
 def _blend(decode: float, prefill: float, input_tokens: int, output_tokens: int) -> tuple[float, float]:
@@ -233,7 +243,8 @@ def _blend(decode: float, prefill: float, input_tokens: int, output_tokens: int)
     return (input_tokens + output_tokens) / chip_s_per_request, output_tokens / chip_s_per_request
 
 
-def _with_throughput(est: InferenceEstimate, decode: float, prefill: float, basis: str) -> InferenceEstimate:
+def with_throughput(est: InferenceEstimate, decode: float, prefill: float, basis: str) -> InferenceEstimate:
+    """A copy of ``est`` with new decode/prefill tokens/s per chip and the blended figures recomputed."""
     total, output = _blend(decode, prefill, est.input_tokens, est.output_tokens)
     return dataclasses.replace(
         est, decode_tokens_per_s_per_chip=decode, prefill_tokens_per_s_per_chip=prefill,
@@ -256,6 +267,22 @@ def _peak_or_error(hw: HardwareSpec, precision: str) -> float:
     return peak
 
 
+def _training_peak(hw: HardwareSpec, precision: str) -> float:
+    """The peak MFU is measured against: BF16 (FP16) for mixed-precision training, FP32 for fp32.
+
+    Catalog MFU figures are fractions of peak dense BF16; runs that trained in FP8
+    (DeepSeek-V3) carry their FP8 gain inside that MFU, so fp8/int8 do not switch peaks.
+    """
+    _peak_or_error(hw, precision)
+    if precision == "fp32":
+        return _peak_or_error(hw, "fp32")
+    peak = hw.peak("bf16") or hw.peak("fp16")
+    if peak is None:
+        raise InputError(f"accelerator '{hw.id}' has no bf16/fp16 peak, which training MFU refers to",
+                         field="precision", fix="add tflops_bf16 to the catalog")
+    return peak
+
+
 def training_min_chips(model: ModelSpec, hw: HardwareSpec) -> int:
     """Chips needed to hold weights, gradients and optimizer state (fully sharded)."""
     need = model.total_params * _default("training_bytes_per_param")
@@ -273,7 +300,7 @@ def estimate_training(model: ModelSpec, hw: HardwareSpec, tokens: float | None =
                          fix="give a positive number")
     if chips < 1:
         raise InputError(f"chips = {chips}", field="chips", fix="use at least one chip")
-    peak = _peak_or_error(hw, precision)
+    peak = _training_peak(hw, precision)
     min_chips = training_min_chips(model, hw)
     if chips < min_chips:
         raise InputError(
@@ -296,8 +323,8 @@ def estimate_training(model: ModelSpec, hw: HardwareSpec, tokens: float | None =
 def convert_chip_hours(chip_hours: float, reference: HardwareSpec, target: HardwareSpec,
                        precision: str = "bf16") -> float:
     """Chip-hours on ``target`` equivalent to ``chip_hours`` on ``reference`` (same FLOPs)."""
-    ref_rate = _peak_or_error(reference, precision) * reference.training_mfu
-    return chip_hours * ref_rate / (_peak_or_error(target, precision) * target.training_mfu)
+    ref_rate = _training_peak(reference, precision) * reference.training_mfu
+    return chip_hours * ref_rate / (_training_peak(target, precision) * target.training_mfu)
 
 
 # -- inference ---------------------------------------------------------------------------
@@ -369,7 +396,20 @@ def estimate_inference(model: ModelSpec, hw: HardwareSpec, precision: str = "bf1
     kv_bytes = model.kv_bytes_per_token(kv_precision)
     usable = hw.memory_gib * GIB * _default("usable_memory_fraction")
 
-    n = chips_per_replica or min_chips_per_replica(model, hw, precision, ctx_max, kv_precision)
+    if chips_per_replica is None:
+        # Fewest chips that hold the model; grow the replica while one sequence alone misses the TPOT.
+        n = min_chips_per_replica(model, hw, precision, ctx_max, kv_precision)
+        sizes = [size for size in _candidate_sizes(_replica_limit(model, hw)) if size >= n]
+        kwargs = dict(tpot_ms=tpot_ms, ttft_ms=ttft_ms, input_tokens=input_tokens, output_tokens=output_tokens,
+                      context_tokens=context_tokens, kv_precision=kv_precision,
+                      prefix_cache_hit_rate=prefix_cache_hit_rate)
+        est = estimate_inference(model, hw, precision, chips_per_replica=sizes[0], **kwargs)
+        for size in sizes[1:]:
+            if est.meets_tpot:
+                break
+            est = estimate_inference(model, hw, precision, chips_per_replica=size, **kwargs)
+        return est
+    n = chips_per_replica
     batch_mem = math.floor((n * usable - weight_bytes) / (ctx_max * kv_bytes))
     if batch_mem < 1:
         raise InputError(f"{model.id} at {precision} does not fit on {n} {hw.id} chips with a {ctx_max}-token context",
@@ -378,7 +418,7 @@ def estimate_inference(model: ModelSpec, hw: HardwareSpec, precision: str = "bf1
 
     eff = hw.inference_efficiency
     avg_ctx = input_tokens + output_tokens / 2.0
-    bandwidth = n * hw.memory_bandwidth_tb_per_s * 1e12 * eff
+    bandwidth = n * hw.memory_bandwidth_tb_per_s * 1e12 * _default("memory_bandwidth_efficiency")
     linear_s_per_token = 2.0 * model.active_params / (n * peak * 1e12 * eff)
     attn_s_per_token = model.attention_flops_per_token(avg_ctx, absorbed=True) / (n * peak_kv * 1e12 * eff)
     compute_s_per_token = linear_s_per_token + attn_s_per_token
@@ -428,7 +468,7 @@ def estimate_inference(model: ModelSpec, hw: HardwareSpec, precision: str = "bf1
         output_tokens_per_kwh=0.0, decode_bound=bound, weights_gib_per_chip=weight_bytes / n / GIB,
         kv_cache_gib_per_chip=batch * ctx_max * kv_bytes / n / GIB, input_tokens=input_tokens,
         output_tokens=output_tokens, notes=tuple(notes))
-    return _with_throughput(est, decode, prefill, "roofline")
+    return with_throughput(est, decode, prefill, "roofline")
 
 
 def cny_per_mtokens(est: InferenceEstimate, price_cny_per_kwh: float, pue: float = 1.0, *,
@@ -450,6 +490,6 @@ def estimate_frame_row(est: InferenceEstimate) -> dict[str, Any]:
 
 __all__ = [
     "HardwareSpec", "TrainingEstimate", "InferenceEstimate", "estimate_training", "estimate_inference",
-    "cny_per_mtokens", "min_chips_per_replica", "training_min_chips", "convert_chip_hours",
+    "cny_per_mtokens", "min_chips_per_replica", "with_throughput", "training_min_chips", "convert_chip_hours",
     "estimator_defaults", "PRECISIONS",
 ]
