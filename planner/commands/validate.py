@@ -1,0 +1,19 @@
+"""`planner validate FILE`."""
+
+from __future__ import annotations
+
+import click
+
+from planner.problem import build_problem
+from planner.scenario import load_scenario
+
+
+@click.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+def command(file: str) -> None:
+    """Check a scenario file: schema, names, and that every SLO can be met."""
+    problem = build_problem(load_scenario(file))
+    for w in problem.warnings:
+        click.echo(f"warning: {w}", err=True)
+    click.echo(f"{file}: ok — {len(problem.sites)} sites, {len(problem.inventory)} (site, accelerator) pools, "
+               f"{len(problem.jobs)} training jobs, {len(problem.services)} inference services")

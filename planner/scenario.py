@@ -1,0 +1,241 @@
+"""Scenario files: YAML in, validated and immutable pydantic objects out.
+
+A scenario names the catalog and topology it uses (built-in by default), the
+inventory and power cap of each site, the training jobs and inference
+services, the objective weights and the solver settings. Loading never runs
+anything from the file: YAML is read with the safe loader and every key is
+checked against the schema (unknown keys are errors, with "did you mean").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, model_validator
+
+from planner.errors import InputError, did_you_mean
+from workloads.jobs import InferenceService, TrainingJob
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+#: Defaults for the objective weights, with where they come from.
+#: - unplaced training: renting the chip-hours elsewhere; a China GPU rental of
+#:   US$2.35/GPU-h (Mar 2026, asiaict.com/ai/15740.html) ≈ 17 CNY at 7.2 CNY/USD.
+#: - unserved inference: buying the tokens from a public API; DeepSeek-V3 output
+#:   price 8 CNY per million tokens (Feb 2025, api-docs.deepseek.com pricing).
+DEFAULT_UNPLACED_CNY_PER_CHIP_HOUR = 17.0
+DEFAULT_UNSERVED_CNY_PER_MTOKENS = 8.0
+
+
+class CatalogRef(BaseModel):
+    """Which accelerator catalog to use and what to change in it."""
+
+    model_config = _STRICT
+    path: str | None = Field(None, description="catalog YAML replacing the built-in one (relative to the scenario)")
+    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict,
+                                                 description="{accelerator_id: {field: value}}")
+    add: list[dict[str, Any]] = Field(default_factory=list, description="extra accelerator entries")
+
+
+class TopologyRef(BaseModel):
+    """Which site topology to use and what to change in it."""
+
+    model_config = _STRICT
+    path: str | None = Field(None, description="topology YAML replacing the built-in one (relative to the scenario)")
+    overlay: dict[str, Any] = Field(default_factory=dict,
+                                    description="add/remove sites, change tariffs, cut links")
+
+
+class SitePlan(BaseModel):
+    """What a site has: chips per accelerator and the power cap at the meter."""
+
+    model_config = _STRICT
+    inventory: dict[str, NonNegativeInt] = Field(default_factory=dict, description="chips per accelerator id")
+    power_cap_mw: PositiveFloat | None = Field(
+        None, description="power at the meter (IT × PUE) in MW; default: the topology's envelope")
+
+
+class Objective(BaseModel):
+    """Weights that turn power, latency and unplaced work into one CNY figure."""
+
+    model_config = _STRICT
+    power_cost_weight: float = Field(1.0, ge=0)
+    latency_cny_per_mtokens_ms: float = Field(
+        0.01, ge=0, description="CNY per million served tokens per ms of network RTT (a preference, not a price)")
+    unplaced_training_cny_per_chip_hour: PositiveFloat = DEFAULT_UNPLACED_CNY_PER_CHIP_HOUR
+    unserved_inference_cny_per_mtokens: PositiveFloat = DEFAULT_UNSERVED_CNY_PER_MTOKENS
+
+
+class SolverSettings(BaseModel):
+    """CP-SAT settings."""
+
+    model_config = _STRICT
+    time_limit_s: PositiveFloat = 30.0
+    workers: PositiveInt = 2
+    seed: NonNegativeInt = 0
+    relative_gap: float = Field(0.0, ge=0, le=1, description="stop when the gap is below this")
+
+
+class Scenario(BaseModel):
+    """A planning scenario. Immutable: the solver never changes it."""
+
+    model_config = _STRICT
+    name: str = "scenario"
+    description: str = ""
+    horizon_h: PositiveFloat = Field(24.0, description="hours that inference runs and power is billed over")
+    catalog: CatalogRef = Field(default_factory=CatalogRef)
+    topology: TopologyRef = Field(default_factory=TopologyRef)
+    sites: dict[str, SitePlan] = Field(min_length=1)
+    training_jobs: list[TrainingJob] = Field(default_factory=list)
+    inference_services: list[InferenceService] = Field(default_factory=list)
+    objective: Objective = Field(default_factory=Objective)
+    solver: SolverSettings = Field(default_factory=SolverSettings)
+    #: where the scenario was read from; relative paths resolve against it
+    source_path: str | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "Scenario":
+        for kind, items in (("training_jobs", self.training_jobs), ("inference_services", self.inference_services)):
+            seen: set[str] = set()
+            for i, item in enumerate(items):
+                if item.id in seen:
+                    raise ValueError(f"{kind}[{i}].id '{item.id}' is used twice; ids must be unique")
+                seen.add(item.id)
+        clash = {j.id for j in self.training_jobs} & {s.id for s in self.inference_services}
+        if clash:
+            raise ValueError(f"ids {sorted(clash)} name both a training job and a service; rename one")
+        if not self.training_jobs and not self.inference_services:
+            raise ValueError("the scenario has no training_jobs and no inference_services")
+        return self
+
+    def resolve(self, path: str | None) -> Path | None:
+        """Resolve a path given in the scenario relative to the scenario file."""
+        if path is None:
+            return None
+        p = Path(path)
+        if not p.is_absolute() and self.source_path:
+            p = Path(self.source_path).parent / p
+        return p
+
+
+def scenario_schema() -> dict[str, Any]:
+    """The JSON Schema of a scenario file."""
+    return Scenario.model_json_schema()
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read and validate a scenario YAML file.
+
+    ``overrides`` maps dotted keys to values (``{"solver.time_limit_s": 5}``) and
+    is merged before validation, as Calliope does with its overrides.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", file=str(path), fix="check the path") from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"YAML syntax error: {problem}", file=str(path), field=where,
+                         fix="check indentation, colons and quotes at that line") from None
+    if not isinstance(data, dict):
+        raise InputError("a scenario must be a YAML mapping (key: value)", file=str(path),
+                         fix="start from workloads/examples/east_west_small.yaml")
+    for key, value in (overrides or {}).items():
+        _set_dotted(data, key, value)
+    return scenario_from_dict(data, file=str(path))
+
+
+def scenario_from_dict(data: dict[str, Any], file: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as a plain dict (as parsed from YAML)."""
+    try:
+        return Scenario.model_validate({**data, "source_path": file if file != "<scenario>" else None})
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, file, Scenario) from None
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node: Any = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {}) if isinstance(node, dict) else node[int(part)]
+    if isinstance(node, list):
+        node[int(parts[-1])] = value
+    else:
+        node[parts[-1]] = value
+
+
+_FIXES = {
+    "greater_than": "use a positive number",
+    "greater_than_equal": "use a number that is not negative",
+    "less_than_equal": "use a smaller number",
+    "missing": "add this field",
+    "int_type": "use a whole number",
+    "int_parsing": "use a whole number",
+    "float_parsing": "use a number",
+    "float_type": "use a number",
+    "too_short": "give at least one entry",
+    "dict_type": "write a mapping (key: value)",
+    "list_type": "write a list (- item)",
+}
+
+
+def validation_to_input_error(exc: ValidationError, file: str, model: type[BaseModel]) -> InputError:
+    """Turn the first pydantic error into one InputError naming the field and the fix."""
+    err = exc.errors()[0]
+    loc = err["loc"]
+    field = _loc_to_path(loc)
+    kind = err["type"]
+    fix = _FIXES.get(kind)
+    message = err["msg"]
+    if kind == "extra_forbidden":
+        known = _known_fields(model, loc[:-1])
+        fix = did_you_mean(str(loc[-1]), known) or (f"allowed keys: {', '.join(sorted(known))}" if known else None)
+        message = f"unknown key '{loc[-1]}'"
+    elif kind == "value_error":
+        message = message.removeprefix("Value error, ")
+    more = len(exc.errors()) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return InputError(message, file=file, field=field or None, fix=fix)
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (nested) model at ``loc``, for did-you-mean on unknown keys."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:  # a dict key such as a site id: stay on the value model
+            continue
+        current = _inner_model(field.annotation)
+    return list(getattr(current, "model_fields", {})) if current else []
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
