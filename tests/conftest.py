@@ -1,0 +1,38 @@
+"""Shared helpers: tiny scenarios built from tests/data/core/base.yaml, solved and re-checked."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from planner import Result, Scenario, solve
+from planner.problem import build_problem
+from planner.scenario import scenario_from_dict
+from planner.verify import verify_plan
+
+DATA = Path(__file__).parent / "data"
+CORE = DATA / "core"
+EXAMPLE = Path(__file__).parent.parent / "workloads" / "examples" / "east_west_small.yaml"
+
+
+def tiny(**changes: Any) -> Scenario:
+    """The base tiny scenario with top-level keys replaced."""
+    data = yaml.safe_load((CORE / "base.yaml").read_text())
+    data.update(copy.deepcopy(changes))
+    return scenario_from_dict(data, file=str(CORE / "base.yaml"))
+
+
+def solve_checked(scenario: Scenario, **kwargs: Any) -> Result:
+    """Solve and re-check the plan without the solver; every test plan goes through here."""
+    result = solve(scenario, **kwargs)
+    assert verify_plan(build_problem(scenario), result.to_dict()) == []
+    return result
+
+
+@pytest.fixture
+def example_path() -> Path:
+    return EXAMPLE

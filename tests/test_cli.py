@@ -1,0 +1,110 @@
+"""The command line as a planner meets it: the example, plan files, and broken inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import DATA, EXAMPLE
+from planner.cli import main
+
+BROKEN = DATA / "broken"
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_example_solves_to_optimality_and_shows_the_east_west_logic(tmp_path):
+    plan = tmp_path / "plan.json"
+    r = run("solve", EXAMPLE, "-o", plan, "--quiet")
+    assert r.exit_code == 0, r.output
+    data = json.loads(plan.read_text())
+    assert data["status"] == "optimal" and data["solver"]["gap"] == pytest.approx(0.0, abs=1e-9)
+    for key in ("status", "objective", "kpis", "placements", "routing", "unplaced", "solver"):
+        assert key in data
+    for key in ("power_cost_cny", "energy_mwh", "mean_rtt_ms", "max_rtt_ms"):
+        assert key in data["kpis"]
+    assert set(data["solver"]) >= {"status", "wall_s", "objective", "best_bound", "gap"}
+    roles = {s["site"]: s["role"] for s in data["sites"]}
+    training = [p for p in data["placements"] if p["kind"] == "training"]
+    assert training and all(roles[p["site"]] == "west" for p in training)
+    chat = [r for r in data["routing"] if r["service"].startswith("chat")]
+    assert chat and all(roles[r["site"]] == "east" for r in chat)
+    assert "Totals" in r.output and "gap" in r.output
+
+    ok = run("verify", EXAMPLE, plan)
+    assert ok.exit_code == 0, ok.output
+
+
+def test_verify_catches_a_tampered_plan(tmp_path):
+    plan = tmp_path / "plan.json"
+    assert run("solve", EXAMPLE, "-o", plan, "--quiet").exit_code == 0
+    data = json.loads(plan.read_text())
+    training = next(p for p in data["placements"] if p["kind"] == "training")
+    training["chips"] = training["chips"] // 2
+    data["kpis"]["power_cost_cny"] *= 0.5
+    data["routing"][0]["tokens_per_s"] *= 100
+    plan.write_text(json.dumps(data))
+    r = run("verify", EXAMPLE, plan)
+    assert r.exit_code == 1
+    assert "its gang is" in r.output
+    assert "kpis.power_cost_cny" in r.output
+    assert "serving capacity" in r.output or "demand:" in r.output
+
+
+def test_format_json_prints_the_plan():
+    r = run("solve", EXAMPLE, "--format", "json", "--time-limit", "10")
+    assert r.exit_code == 0
+    assert json.loads(r.output)["status"] == "optimal"
+
+
+def test_validate_and_schema():
+    r = run("validate", EXAMPLE)
+    assert r.exit_code == 0 and "ok" in r.output
+    schema = json.loads(run("schema").output)
+    assert "training_jobs" in schema["properties"]
+
+
+@pytest.mark.parametrize("name, fragments", [
+    ("yaml_syntax.yaml", ["YAML syntax error", "line 4"]),
+    ("unknown_accelerator.yaml", ["unknown accelerator 'gpuu'", "did you mean 'gpu'?", "sites.east.inventory.gpuu"]),
+    ("unknown_site.yaml", ["unknown site 'easst'", "did you mean 'east'?"]),
+    ("unknown_city.yaml", ["unknown demand city 'metroo'", "did you mean 'metro'?"]),
+    ("negative_demand.yaml", ["demand_tokens_per_s.metro", "greater than 0", "use a positive number"]),
+    ("zero_demand.yaml", ["demand_tokens_per_s.metro", "greater than 0"]),
+    ("unmeetable_slo.yaml", ["no site can meet the 5 ms SLO for metro", "west at 30.0 ms", "rtt_slo_ms"]),
+    ("unknown_key.yaml", ["unknown key 'trainng_jobs'", "did you mean 'training_jobs'?"]),
+])
+@pytest.mark.parametrize("command", ["solve", "validate"])
+def test_bad_input_is_one_line_exit_2_no_traceback(name, fragments, command):
+    r = run(command, BROKEN / name)
+    assert r.exit_code == 2, r.output
+    message = r.output.strip()
+    assert len(message.splitlines()) == 1, message
+    assert name in message
+    for fragment in fragments:
+        assert fragment in message
+    assert "Traceback" not in message
+
+
+def test_missing_file_exits_2():
+    r = run("solve", "nope.yaml")
+    assert r.exit_code == 2 and "file not found" in r.output
+
+
+def test_oversized_job_is_a_warning_not_an_error(tmp_path):
+    scenario = tmp_path / "big.yaml"
+    scenario.write_text((DATA / "core" / "base.yaml").read_text()
+                        .replace("catalog.yaml", str(DATA / "core" / "catalog.yaml"))
+                        .replace("topology.yaml", str(DATA / "core" / "topology.yaml"))
+                        .replace("chips: 8", "chips: 64"))
+    plan = tmp_path / "plan.json"
+    r = run("solve", scenario, "-o", plan, "--quiet")
+    assert r.exit_code == 0
+    assert "warning" in r.output and "can never be placed" in r.output
+    data = json.loads(plan.read_text())
+    assert data["unplaced"][0]["workload"] == "train"
+    assert run("verify", scenario, plan).exit_code == 0
