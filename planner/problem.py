@@ -19,6 +19,7 @@ from typing import Any
 
 from planner.errors import InputError, UnknownNameError
 from planner.scenario import Scenario
+from workloads.resolve import service_figures, training_hours
 
 Pool = tuple[str, str]  # (site, accelerator)
 
@@ -90,6 +91,8 @@ class Problem:
     topology_version: str = ""
     city_coords: dict[str, tuple[float, float]] = field(default_factory=dict)  # (lat, lon), for maps
     warnings: tuple[str, ...] = ()
+    #: where each duration, throughput and replica size came from (given, roofline, calibrated, measured)
+    figures: tuple[dict[str, Any], ...] = ()
     #: jobs no pool could ever hold, and why (decided before solving)
     pre_unplaced: dict[str, str] = field(default_factory=dict)
 
@@ -139,6 +142,8 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
     if topology is None:
         topology = load_topology_for(scenario)
     warnings: list[str] = []
+    figures: list[dict[str, Any]] = []
+    models = _models_for(scenario, file)
 
     # -- sites and accelerators named in the inventory ---------------------------------
     sites: dict[str, SiteData] = {}
@@ -190,15 +195,22 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
             if s not in topology.sites:
                 raise UnknownNameError("site", s, topology.sites, file=file, field=f"{where}.allowed_sites")
         allowed_sites = set(job.allowed_sites) if job.allowed_sites is not None else set(sites)
-        hours = {a: job.hours_on(a) for a in job.allowed_accelerators}
+        resolved = _located(training_hours, job, catalog, models, file=file, field=f"{where}.model")
+        hours = resolved.values
+        figures += resolved.figures
+        for accel, why in resolved.dropped.items():
+            warnings.append(f"training job '{job.id}' cannot use {accel}: {why}")
         pools = tuple(p for p in inventory if p[1] in hours and p[0] in allowed_sites)
         penalty_rate = job.unplaced_cny_per_chip_hour or objective.unplaced_training_cny_per_chip_hour
-        penalty = penalty_rate * job.chips * min(hours.values())
+        penalty = job.priority * penalty_rate * job.chips * min(hours.values(), default=0.0)
         copies = [job.id] if job.count == 1 else [f"{job.id}#{k + 1}" for k in range(job.count)]
         fitting = tuple(p for p in pools if inventory[p] >= job.chips
                         and job.chips * _meter_kw(accels, sites, p) <= sites[p[0]].power_cap_kw)
-        reason = None if fitting else _oversize_reason(job.chips, job.allowed_accelerators, pools, inventory,
-                                                       sites, accels)
+        if not hours:
+            reason = "no allowed accelerator can run it: " + "; ".join(f"{a}: {w}" for a, w in resolved.dropped.items())
+        else:
+            reason = None if fitting else _oversize_reason(job.chips, job.allowed_accelerators, pools, inventory,
+                                                           sites, accels)
         if reason:
             warnings.append(f"training job '{job.id}' can never be placed: {reason}")
         for copy_id in copies:
@@ -215,8 +227,16 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
             if a not in catalog.accelerators:
                 raise UnknownNameError("accelerator", a, catalog.accelerators, file=file,
                                        field=f"{where}.allowed_accelerators")
-        pools = tuple(p for p in inventory if p[1] in svc.allowed_accelerators
-                      and inventory[p] >= svc.chips_per_replica[p[1]])
+        tps, cpr = _located(service_figures, svc, catalog, models, file=file, field=f"{where}.model")
+        figures += tps.figures + cpr.figures
+        for accel, why in tps.dropped.items():
+            warnings.append(f"service '{svc.id}' cannot use {accel}: {why}")
+        if not tps.values:
+            raise InputError(f"no allowed accelerator can serve {svc.model}: "
+                             + "; ".join(f"{a}: {w}" for a, w in tps.dropped.items()),
+                             file=file, field=f"{where}.allowed_accelerators",
+                             fix="allow a larger accelerator, a lower precision, or a looser tpot_ms")
+        pools = tuple(p for p in inventory if p[1] in tps.values and inventory[p] >= cpr.values[p[1]])
         pool_sites = sorted({p[0] for p in pools})
         city_sites: dict[str, tuple[str, ...]] = {}
         for city in svc.demand_tokens_per_s:
@@ -240,8 +260,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
                     fix=f"raise rtt_slo_ms to at least {math.ceil(rtt[(city, nearest)])} or add inventory nearer")
         services[svc.id] = ServiceData(
             id=svc.id, demand_tokens_per_s=dict(svc.demand_tokens_per_s), rtt_slo_ms=float(svc.rtt_slo_ms),
-            tokens_per_s_per_chip={a: float(svc.tokens_per_s_per_chip[a]) for a in svc.allowed_accelerators},
-            chips_per_replica={a: int(svc.chips_per_replica[a]) for a in svc.allowed_accelerators},
+            tokens_per_s_per_chip=dict(tps.values), chips_per_replica=dict(cpr.values),
             pools=pools, city_sites=city_sites,
             penalty_cny_per_mtokens=svc.unserved_cny_per_mtokens or objective.unserved_inference_cny_per_mtokens,
             latency_cny_per_mtokens_ms=svc.latency_cny_per_mtokens_ms)
@@ -255,7 +274,30 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
         power_cost_weight=objective.power_cost_weight,
         latency_cny_per_mtokens_ms=objective.latency_cny_per_mtokens_ms,
         catalog_version=str(getattr(catalog, "version", "")), topology_version=str(getattr(topology, "version", "")),
-        warnings=tuple(warnings), pre_unplaced=pre_unplaced)
+        warnings=tuple(warnings), pre_unplaced=pre_unplaced, figures=tuple(figures))
+
+
+def _models_for(scenario: Scenario, file: str) -> dict[str, Any]:
+    needs = any(j.model for j in scenario.training_jobs) or any(s.model for s in scenario.inference_services)
+    if not needs:
+        return {}
+    from workloads.models import load_models
+
+    try:
+        return load_models(extra=scenario.models or None)
+    except InputError as exc:
+        raise InputError(exc.detail, file=file, field=f"models.{exc.field}" if exc.field else "models",
+                         fix=exc.fix) from None
+
+
+def _located(fn: Any, item: Any, catalog: Any, models: dict[str, Any], *, file: str, field: str) -> Any:
+    """Run an estimator step; errors that name no file get the scenario's file and field."""
+    try:
+        return fn(item, catalog, models)
+    except InputError as exc:
+        if exc.file:
+            raise
+        raise InputError(exc.detail, file=file, field=field, fix=exc.fix) from None
 
 
 def _value(x: Any) -> Any:

@@ -90,6 +90,8 @@ class Scenario(BaseModel):
     sites: dict[str, SitePlan] = Field(min_length=1)
     training_jobs: list[TrainingJob] = Field(default_factory=list)
     inference_services: list[InferenceService] = Field(default_factory=list)
+    models: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="extra models for the estimator, {model_id: fields as in the model library}")
     objective: Objective = Field(default_factory=Objective)
     solver: SolverSettings = Field(default_factory=SolverSettings)
     #: where the scenario was read from; relative paths resolve against it

@@ -169,7 +169,7 @@ def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) 
                   sites=sites, inventory=inventory, cities=cities,
                   warnings=list(problem.warnings),
                   meta={"catalog_version": problem.catalog_version, "topology_version": problem.topology_version,
-                        "horizon_h": problem.horizon_h})
+                        "horizon_h": problem.horizon_h, "figures": list(problem.figures)})
 
 
 def context_tables(problem: Problem, placements: pd.DataFrame) -> tuple[pd.DataFrame, ...]:

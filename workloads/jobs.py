@@ -12,6 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFlo
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
+class ReferenceChipHours(BaseModel):
+    """Work stated as chip-hours on one accelerator, e.g. {accelerator: h800, chip_hours: 2.8e6}."""
+
+    model_config = _STRICT
+    accelerator: str
+    chip_hours: PositiveFloat
+
+
 class TrainingJob(BaseModel):
     """A gang-scheduled training job: all ``chips`` on one site and one accelerator type."""
 
@@ -28,21 +36,39 @@ class TrainingJob(BaseModel):
     unplaced_cny_per_chip_hour: PositiveFloat | None = Field(
         None, description="penalty for leaving it unplaced; default from the objective section")
     allowed_sites: list[str] | None = Field(None, description="restrict to these sites (e.g. data residency)")
+    priority: PositiveFloat = Field(1.0, description="multiplies the unplaced penalty")
+    # -- work, for the estimator, when no duration is given --------------------------
+    model: str | None = Field(None, description="model id from the model library (or the scenario's models)")
+    tokens: PositiveFloat | None = Field(None, description="training tokens")
+    flops: PositiveFloat | None = Field(None, description="total training FLOPs, instead of tokens")
+    reference_chip_hours: ReferenceChipHours | None = Field(
+        None, description="the work as chip-hours on a named reference accelerator")
+    precision: str = Field("bf16", description="training precision")
 
     @model_validator(mode="after")
     def _has_duration(self) -> "TrainingJob":
-        if self.duration_h is None and not self.duration_h_by_accelerator:
-            raise ValueError("give duration_h or duration_h_by_accelerator")
-        if self.duration_h_by_accelerator and self.duration_h is None:
+        has_work = self.model is not None and (self.tokens or self.flops)
+        if self.duration_h is None and not self.duration_h_by_accelerator and not has_work \
+                and self.reference_chip_hours is None:
+            raise ValueError("give duration_h, duration_h_by_accelerator, model with tokens (or flops), "
+                             "or reference_chip_hours")
+        if sum(x is not None for x in (self.tokens, self.flops)) > 1:
+            raise ValueError("give tokens or flops, not both")
+        if (self.tokens or self.flops) and self.model is None:
+            raise ValueError("tokens/flops need a model: set model")
+        if self.duration_h_by_accelerator and self.duration_h is None and not has_work \
+                and self.reference_chip_hours is None:
             missing = [a for a in self.allowed_accelerators if a not in self.duration_h_by_accelerator]
             if missing:
                 raise ValueError(
                     f"duration_h_by_accelerator has no entry for {missing}; add them or give duration_h")
         return self
 
-    def hours_on(self, accelerator: str) -> float:
+    def given_hours(self, accelerator: str) -> float | None:
+        """Hours the scenario states for this accelerator, or None (then the estimator decides)."""
         by_accel = self.duration_h_by_accelerator or {}
-        return float(by_accel.get(accelerator, self.duration_h))  # type: ignore[arg-type]
+        value = by_accel.get(accelerator, self.duration_h)
+        return None if value is None else float(value)
 
 
 class InferenceService(BaseModel):
@@ -56,9 +82,17 @@ class InferenceService(BaseModel):
     rtt_slo_ms: PositiveFloat = Field(description="network round-trip SLO from city to site")
     allowed_accelerators: list[str] = Field(min_length=1)
     tokens_per_s_per_chip: dict[str, PositiveFloat] = Field(
-        description="sustained tokens/s per chip at the latency SLO, per accelerator")
+        default_factory=dict, description="sustained tokens/s per chip at the latency SLO, per accelerator; "
+        "estimated from `model` where not given")
     chips_per_replica: dict[str, PositiveInt] = Field(
-        description="chips one replica needs (weights + KV cache fit), per accelerator")
+        default_factory=dict, description="chips one replica needs (weights + KV cache fit), per accelerator; "
+        "estimated from `model` where not given")
+    model: str | None = Field(None, description="model id, for the estimator")
+    precision: str = Field("bf16", description="serving precision (bf16, fp8, int8)")
+    tpot_ms: PositiveFloat = Field(50.0, description="time-per-output-token SLO the estimate must meet")
+    ttft_ms: PositiveFloat | None = Field(None, description="time-to-first-token SLO")
+    input_tokens: PositiveInt = Field(2048, description="mean prompt length, for the estimator")
+    output_tokens: PositiveInt = Field(512, description="mean output length, for the estimator")
     unserved_cny_per_mtokens: PositiveFloat | None = Field(
         None, description="penalty per million unserved tokens; default from the objective section")
     latency_cny_per_mtokens_ms: NonNegativeFloat | None = Field(
@@ -66,9 +100,12 @@ class InferenceService(BaseModel):
 
     @model_validator(mode="after")
     def _per_accelerator(self) -> "InferenceService":
+        if self.model is not None:
+            return self
         for name in ("tokens_per_s_per_chip", "chips_per_replica"):
             table = getattr(self, name)
             missing = [a for a in self.allowed_accelerators if a not in table]
             if missing:
-                raise ValueError(f"{name} has no entry for allowed accelerator(s) {missing}")
+                raise ValueError(f"{name} has no entry for allowed accelerator(s) {missing}; "
+                                 "add them or set `model` so the estimator fills them in")
         return self

@@ -1,0 +1,72 @@
+"""The optimizer takes durations and throughput from the estimator when a scenario leaves them out."""
+
+from __future__ import annotations
+
+import pytest
+
+import hardware_catalog
+from conftest import solve_checked
+from planner.errors import InputError
+from planner.problem import build_problem
+from planner.scenario import scenario_from_dict
+from workloads.estimator import HardwareSpec, estimate_training
+from workloads.models import get_model
+
+BASE = {
+    "name": "estimated",
+    "horizon_h": 24,
+    "sites": {"yrd": {"inventory": {"h20": 256, "ascend-910c": 256}},
+              "guian": {"inventory": {"h20": 256, "ascend-910c": 512}}},
+    "solver": {"time_limit_s": 10, "workers": 1},
+}
+JOB = {"id": "qwen-ft", "chips": 64, "model": "qwen3-32b", "tokens": 2e10,
+       "allowed_accelerators": ["h20", "ascend-910c"]}
+SERVICE = {"id": "qwen-chat", "model": "qwen3-32b", "precision": "bf16", "tpot_ms": 50,
+           "demand_tokens_per_s": {"shanghai": 20000}, "rtt_slo_ms": 30,
+           "allowed_accelerators": ["h20", "ascend-910c"]}
+
+
+def test_training_hours_come_from_the_estimator():
+    """hours = 6·N·D (+ attention) ÷ (chips × bf16 peak × stack MFU): the problem holds exactly the estimate."""
+    problem = build_problem(scenario_from_dict({**BASE, "training_jobs": [JOB]}))
+    cat = hardware_catalog.load()
+    for accel in ("h20", "ascend-910c"):
+        est = estimate_training(get_model("qwen3-32b"), HardwareSpec.from_catalog(cat, accel), tokens=2e10, chips=64)
+        assert problem.jobs["qwen-ft"].hours[accel] == pytest.approx(est.hours)
+    # a 910C has five times the H20's bf16 peak, so the same work is quicker on it
+    assert problem.jobs["qwen-ft"].hours["ascend-910c"] < problem.jobs["qwen-ft"].hours["h20"]
+    assert {f["basis"] for f in problem.figures} == {"roofline"}
+
+
+def test_services_get_estimated_throughput_and_the_plan_says_so():
+    scenario = scenario_from_dict({**BASE, "training_jobs": [JOB], "inference_services": [SERVICE]})
+    result = solve_checked(scenario)
+    figures = {(f["workload"], f["accelerator"], f["figure"]): f for f in result.meta["figures"]}
+    tps = figures[("qwen-chat", "h20", "tokens_per_s_per_chip")]
+    assert tps["value"] > 0
+    assert tps["basis"] == "calibrated" or tps["basis"].startswith("measured")
+    assert figures[("qwen-chat", "h20", "chips_per_replica")]["value"] >= 1
+    assert result.kpis["served_tokens_per_s"] == pytest.approx(20000)
+
+
+def test_given_figures_win_over_the_estimate():
+    service = {**SERVICE, "tokens_per_s_per_chip": {"h20": 123.0}, "chips_per_replica": {"h20": 2}}
+    problem = build_problem(scenario_from_dict({**BASE, "inference_services": [service]}))
+    svc = problem.services["qwen-chat"]
+    assert svc.tokens_per_s_per_chip["h20"] == 123.0 and svc.chips_per_replica["h20"] == 2
+    bases = {(f["accelerator"], f["figure"]): f["basis"] for f in problem.figures}
+    assert bases[("h20", "tokens_per_s_per_chip")] == "given"
+    assert bases[("ascend-910c", "tokens_per_s_per_chip")] != "given"
+
+
+def test_unknown_model_names_the_scenario_field():
+    with pytest.raises(InputError) as err:
+        build_problem(scenario_from_dict({**BASE, "training_jobs": [{**JOB, "model": "qwen3-32"}]}))
+    message = str(err.value)
+    assert "training_jobs[0].model" in message and "did you mean" in message
+
+
+def test_a_job_without_duration_or_work_is_rejected():
+    with pytest.raises(InputError) as err:
+        scenario_from_dict({**BASE, "training_jobs": [{"id": "x", "chips": 8, "allowed_accelerators": ["h20"]}]})
+    assert "give duration_h" in str(err.value)
