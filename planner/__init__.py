@@ -17,4 +17,4 @@ def verify(scenario: Scenario, result: Result) -> list[str]:
     from planner.problem import build_problem
     from planner.verify import verify_plan
 
-    return verify_plan(build_problem(scenario), result.to_dict())
+    return verify_plan(build_problem(scenario), result.to_dict(), scenario)

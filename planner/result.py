@@ -11,6 +11,8 @@ from typing import Any
 import pandas as pd
 
 from planner.evaluate import PLACEMENT_COLUMNS, ROUTING_COLUMNS, UNPLACED_COLUMNS
+from planner.timedata import (REPLICA_COLUMNS, SCHEDULE_COLUMNS, SERVING_COLUMNS, TIMELINE_COLUMNS,
+                              TRANSFER_COLUMNS)
 
 PLAN_FORMAT_VERSION = 1
 SITE_COLUMNS = ["site", "role", "lat", "lon", "pue", "price_cny_per_kwh", "subsidy_fraction",
@@ -51,6 +53,17 @@ class Result:
     cities: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CITY_COLUMNS))
     warnings: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)  # catalog/topology versions, horizon
+    # -- time-of-use plans only (empty for spatial plans); see planner.timedata -------------
+    #: per (hour, site, accelerator): chips busy and idle, meter kW, price, band and power cost
+    timeline: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TIMELINE_COLUMNS))
+    #: per job run segment: start_h, end_h, energy and power cost
+    schedule: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCHEDULE_COLUMNS))
+    #: replicas per (block, service, site, accelerator)
+    replicas: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPLICA_COLUMNS))
+    #: tokens/s per (block, service, city, site, accelerator)
+    serving: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SERVING_COLUMNS))
+    #: dataset transfer hours and cost per job
+    transfers: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TRANSFER_COLUMNS))
 
     # ---- reading ----------------------------------------------------------------
     def cost(self) -> float:
@@ -88,6 +101,7 @@ class Result:
             "inventory": _records(self.inventory),
             "cities": _records(self.cities),
             "solver": self.solver,
+            **{name: _records(getattr(self, name)) for name in _TIME_TABLES if len(getattr(self, name))},
             "warnings": self.warnings,
             "meta": self.meta,
         }
@@ -114,11 +128,16 @@ class Result:
             solver=dict(data.get("solver", {})),
             warnings=list(data.get("warnings", [])),
             meta=dict(data.get("meta", {})),
+            **{name: pd.DataFrame(data.get(name, []), columns=cols) for name, cols in _TIME_TABLES.items()},
         )
 
     @classmethod
     def from_json(cls, path: str | Path) -> "Result":
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+_TIME_TABLES = {"timeline": TIMELINE_COLUMNS, "schedule": SCHEDULE_COLUMNS, "replicas": REPLICA_COLUMNS,
+                "serving": SERVING_COLUMNS, "transfers": TRANSFER_COLUMNS}
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:

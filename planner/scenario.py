@@ -10,7 +10,7 @@ checked against the schema (unknown keys are errors, with "did you mean").
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, model_validator
@@ -78,6 +78,30 @@ class SolverSettings(BaseModel):
     relative_gap: float = Field(0.0, ge=0, le=1, description="stop when the gap is below this")
 
 
+class TimeSettings(BaseModel):
+    """The time-of-use model: horizon in steps, hourly tariffs, diurnal demand (see ``planner.timemodel``)."""
+
+    model_config = _STRICT
+    mode: Literal["spatial", "time"] = Field(
+        "spatial", description="spatial: all work concurrent at mean prices; time: schedule hour by hour")
+    step_h: PositiveInt = Field(1, description="time step in hours; job starts fall on steps")
+    demand_profile: str = Field(
+        "builtin", description="'builtin' (diurnal estimate) or a CSV path: hour,fraction_of_peak[,city]")
+    demand_resolution_h: PositiveInt = Field(
+        1, description="serve each run of this many hours at its peak hour's demand (fewer blocks, conservative)")
+    idle_chips: Literal["off", "idle"] = Field(
+        "off", description="off: unused chips are switched off; idle: they draw idle power")
+    idle_power_fraction: float | None = Field(
+        None, ge=0, le=1, description="idle draw as a fraction of busy chip power; default: the data file's estimate")
+    start_grid: Literal["auto", "every_step", "breakpoints"] = Field(
+        "auto", description="candidate start steps: every step, or tariff breakpoints only (faster)")
+    pools_per_job: PositiveInt | None = Field(
+        None, description="consider only this many cheapest pools per job class (decomposition); default: auto")
+    transfer_bandwidth_share: float | None = Field(
+        None, gt=0, le=1, description="share of the bottleneck a transfer gets; default: fair share per origin")
+    month: int | None = Field(None, ge=1, le=12, description="month for seasonal tariff overrides")
+
+
 class Scenario(BaseModel):
     """A planning scenario. Immutable: the solver never changes it."""
 
@@ -94,6 +118,7 @@ class Scenario(BaseModel):
         default_factory=dict, description="extra models for the estimator, {model_id: fields as in the model library}")
     objective: Objective = Field(default_factory=Objective)
     solver: SolverSettings = Field(default_factory=SolverSettings)
+    time: TimeSettings = Field(default_factory=TimeSettings)
     #: where the scenario was read from; relative paths resolve against it
     source_path: str | None = Field(None, exclude=True)
 

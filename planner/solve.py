@@ -77,8 +77,20 @@ class _Callback(cp_model.CpSolverSolutionCallback):
 
 def solve(scenario: Scenario | Problem, *, time_limit_s: float | None = None, workers: int | None = None,
           seed: int | None = None, relative_gap_limit: float | None = None,
-          on_progress: Callable[[Progress], None] | None = None, hint: bool = True) -> Result:
-    """Place the scenario's work with CP-SAT and return the plan."""
+          on_progress: Callable[[Progress], None] | None = None, hint: bool = True,
+          mode: str | None = None) -> Result:
+    """Place the scenario's work with CP-SAT and return the plan.
+
+    ``mode="time"`` (or ``time.mode: time`` in the scenario) schedules it hour by hour
+    with ``planner.timemodel``; ``mode="spatial"`` forces the spatial model.
+    """
+    if isinstance(scenario, Scenario) and (mode or scenario.time.mode) == "time":
+        from planner.timemodel import solve_time
+
+        return solve_time(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed,
+                          relative_gap_limit=relative_gap_limit, on_progress=on_progress, hint=hint)
+    if mode == "time":
+        raise TypeError("the time model needs the Scenario (its time section), not a Problem")
     settings = scenario.solver if isinstance(scenario, Scenario) else None
     problem = build_problem(scenario) if isinstance(scenario, Scenario) else scenario
     time_limit_s = time_limit_s if time_limit_s is not None else (settings.time_limit_s if settings else 30.0)

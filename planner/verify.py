@@ -19,8 +19,18 @@ from planner.problem import Problem
 REL_TOL = 1e-6
 
 
-def verify_plan(problem: Problem, plan: dict[str, Any]) -> list[str]:
-    """All violated constraints and mis-stated figures of ``plan`` (a plan JSON dict)."""
+def verify_plan(problem: Problem, plan: dict[str, Any], scenario: Any = None) -> list[str]:
+    """All violated constraints and mis-stated figures of ``plan`` (a plan JSON dict).
+
+    A time-of-use plan (``meta.mode == "time"``) is checked step by step by
+    ``planner.timedata.verify_timeline``, which needs the ``scenario`` for its tariffs and demand profile.
+    """
+    if plan.get("meta", {}).get("mode") == "time":
+        if scenario is None:
+            return ["this is a time-of-use plan: verify it with its scenario (verify_plan(problem, plan, scenario))"]
+        from planner.timedata import build_time_data, verify_timeline
+
+        return verify_timeline(problem, build_time_data(scenario, problem), plan)
     out: list[str] = []
     placements = pd.DataFrame(plan.get("placements", []), columns=PLACEMENT_COLUMNS)
     routing = pd.DataFrame(plan.get("routing", []), columns=ROUTING_COLUMNS)

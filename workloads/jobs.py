@@ -44,6 +44,22 @@ class TrainingJob(BaseModel):
     reference_chip_hours: ReferenceChipHours | None = Field(
         None, description="the work as chip-hours on a named reference accelerator")
     precision: str = Field("bf16", description="training precision")
+    # -- time and data, used by the time-of-use model (``time.mode: time``) ----------
+    release_h: NonNegativeFloat = Field(0.0, description="earliest start, hours from the horizon's start")
+    deadline_h: PositiveFloat | None = Field(None, description="latest end, hours from the start; default: horizon")
+    preemptible: bool = Field(False, description="may be split in time at checkpoints")
+    checkpoint_cny: NonNegativeFloat = Field(0.0, description="cost of each resume from a checkpoint")
+    dataset_origin: str | None = Field(None, description="city or site id where the training data starts")
+    dataset_gb: NonNegativeFloat = Field(0.0, description="dataset size moved to the chosen site, GB")
+    data_residency: bool = Field(False, description="the data may not leave the origin's province")
+
+    @model_validator(mode="after")
+    def _window(self) -> "TrainingJob":
+        if self.deadline_h is not None and self.deadline_h <= self.release_h:
+            raise ValueError(f"deadline_h {self.deadline_h:g} is not after release_h {self.release_h:g}")
+        if (self.data_residency or self.dataset_gb) and self.dataset_origin is None:
+            raise ValueError("dataset_gb and data_residency need dataset_origin (a city or site id)")
+        return self
 
     @model_validator(mode="after")
     def _has_duration(self) -> "TrainingJob":

@@ -18,7 +18,8 @@ from planner.verify import verify_plan
 @click.argument("plan", type=click.Path(dir_okay=False))
 def command(file: str, plan: str) -> None:
     """Re-check PLAN (a plan JSON) against scenario FILE without the solver. Exit 1 if anything is violated."""
-    problem = build_problem(load_scenario(file))
+    scenario = load_scenario(file)
+    problem = build_problem(scenario)
     try:
         with open(plan, encoding="utf-8") as fh:
             data = json.load(fh)
@@ -27,7 +28,7 @@ def command(file: str, plan: str) -> None:
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", file=plan, field=f"line {exc.lineno}",
                          fix="pass a plan written by `planner solve -o`") from None
-    violations = verify_plan(problem, data)
+    violations = verify_plan(problem, data, scenario)
     if violations:
         click.echo(f"{plan}: {len(violations)} violation(s)")
         for v in violations:
