@@ -477,10 +477,10 @@ def _block_index(td: TimeData, start_h: float, end_h: float) -> int | None:
 
 
 def cost_by_band(timeline: pd.DataFrame) -> pd.DataFrame:
-    """Power cost, energy and hours per time-of-use band (and site), from a plan's timeline."""
+    """Power cost and energy per time-of-use band (bands that drew nothing are left out), from a plan's timeline."""
     if timeline.empty:
         return pd.DataFrame(columns=["band", "energy_mwh", "power_cost_cny", "share"])
-    g = timeline.groupby("band").agg(energy_kwh=("energy_kwh", "sum"), power_cost_cny=("power_cost_cny", "sum"))
+    g = timeline[timeline.energy_kwh > 0].groupby("band").agg(energy_kwh=("energy_kwh", "sum"), power_cost_cny=("power_cost_cny", "sum"))
     g["energy_mwh"] = g.pop("energy_kwh") / 1000
     total = g.power_cost_cny.sum()
     g["share"] = g.power_cost_cny / total if total else 0.0

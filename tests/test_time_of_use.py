@@ -1,0 +1,218 @@
+"""Hand-checked time-of-use plans on a two-site topology (tests/data/time).
+
+East: valley 0.3 CNY/kWh 00-08, peak 1.0 08-22, flat 0.6 22-24 (a night valley).
+West: valley 0.2 10-16 (a solar midday valley), flat 0.5 otherwise.
+PUE 1.0, gpu chips of 1 kW, no subsidy: cost = chips × hours × price.
+Every plan goes through ``verify`` (every hour of its timeline re-checked).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner import Result, solve
+from planner.demand_profiles import builtin_profile, load_profile_csv
+from planner.errors import InputError
+from planner.problem import build_problem
+from planner.scenario import Scenario, scenario_from_dict
+from planner.timedata import build_time_data, cost_by_band
+from planner.verify import verify_plan
+
+TIME = Path(__file__).parent / "data" / "time"
+EAST_ONLY = {"east": {"inventory": {"gpu": 8}}}
+
+
+def scenario(**changes: Any) -> Scenario:
+    data = yaml.safe_load((TIME / "base.yaml").read_text())
+    for key, value in copy.deepcopy(changes).items():
+        if key == "time":
+            data["time"].update(value)
+        else:
+            data[key] = value
+    return scenario_from_dict(data, file=str(TIME / "base.yaml"))
+
+
+def job(**fields: Any) -> dict[str, Any]:
+    return {"id": "train", "chips": 8, "duration_h": 4, "allowed_accelerators": ["gpu"], **fields}
+
+
+def verify(s: Scenario, r: Result) -> list[str]:
+    return verify_plan(build_problem(s), r.to_dict(), s)
+
+
+def solved(s: Scenario) -> Result:
+    r = solve(s)
+    assert r.status.value == "optimal"
+    assert verify(s, r) == []
+    assert r.solver["gap"] == pytest.approx(0.0)
+    # the plan file round-trips, and the round-tripped plan verifies too
+    again = Result.from_dict(r.to_dict())
+    assert verify_plan(build_problem(s), again.to_dict(), s) == []
+    return r
+
+
+def test_a_job_shifts_to_the_night_valley_when_its_deadline_allows():
+    """Released at 12:00 (peak) with 48 h to go: it waits for the next night's valley.
+    8 chips × 4 h × 0.3 = 9.6 CNY, starting between 24:00 and 28:00; running at once would cost 32."""
+    r = solved(scenario(horizon_h=48, sites=EAST_ONLY, training_jobs=[job(release_h=12, deadline_h=48)]))
+    row = r.schedule.iloc[0]
+    assert 24 <= row.start_h <= 28 and row.end_h - row.start_h == 4
+    assert r.objective["total_cny"] == pytest.approx(9.6)
+    assert set(r.timeline[r.timeline.training_chips > 0].band) == {"valley"}
+
+
+def test_a_deadline_forbids_the_shift():
+    """Deadline 20:00: the job must run inside 12-20, all peak: 8 × 4 × 1.0 = 32 CNY.
+    With a 26:00 deadline it reaches half the valley: 8 × (0.6 + 0.6 + 0.3 + 0.3) = 14.4 CNY (start 22:00)."""
+    r = solved(scenario(horizon_h=48, sites=EAST_ONLY, training_jobs=[job(release_h=12, deadline_h=20)]))
+    assert r.objective["total_cny"] == pytest.approx(32.0)
+    assert list(cost_by_band(r.timeline).band) == ["peak"]
+    r = solved(scenario(horizon_h=48, sites=EAST_ONLY, training_jobs=[job(release_h=12, deadline_h=26)]))
+    assert r.objective["total_cny"] == pytest.approx(14.4)
+    assert r.schedule.start_h.iloc[0] == 22
+
+
+def test_capacity_forces_two_jobs_to_run_one_after_the_other():
+    """8 GPUs, two 8-chip 4-hour jobs, both due by 08:00: they share the night valley in turn,
+    [0, 4) and [4, 8): 2 × 8 × 4 × 0.3 = 19.2 CNY; never more than 8 chips busy in any hour."""
+    jobs = [job(id="a", deadline_h=8), job(id="b", deadline_h=8)]
+    r = solved(scenario(sites=EAST_ONLY, training_jobs=jobs))
+    spans = sorted(zip(r.schedule.start_h, r.schedule.end_h))
+    assert spans == [(0, 4), (4, 8)]
+    assert r.objective["total_cny"] == pytest.approx(19.2)
+    assert r.timeline.training_chips.max() == 8
+
+
+def test_a_western_midday_valley_beats_an_eastern_night_valley():
+    """Window the whole day, both sites: east night 8 × 4 × 0.3 = 9.6, west midday 8 × 4 × 0.2 = 6.4 → west,
+    starting between 10:00 and 12:00."""
+    r = solved(scenario())
+    row = r.schedule.iloc[0]
+    assert row.site == "west" and 10 <= row.start_h <= 12
+    assert r.objective["total_cny"] == pytest.approx(6.4)
+
+
+def test_data_transfer_delays_and_costs_and_residency_confines():
+    """4,500 GB from metro. To west: 4,500 × 8 / 10 Gbit/s = 3,600 s = 1 h, 4,500 × 0.0004 = 1.8 CNY
+    → 6.4 + 1.8 = 8.2 < 9.6 east (100 Gbit/s, 0.1 h, no price given): west.
+    With data residency metro's data stays in Eastland: east, night valley, start ≥ 1 h (after the 0.1 h
+    transfer, on the hour grid): 9.6 CNY."""
+    data = {"dataset_origin": "metro", "dataset_gb": 4500}
+    r = solved(scenario(training_jobs=[job(**data)]))
+    assert r.schedule.site.iloc[0] == "west"
+    assert r.objective["total_cny"] == pytest.approx(8.2)
+    assert r.objective["transfer_cny"] == pytest.approx(1.8)
+    tr = r.transfers.iloc[0]
+    assert tr.transfer_h == pytest.approx(1.0) and tr.cost_cny == pytest.approx(1.8)
+
+    r = solved(scenario(training_jobs=[job(**data, data_residency=True)]))
+    row = r.schedule.iloc[0]
+    assert row.site == "east" and row.start_h >= 1 and row.end_h <= 8
+    assert r.transfers.transfer_h.iloc[0] == pytest.approx(0.1)
+    assert r.objective["total_cny"] == pytest.approx(9.6)
+
+
+def test_a_slow_transfer_can_make_a_deadline_unreachable():
+    """45,000 GB to west takes 10 h; to east 1 h. Deadline 6:00: only east can run it (1 → 5 at 0.3)."""
+    r = solved(scenario(training_jobs=[job(dataset_origin="metro", dataset_gb=45000, deadline_h=6)]))
+    assert r.schedule.site.iloc[0] == "east"
+    assert r.objective["total_cny"] == pytest.approx(9.6)
+
+
+def test_a_preemptible_job_splits_over_two_valleys_and_pays_the_checkpoint():
+    """12 h on east over 48 h. Whole, the cheapest 12 consecutive hours are 20-32: 2 × 1.0 + 2 × 0.6 + 8 × 0.3
+    = 5.6 CNY per chip → 44.8. Preemptible with a 5 CNY resume: 12 valley hours (00-08 and 24-32),
+    8 × 12 × 0.3 = 28.8 + 5 = 33.8 CNY."""
+    whole = solved(scenario(horizon_h=48, sites=EAST_ONLY, training_jobs=[job(duration_h=12)]))
+    assert whole.objective["total_cny"] == pytest.approx(44.8)
+    r = solved(scenario(horizon_h=48, sites=EAST_ONLY,
+                        training_jobs=[job(duration_h=12, preemptible=True, checkpoint_cny=5)]))
+    assert r.objective["total_cny"] == pytest.approx(33.8)
+    assert r.objective["checkpoint_cny"] == pytest.approx(5.0)
+    assert len(r.schedule) == 2 and set(r.timeline[r.timeline.training_chips > 0].band) == {"valley"}
+
+
+def test_inference_replicas_follow_the_demand_profile():
+    """1,000 tokens/s peak from metro, SLO 5 ms → east only; 200 tokens/s per replica (2 chips).
+    Profile: 0.4 of peak until noon, 1.0 after → 2 replicas, then 5. Blocks and power:
+    [0,8) 2·2·8·0.3 = 9.6; [8,12) 2·2·4·1.0 = 16; [12,22) 5·2·10·1.0 = 100; [22,24) 5·2·2·0.6 = 12 → 137.6.
+    Latency: (400·12 + 1000·12) h·tokens/s × 3,600 = 60.48 M tokens × 2 ms × 0.01 = 1.2096 → 138.8096 CNY."""
+    service = {"id": "chat", "demand_tokens_per_s": {"metro": 1000}, "rtt_slo_ms": 5,
+               "allowed_accelerators": ["gpu"], "tokens_per_s_per_chip": {"gpu": 100},
+               "chips_per_replica": {"gpu": 2}}
+    s = scenario(sites={"east": {"inventory": {"gpu": 16}}}, training_jobs=[], inference_services=[service],
+                 time={"demand_profile": "two_level.csv"})
+    r = solved(s)
+    by_block = dict(zip(r.replicas.start_h, r.replicas.replicas))
+    assert by_block == {0: 2, 8: 2, 12: 5, 22: 5}
+    assert r.objective["power_cost_cny"] == pytest.approx(137.6)
+    assert r.objective["total_cny"] == pytest.approx(138.8096)
+    # the spatial model holds the peak's 5 replicas all day at the mean price
+    spatial = solve(s, mode="spatial")
+    assert spatial.objective["total_cny"] > r.objective["total_cny"]
+
+
+def test_idle_chips_draw_their_fraction_unless_switched_off():
+    """One 8-chip 4-hour job on east (night valley, 9.6 CNY busy). With idle chips on at 0.2 the other
+    20 hours of 8 chips draw 8 × 0.2 kW: 8 × 0.2 × (4 × 0.3 + 14 × 1.0 + 2 × 0.6) = 26.24 CNY → 35.84."""
+    r = solved(scenario(sites=EAST_ONLY, time={"idle_chips": "idle", "idle_power_fraction": 0.2}))
+    assert r.objective["total_cny"] == pytest.approx(35.84)
+    assert r.timeline.idle_chips.sum() == 8 * 20
+
+
+def test_an_impossible_window_is_unplaced_with_its_reason():
+    """6 hours of work in a 4-hour window: never schedulable; penalty 17 × 8 × 6 = 816 CNY."""
+    r = solved(scenario(training_jobs=[job(duration_h=6, release_h=2, deadline_h=6)]))
+    assert r.schedule.empty
+    assert "shorter than its shortest run" in r.unplaced.reason.iloc[0]
+    assert r.objective["total_cny"] == pytest.approx(816.0)
+
+
+def test_verify_catches_a_broken_timeline():
+    s = scenario(sites=EAST_ONLY, training_jobs=[job(id="a", deadline_h=8), job(id="b", deadline_h=8)])
+    plan = solve(s).to_dict()
+    for row in plan["schedule"]:  # run both at once: 16 chips on 8
+        row["start_h"], row["end_h"] = 0, 4
+    problems = verify_plan(build_problem(s), plan, s)
+    assert any("chip capacity at hour 0" in p for p in problems)
+    assert verify_plan(build_problem(s), plan) != []  # without the scenario it says what it needs
+
+
+def test_builtin_profile_is_an_estimate_with_its_method():
+    prof = builtin_profile()
+    assert len(prof.default) == 24 and max(prof.default) == 1.0
+    fig = prof.figures["trough_fraction"]
+    assert fig.confidence.value == "estimate" and fig.method
+    assert min(prof.default) == pytest.approx(fig.value)
+
+
+def test_a_broken_profile_names_the_line_and_the_fix(tmp_path):
+    bad = tmp_path / "p.csv"
+    bad.write_text("hour,fraction_of_peak\n0,0.5\n1,1.5\n")
+    with pytest.raises(InputError) as exc:
+        load_profile_csv(bad)
+    assert "line 3" in str(exc.value) and "outside [0, 1]" in str(exc.value)
+
+
+def test_a_horizon_off_the_step_grid_is_an_input_error():
+    s = scenario(horizon_h=25, time={"step_h": 2})
+    with pytest.raises(InputError, match="whole number of 2-hour steps"):
+        build_time_data(s, build_problem(s))
+
+
+@settings(max_examples=12, deadline=None)
+@given(release=st.integers(0, 20), slack=st.integers(0, 24), hours=st.integers(1, 6), n=st.integers(1, 3))
+def test_every_plan_keeps_windows_and_capacity(release, slack, hours, n):
+    """Any windows and job counts: the plan verifies and no scheduled job leaves its window."""
+    deadline = min(48, release + hours + slack)
+    s = scenario(horizon_h=48, training_jobs=[job(duration_h=hours, release_h=release, deadline_h=deadline, count=n)])
+    r = solve(s)
+    assert verify(s, r) == []
+    assert ((r.schedule.start_h >= release) & (r.schedule.end_h <= deadline)).all()
