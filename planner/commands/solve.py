@@ -25,8 +25,10 @@ from planner.solve import solve
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               help="table for people, json (the plan) for scripts")
 @click.option("-q", "--quiet", is_flag=True, help="no progress line")
+@click.option("--model", "model", type=click.Choice(["spatial", "time"]),
+              help="spatial (all work concurrent, mean prices) or time (hour by hour); default: the scenario's time.mode")
 def command(file: str, output: str | None, time_limit_s: float | None, workers: int | None, seed: int | None,
-            fmt: str, quiet: bool) -> None:
+            fmt: str, quiet: bool, model: str | None) -> None:
     """Place the scenario's training jobs and inference services with CP-SAT."""
     scenario = load_scenario(file)
     problem = build_problem(scenario)
@@ -34,10 +36,16 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
     for w in problem.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False)
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
-        result = solve(problem, time_limit_s=time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s,
-                       workers=workers or scenario.solver.workers,
-                       seed=seed if seed is not None else scenario.solver.seed,
-                       relative_gap_limit=scenario.solver.relative_gap, on_progress=progress)
+        settings = dict(time_limit_s=time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s,
+                        workers=workers or scenario.solver.workers,
+                        seed=seed if seed is not None else scenario.solver.seed,
+                        relative_gap_limit=scenario.solver.relative_gap, on_progress=progress)
+        if (model or scenario.time.mode) == "time":
+            from planner.timemodel import solve_time
+
+            result = solve_time(scenario, problem=problem, **settings)
+        else:
+            result = solve(problem, **settings)
     if output:
         result.to_json(output)
     if fmt == "json":
@@ -63,12 +71,24 @@ def print_result(result: Result) -> None:
         print_frame(result.routing, title="Routing (tokens/s)", console=console)
     if len(result.unplaced):
         print_frame(result.unplaced, title="Unplaced", console=console)
+    if len(result.schedule):
+        sched = result.schedule.assign(energy_mwh=result.schedule.energy_mwh.round(2),
+                                       power_cost_cny=result.schedule.power_cost_cny.round(0))
+        print_frame(sched, title="Schedule (hours from the start, Monday 00:00)", console=console)
+    if len(result.transfers):
+        print_frame(result.transfers.drop(columns=["path"]), title="Dataset transfers", console=console)
+    if len(result.timeline):
+        from planner.timedata import cost_by_band
+
+        print_frame(cost_by_band(result.timeline), title="Power cost by time-of-use band", console=console)
     o, k, s = result.objective, result.kpis, result.solver
     totals = pd.DataFrame([
         ("objective", f"{o['total_cny']:,.0f} CNY"),
         ("  power cost", f"{o['power_cost_cny']:,.0f} CNY"),
         ("  latency", f"{o['latency_cny']:,.0f} CNY"),
         ("  unplaced penalty", f"{o['unplaced_penalty_cny']:,.0f} CNY"),
+        *([("  data transfer", f"{o['transfer_cny']:,.0f} CNY"), ("  checkpoints", f"{o['checkpoint_cny']:,.0f} CNY")]
+          if "transfer_cny" in o else []),
         ("energy", f"{k['energy_mwh']:,.1f} MWh"),
         ("carbon", f"{k['carbon_t']:,.1f} t CO2"),
         ("token-weighted RTT", f"mean {k['mean_rtt_ms']:.1f} ms, max {k['max_rtt_ms']:.1f} ms"),
