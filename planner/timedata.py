@@ -369,7 +369,6 @@ def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, re
         if pool[0] in tj.transfers:
             transfer += tj.transfers[pool[0]].cost_cny
         checkpoint += tj.checkpoint_cny * max(0, len(_merge(ss)) - 1)
-    block_of = td.block_of()
     rep: dict[tuple[str, str, str, int], int] = {}
     for row in replicas.itertuples(index=False):
         b = _block_index(td, row.start_h, row.end_h)

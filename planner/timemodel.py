@@ -34,7 +34,6 @@ the warm start (every variable hinted) and the baseline.
 from __future__ import annotations
 
 import bisect
-import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -227,7 +226,6 @@ def greedy_schedule(problem: Problem, td: TimeData) -> TimePlan:
             free_w[pool[0]][u] -= chips * watts[pool]
 
     for b, (s, e) in enumerate(td.blocks):
-        hours = td.block_hours(b)
         steps = range(s, e)
         spare: dict[tuple[str, str, str], int] = defaultdict(int)
         demands = [(sid, city, d[b]) for (sid, city), d in td.demand.items()]
@@ -257,7 +255,6 @@ def greedy_schedule(problem: Problem, td: TimeData) -> TimePlan:
                     fk = (sid, city, pool[0], b)
                     plan.flow[fk] = plan.flow.get(fk, 0) + use
                     left -= use
-        del hours
 
     order = sorted((j for j in td.jobs if j not in td.pre_unplaced and td.jobs[j].windows),
                    key=lambda j: (-problem.jobs[j].chips * min(problem.jobs[j].hours.values()), j))
@@ -390,7 +387,6 @@ def add_checkpoints(m: TimeModel) -> None:
 def add_capacity_at_every_step(m: TimeModel) -> None:
     """∀ pool p, step τ where usage can rise: chips in use ≤ inventory; ∀ site: busy watts ≤ cap − idle draw."""
     p, td = m.problem, m.td
-    block_of = td.block_of()
     checks: dict[str, set[int]] = defaultdict(set)
     for s, _e in td.blocks:
         for site in p.sites:
@@ -423,7 +419,6 @@ def add_capacity_at_every_step(m: TimeModel) -> None:
     caps = {s: _site_cap_w(p, td, s) for s in p.sites}
     for (site, tau), terms in site_terms.items():
         m.model.add(sum(terms) <= max(0, caps[site])).with_name(f"site_power_cap[{site},{tau}]")
-    del block_of
 
 
 def add_demand_routing(m: TimeModel) -> None:
@@ -548,7 +543,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
                relative_gap_limit: float | None = None, on_progress: Callable | None = None,
                hint: bool = True) -> Result:
     """Schedule the scenario hour by hour (or block by block) with CP-SAT and return the plan with its timeline."""
-    from planner.solve import Progress, _Callback, relative_gap  # the spatial solver's progress plumbing
+    from planner.solve import _Callback, relative_gap  # the spatial solver's progress plumbing
 
     settings = scenario.solver
     problem = problem if problem is not None else build_problem(scenario)
@@ -594,7 +589,6 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         plan = TimePlan()
     result = write_back_time(problem, td, plan, status, info)
     result.solver["greedy_objective"] = write_back_time(problem, td, greedy, Status.feasible, {}).objective["total_cny"]
-    del Progress
     return result
 
 
