@@ -9,6 +9,7 @@ Every plan goes through ``verify`` (every hour of its timeline re-checked).
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,22 @@ def test_every_plan_keeps_windows_and_capacity(release, slack, hours, n):
     r = solve(s)
     assert verify(s, r) == []
     assert ((r.schedule.start_h >= release) & (r.schedule.end_h <= deadline)).all()
+
+
+def test_cli_switches_model_and_verifies_the_timeline(tmp_path):
+    """`planner solve --model spatial|time`, then `planner verify` re-checks every hour of the time plan."""
+    from click.testing import CliRunner
+
+    from planner.cli import main
+
+    base = TIME / "base.yaml"
+    plan = tmp_path / "plan.json"
+    out = CliRunner().invoke(main, ["solve", str(base), "-q", "--model", "time", "-o", str(plan)])
+    assert out.exit_code == 0, out.output
+    assert "Power cost by time-of-use band" in out.output
+    data = json.loads(plan.read_text())
+    assert data["meta"]["mode"] == "time" and data["objective"]["total_cny"] == pytest.approx(6.4)
+    out = CliRunner().invoke(main, ["verify", str(base), str(plan)])
+    assert out.exit_code == 0 and "ok" in out.output
+    out = CliRunner().invoke(main, ["solve", str(base), "-q", "--model", "spatial", "--format", "json"])
+    assert json.loads(out.output)["objective"]["total_cny"] == pytest.approx(13.6)  # 8 × 4 × west mean 0.425
