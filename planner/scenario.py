@@ -93,6 +93,8 @@ class TimeSettings(BaseModel):
         "off", description="off: unused chips are switched off; idle: they draw idle power")
     idle_power_fraction: float | None = Field(
         None, ge=0, le=1, description="idle draw as a fraction of busy chip power; default: the data file's estimate")
+    serving_blocks: Literal["auto", "demand_and_price", "demand"] = Field(
+        "auto", description="replicas change where demand or any price changes, or where demand changes only (faster)")
     start_grid: Literal["auto", "every_step", "breakpoints"] = Field(
         "auto", description="candidate start steps: every step, or tariff breakpoints only (faster)")
     pools_per_job: PositiveInt | None = Field(

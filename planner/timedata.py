@@ -10,7 +10,10 @@ the topology's hourly tariffs and the demand profile into plain numbers:
   city's demand fraction are equal. Inference replicas are decided per block:
   nothing that prices or sizes serving changes inside one, so aggregating
   hours into blocks does not change the answer (except that replicas cannot
-  change inside a block when a training job starts or ends there);
+  change inside a block when a training job starts or ends there). At scale
+  (``time.serving_blocks: demand``) blocks split on demand changes only: a
+  block's cost is still exact (constant replicas × the sum of its hourly
+  prices), but serving cannot move between sites at a tariff change inside it;
 - per job and pool the window of start steps: earliest = release + dataset
   transfer, latest = deadline − duration, both on the step grid;
 - dataset transfers: hours = GB × 8 / (bottleneck Gbit/s × share) / 3600 over
@@ -61,6 +64,8 @@ TRANSFER_COLUMNS = ["workload", "origin", "site", "dataset_gb", "bandwidth_gbps"
 #: relative tolerance on recomputed figures
 REL_TOL = 1e-6
 SMALL_MODEL_STARTS = 20_000
+#: above this many (service × step) pairs, serving blocks split on demand changes only
+AUTO_PRICE_BLOCKS = 2_000
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,11 @@ class TimeData:
         s, e = self.blocks[b]
         return (e - s) * self.step_h
 
+    def block_price(self, pool: Pool, b: int) -> float:
+        """Mean price of a pool over a block: a constant draw over the block costs exactly this × hours."""
+        s, e = self.blocks[b]
+        return sum(self.price[pool][s:e]) / (e - s)
+
     def busy_fractions(self, jid: str, pool: Pool, n_run: int) -> list[float]:
         """Busy fraction of each of a job's run steps in time order: 1, 1, …, remainder."""
         w = self.jobs[jid].windows[pool]
@@ -186,8 +196,12 @@ def build_time_data(scenario: Scenario, problem: Problem, topology: Any = None,
         frac[city] = [max(peak[u * t.step_h:(u + 1) * t.step_h]) for u in range(n_steps)]
 
     # -- blocks: maximal runs of equal prices and demand ------------------------------------------
+    split_on_price = t.serving_blocks == "demand_and_price" or (
+        t.serving_blocks == "auto" and len(problem.services) * n_steps <= AUTO_PRICE_BLOCKS)
+
     def key(u: int) -> tuple:
-        return (tuple(site_price[s][u] for s in problem.sites), tuple(frac[c][u] for c in cities))
+        prices = tuple(site_price[s][u] for s in problem.sites) if split_on_price else ()
+        return (prices, tuple(frac[c][u] for c in cities))
 
     blocks: list[tuple[int, int]] = []
     start = 0

@@ -236,7 +236,7 @@ def greedy_schedule(problem: Problem, td: TimeData) -> TimePlan:
 
             def per_token(p: Pool) -> float:
                 kw = busy_kw_marginal(problem, td, p) * svc.chips_per_replica[p[1]]
-                return (kw * td.price[p][s] * problem.power_cost_weight / svc.replica_tokens_per_s(p[1])
+                return (kw * td.block_price(p, b) * problem.power_cost_weight / svc.replica_tokens_per_s(p[1])
                         + problem.latency_cny_per_token_per_s(sid, city, p[0]) / problem.horizon_h)
 
             for unit, pool in sorted((per_token(p), p) for p in svc.pools if p[0] in svc.city_sites[city]):
@@ -412,13 +412,15 @@ def add_capacity_at_every_step(m: TimeModel) -> None:
         for i in range(bisect.bisect_left(ticks, s), bisect.bisect_left(ticks, e)):
             chips[((site, accel), ticks[i])].append((p.services[sid].chips_per_replica[accel], var))
     site_terms: dict[tuple[str, int], list] = defaultdict(list)
+    watts = {pool: _watts(p, td, pool)[0] for pool in p.inventory}
     for (pool, tau), terms in chips.items():
-        expr = sum(c * v for c, v in terms)
+        expr = cp_model.LinearExpr.weighted_sum([v for _c, v in terms], [c for c, _v in terms])
         m.model.add(expr <= p.inventory[pool]).with_name(f"chip_capacity[{pool[0]},{pool[1]},{tau}]")
-        site_terms[(pool[0], tau)].append(_watts(p, td, pool)[0] * expr)
+        site_terms[(pool[0], tau)].extend((c * watts[pool], v) for c, v in terms)
     caps = {s: _site_cap_w(p, td, s) for s in p.sites}
     for (site, tau), terms in site_terms.items():
-        m.model.add(sum(terms) <= max(0, caps[site])).with_name(f"site_power_cap[{site},{tau}]")
+        expr = cp_model.LinearExpr.weighted_sum([v for _c, v in terms], [c for c, _v in terms])
+        m.model.add(expr <= max(0, caps[site])).with_name(f"site_power_cap[{site},{tau}]")
 
 
 def add_demand_routing(m: TimeModel) -> None:
@@ -474,7 +476,7 @@ def set_objective(m: TimeModel) -> None:
         checkpoint.append((td.jobs[jid].checkpoint_cny, m.seg[(ci, pool, u)]))
     for (sid, site, accel, b), var in m.r.items():
         kw = busy_kw_marginal(p, td, (site, accel)) * p.services[sid].chips_per_replica[accel]
-        power.append((w * kw * td.block_hours(b) * td.price[(site, accel)][td.blocks[b][0]], var))
+        power.append((w * kw * td.block_hours(b) * td.block_price((site, accel), b), var))
     for (sid, city, site, b), var in m.f.items():
         hours = td.block_hours(b)
         latency.append((p.latency_cny_per_token_per_s(sid, city, site) / p.horizon_h * hours, var))
