@@ -226,7 +226,9 @@ def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, work
     options, notes = candidate_options(scenario, catalog, site_data)
     if restrict is not None:
         options = [o for o in options if restrict(catalog.accelerators[o.accelerator])]
-        scenario = _restrict_scenario(scenario, catalog, restrict)
+        from planner.compare import restrict_inventory
+
+        scenario = restrict_inventory(scenario, catalog, restrict)
     on_hand = {(s, a): n for s, plan in scenario.sites.items() for a, n in plan.inventory.items() if n > 0}
     problems = [build_problem(s, catalog, topology, strict=False) for s in period_scenarios(scenario, options)]
     names = [p.name for p in cap.periods]
@@ -301,7 +303,7 @@ def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, work
         bought = {(t, o): int(solver.value(v)) for (t, o), v in buy.items() if solver.value(v) > 0}
     else:
         bought = {}
-    return _write_back(scenario, problems, builts, solver if status.has_plan else None, bought, on_hand,
+    return _write_back(scenario, problems, builts, solver if status.has_plan else None, options, bought, on_hand,
                        status, info, notes, annual, crf)
 
 
@@ -345,8 +347,8 @@ def realised_inventory(on_hand: dict[Pool, int], bought: dict[tuple[int, Option]
 
 
 def _write_back(scenario: Scenario, problems: list[Problem], builts: list[BuiltModel], solver: Any,
-                bought: dict[tuple[int, Option], int], on_hand: dict[Pool, int], status: Status,
-                info: dict[str, Any], notes: list[str], annual: float, crf: float) -> CapacityResult:
+                options: list[Option], bought: dict[tuple[int, Option], int], on_hand: dict[Pool, int],
+                status: Status, info: dict[str, Any], notes: list[str], annual: float, crf: float) -> CapacityResult:
     cap: CapacitySettings = scenario.capacity  # type: ignore[assignment]
     names = [p.name for p in cap.periods]
     rows = []
@@ -381,6 +383,11 @@ def _write_back(scenario: Scenario, problems: list[Problem], builts: list[BuiltM
         totals["power_cost_cny_per_year"] += power
         totals["latency_cny_per_year"] += annual * result.objective["latency_cny"]
         totals["unplaced_penalty_cny_per_year"] += annual * result.objective["unplaced_penalty_cny"]
+    limits = binding_limits(cap, purchases, options)
+    if limits:
+        for result in periods.values():
+            if len(result.unplaced):
+                result.unplaced["reason"] = result.unplaced["reason"] + "; buying more was blocked by " + limits
     objective = {"total_cny_per_year": sum(totals.values()), **totals}
     kpis = {"capex_cny": float(purchases.capex_cny.sum()) if len(purchases) else 0.0,
             "systems_bought": int(purchases.units.sum()) if len(purchases) else 0,
@@ -388,6 +395,20 @@ def _write_back(scenario: Scenario, problems: list[Problem], builts: list[BuiltM
             "periods": len(names), "crf": crf, "annualisation_factor": annual}
     warnings = list(notes) + [w for p in problems for w in p.warnings]
     return CapacityResult(scenario.name, status, objective, kpis, purchases, periods, info, warnings)
+
+
+def binding_limits(cap: CapacitySettings, purchases: pd.DataFrame, options: list[Option]) -> str:
+    """Which purchase limits the plan reached (budget, supply), for unplaced-work reasons."""
+    out = []
+    spent = float(purchases.capex_cny.sum()) if len(purchases) else 0.0
+    cheapest = min((o.price_cny for o in options), default=None)
+    if cap.budget_cny is not None and cheapest is not None and spent + cheapest > cap.budget_cny:
+        out.append(f"the capex budget ({spent:,.0f} of {cap.budget_cny:,.0f} CNY spent)")
+    for accel, limit in cap.supply_chips_per_period.items():
+        for period, chips in purchases[purchases.accelerator == accel].groupby("period").chips.sum().items():
+            if chips >= limit:
+                out.append(f"the {accel} supply cap ({limit} chips in {period})")
+    return " and ".join(out)
 
 
 def _sites_only(scenario: Scenario, topology: Any) -> dict[str, Any]:
@@ -406,15 +427,6 @@ def _sites_only(scenario: Scenario, topology: Any) -> dict[str, Any]:
         out[site_id] = SiteData(site_id, t.role, float(_value(t.pue)), float(cap_mw) * 1000,
                                 topology.mean_price_cny_per_kwh(site_id), 0.0, None)
     return out
-
-
-def _restrict_scenario(scenario: Scenario, catalog: Any, allowed: Callable[[Any], bool]) -> Scenario:
-    """Take the accelerators a rule forbids out of every site's inventory; work that only they could
-    run is then reported unplaced or unserved, with that reason."""
-    ok = {a for a, acc in catalog.accelerators.items() if allowed(acc)}
-    sites = {k: v.model_copy(update={"inventory": {a: n for a, n in v.inventory.items() if a in ok}})
-             for k, v in scenario.sites.items()}
-    return scenario.model_copy(update={"sites": sites})
 
 
 # ---------------------------------------------------------------------------
