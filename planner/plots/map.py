@@ -91,7 +91,7 @@ def plot_map(result: Result, fig: go.Figure | None = None, color: str = "price")
             textfont=dict(size=11), hovertext=hover, hoverinfo="text", customdata=chips,
             marker=dict(size=sizes, color=values, colorscale=scale, showscale=True, opacity=0.9,
                         line=dict(color="#333333", width=1),
-                        colorbar=dict(title=dict(text=title), x=1.02, len=0.75))))
+                        colorbar=dict(title=dict(text=title), x=1.02, y=1.0, yanchor="top", len=0.55))))
         site_traces[key] = len(fig.data) - 1
 
     buttons = []
@@ -104,7 +104,7 @@ def plot_map(result: Result, fig: go.Figure | None = None, color: str = "price")
     fig.update_layout(
         updatemenus=[dict(type="buttons", direction="right", x=0.01, y=0.99, xanchor="left", yanchor="top",
                           buttons=buttons, active=list(COLOURS).index(color), showactive=True)],
-        legend=dict(x=0.0, y=0.0, xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.7)"),
+        legend=dict(x=1.02, y=0.0, xanchor="left", yanchor="bottom"),
         height=620)
     # equirectangular, stretched so a degree of latitude is 1/cos(35°) degrees of longitude long
     fig.update_xaxes(range=list(LON_RANGE), showgrid=False, zeroline=False, ticksuffix="°E", constrain="domain")
