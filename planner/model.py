@@ -98,6 +98,7 @@ def build_model(problem: Problem, *, model: cp_model.CpModel | None = None, pref
     add_site_power_cap(built)
     add_demand_routing(built)
     add_serving_capacity(built)
+    add_replica_rounding_cuts(built)
     if objective:
         set_objective(built)
     return built
@@ -192,6 +193,45 @@ def add_serving_capacity(b: BuiltModel) -> None:
         capacity[(sid, site)].append(scaling.tokens_down(p.services[sid].replica_tokens_per_s(accel)) * var)
     for key, flows in inflow.items():
         b.model.add(sum(flows) <= sum(capacity[key])).with_name(f"{b.prefix}serving_capacity[{key[0]},{key[1]}]")
+
+
+def add_replica_rounding_cuts(b: BuiltModel) -> None:
+    """Valid inequalities that make the LP relaxation see whole replicas (they cut no integer plan).
+
+    With D the demand that can reach site s and R = Σ_a replicas[v,s,a] (integer):
+      flow[v,k,s] ≤ D_v,k · R   and   Σ_k flow[v,k,s] ≤ D_v,s · R
+    (any flow needs R ≥ 1, and flow never exceeds its demand). With one accelerator at s, replica
+    capacity c and D_v,s = q·c + ρ (0 < ρ < c, q ≥ 1), the mixed-integer rounding cut
+      Σ_k flow[v,k,s] ≤ ρ·R + q·(c − ρ)
+    is the convex hull of {flow ≤ min(c·R, D)}. Without these the relaxation serves half a
+    replica's demand with half a replica, and the proven bound trails the plan by the rounding.
+    """
+    p = b.problem
+    by_site: dict[tuple[str, str], list[tuple[str, cp_model.IntVar]]] = defaultdict(list)
+    for (sid, city, site), var in b.flow.items():
+        by_site[(sid, site)].append((city, var))
+    reps: dict[tuple[str, str], list[tuple[str, cp_model.IntVar]]] = defaultdict(list)
+    for (sid, site, accel), var in b.replicas.items():
+        reps[(sid, site)].append((accel, var))
+    for (sid, site), flows in by_site.items():
+        svc = p.services[sid]
+        replicas = reps.get((sid, site), [])
+        if not replicas:
+            continue
+        total_r = sum(v for _a, v in replicas)
+        reach = 0
+        for city, var in flows:
+            d = scaling.demand_tokens(svc.demand_tokens_per_s[city])
+            reach += d
+            b.model.add(var <= d * total_r).with_name(f"{b.prefix}replica_cut[{sid},{city},{site}]")
+        inflow = sum(v for _c, v in flows)
+        b.model.add(inflow <= reach * total_r).with_name(f"{b.prefix}replica_cut[{sid},{site}]")
+        if len(replicas) == 1:
+            accel, r = replicas[0]
+            cap = scaling.tokens_down(svc.replica_tokens_per_s(accel))
+            q, rho = divmod(reach, cap) if cap > 0 else (0, 0)
+            if q >= 1 and rho > 0:
+                b.model.add(inflow <= rho * r + q * (cap - rho)).with_name(f"{b.prefix}replica_mir[{sid},{site}]")
 
 
 Terms = dict[str, list[tuple[float, cp_model.IntVar]]]

@@ -95,6 +95,8 @@ class Problem:
     figures: tuple[dict[str, Any], ...] = ()
     #: jobs no pool could ever hold, and why (decided before solving)
     pre_unplaced: dict[str, str] = field(default_factory=dict)
+    #: (service, city) demand that no site within the SLO can serve, and why (non-strict builds only)
+    pre_unserved: dict[tuple[str, str], str] = field(default_factory=dict)
 
     # ---- prices -------------------------------------------------------------
     def price_cny_per_kwh(self, site: str, accel: str) -> float:
@@ -134,8 +136,12 @@ class Problem:
 
 
 # ---------------------------------------------------------------------------
-def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None) -> Problem:
-    """Resolve a scenario against its catalog and topology (loaded if not given)."""
+def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None, *, strict: bool = True) -> Problem:
+    """Resolve a scenario against its catalog and topology (loaded if not given).
+
+    ``strict`` makes an SLO that no site can meet a bad-input error; otherwise (capacity
+    planning, hardware-mix comparisons) that demand is reported unserved with the reason.
+    """
     file = scenario.source_path or "<scenario>"
     if catalog is None:
         catalog = load_catalog_for(scenario)
@@ -221,6 +227,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
     # -- inference services ------------------------------------------------------------
     rtt: dict[tuple[str, str], float] = {}
     services: dict[str, ServiceData] = {}
+    pre_unserved: dict[tuple[str, str], str] = {}
     for i, svc in enumerate(scenario.inference_services):
         where = f"inference_services[{i}]"
         for a in svc.allowed_accelerators:
@@ -231,7 +238,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
         figures += tps.figures + cpr.figures
         for accel, why in tps.dropped.items():
             warnings.append(f"service '{svc.id}' cannot use {accel}: {why}")
-        if not tps.values:
+        if not tps.values and strict:
             raise InputError(f"no allowed accelerator can serve {svc.model}: "
                              + "; ".join(f"{a}: {w}" for a, w in tps.dropped.items()),
                              file=file, field=f"{where}.allowed_accelerators",
@@ -246,7 +253,10 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
             for site in sites:
                 rtt[(city, site)] = float(topology.rtt_ms(_city_node(topology, city), _site_node(topology, site)))
             city_sites[city] = tuple(s for s in pool_sites if rtt[(city, s)] <= svc.rtt_slo_ms + 1e-9)
-            if not city_sites[city]:
+            if not city_sites[city] and not strict:
+                pre_unserved[(svc.id, city)] = _unmeetable_reason(svc, city, pool_sites, rtt)
+                warnings.append(f"service '{svc.id}' cannot serve {city}: {pre_unserved[(svc.id, city)]}")
+            elif not city_sites[city]:
                 if not pool_sites:
                     raise InputError(
                         f"no site has a whole replica of any allowed accelerator {svc.allowed_accelerators}",
@@ -274,7 +284,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
         power_cost_weight=objective.power_cost_weight,
         latency_cny_per_mtokens_ms=objective.latency_cny_per_mtokens_ms,
         catalog_version=str(getattr(catalog, "version", "")), topology_version=str(getattr(topology, "version", "")),
-        warnings=tuple(warnings), pre_unplaced=pre_unplaced, figures=tuple(figures))
+        warnings=tuple(warnings), pre_unplaced=pre_unplaced, pre_unserved=pre_unserved, figures=tuple(figures))
 
 
 def _models_for(scenario: Scenario, file: str) -> dict[str, Any]:
@@ -298,6 +308,15 @@ def _located(fn: Any, item: Any, catalog: Any, models: dict[str, Any], *, file: 
         if exc.file:
             raise
         raise InputError(exc.detail, file=file, field=field, fix=exc.fix) from None
+
+
+def _unmeetable_reason(svc: Any, city: str, pool_sites: list[str], rtt: dict[tuple[str, str], float]) -> str:
+    if not pool_sites:
+        return (f"no site has a whole replica of any allowed accelerator {svc.allowed_accelerators}; "
+                "add inventory or allow another accelerator")
+    nearest = min(pool_sites, key=lambda s: rtt[(city, s)])
+    return (f"no site can meet the {svc.rtt_slo_ms:g} ms SLO: the nearest with allowed accelerators is {nearest} "
+            f"at {rtt[(city, nearest)]:.1f} ms; add inventory nearer or relax rtt_slo_ms")
 
 
 def _value(x: Any) -> Any:

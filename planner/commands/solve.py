@@ -6,13 +6,13 @@ import sys
 
 import click
 import pandas as pd
-from rich.console import Console
 
-from planner.output import print_frame
+from planner.output import make_console, print_frame
 from planner.problem import build_problem
 from planner.progress import ProgressLine
 from planner.result import Result
-from planner.scenario import load_scenario
+from planner.cliutil import load_with_sets, set_option
+from planner.commands.plan_capacity import run_capacity
 from planner.solve import solve
 
 
@@ -25,12 +25,18 @@ from planner.solve import solve
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               help="table for people, json (the plan) for scripts")
 @click.option("-q", "--quiet", is_flag=True, help="no progress line")
+@click.option("--mode", type=click.Choice(["place", "capacity"]), default="place",
+              help="place work on the fleet on hand, or also choose what to buy (as plan-capacity)")
+@set_option
 def command(file: str, output: str | None, time_limit_s: float | None, workers: int | None, seed: int | None,
-            fmt: str, quiet: bool) -> None:
+            fmt: str, quiet: bool, mode: str, sets: tuple[str, ...]) -> None:
     """Place the scenario's training jobs and inference services with CP-SAT."""
-    scenario = load_scenario(file)
+    if mode == "capacity":
+        run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets)
+        return
+    scenario = load_with_sets(file, sets)
     problem = build_problem(scenario)
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     for w in problem.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False)
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
@@ -45,7 +51,7 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
     else:
         print_result(result)
         if output:
-            Console().print(f"plan written to {output}")
+            make_console().print(f"plan written to {output}")
     if not result.is_feasible():
         click.echo(f"no plan found: solver status {result.solver.get('cp_sat_status')} "
                    f"after {result.solver.get('wall_s')} s; raise --time-limit", err=True)
@@ -53,7 +59,7 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
 
 
 def print_result(result: Result) -> None:
-    console = Console()
+    console = make_console()
     p = result.placements
     if len(p):
         table = p.assign(energy_mwh=p.energy_mwh.round(2), power_cost_cny=p.power_cost_cny.round(0),
