@@ -158,3 +158,14 @@ def test_plots_draw_into_a_given_figure_and_escape_names() -> None:
     m = plot_map(hostile())
     text = json.dumps(m.to_plotly_json()["data"], default=str)
     assert HOSTILE_SITE not in text and "&lt;script&gt;" in text
+
+
+def test_pareto_plot_of_a_traced_frontier() -> None:
+    from planner.pareto import pareto_frontier
+    from plan_fixtures import hostile_problem
+
+    table, _ = pareto_frontier(hostile_problem(), 3, time_limit_s=5, workers=1)
+    fig = plot_pareto(table, x="power_cost_cny", y="latency_cny", text="point")
+    frontier = _by_name(fig)["frontier"]
+    assert list(frontier.x) == sorted(table["power_cost_cny"])  # every traced point is non-dominated
+    assert list(frontier.y) == sorted(table["latency_cny"], reverse=True)

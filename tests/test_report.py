@@ -62,7 +62,8 @@ def _page_requests(netlog: dict) -> list[str]:
     urls = []
     for event in netlog["events"]:
         params = event.get("params") or {}
-        if types.get(event["type"]) == "URL_REQUEST_START_JOB" and "file://" in str(params.get("network_isolation_key")):
+        from_page = "file://" in str(params.get("network_isolation_key"))
+        if types.get(event["type"]) == "URL_REQUEST_START_JOB" and from_page:
             if not str(params.get("url", "")).startswith(("file:", "data:", "blob:")):
                 urls.append(params["url"])
     return urls
