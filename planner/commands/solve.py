@@ -25,11 +25,13 @@ from planner.solve import solve
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               help="table for people, json (the plan) for scripts")
 @click.option("-q", "--quiet", is_flag=True, help="no progress line")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False),
+              help="write every statistics table as CSV and Parquet into this folder")
 @click.option("--mode", type=click.Choice(["place", "capacity"]), default="place",
               help="place work on the fleet on hand, or also choose what to buy (as plan-capacity)")
 @set_option
 def command(file: str, output: str | None, time_limit_s: float | None, workers: int | None, seed: int | None,
-            fmt: str, quiet: bool, mode: str, sets: tuple[str, ...]) -> None:
+            fmt: str, quiet: bool, export_dir: str | None, mode: str, sets: tuple[str, ...]) -> None:
     """Place the scenario's training jobs and inference services with CP-SAT."""
     if mode == "capacity":
         run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets)
@@ -46,6 +48,12 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
                        relative_gap_limit=scenario.solver.relative_gap, on_progress=progress)
     if output:
         result.to_json(output)
+    if export_dir:
+        from planner.statistics import export
+
+        written = export(result, export_dir)
+        if fmt != "json":
+            make_console().print(f"{len(written)} tables written to {export_dir} (CSV and Parquet)")
     if fmt == "json":
         click.echo(result.to_json())
     else:
