@@ -58,6 +58,8 @@ class BuiltModel:
     base_inventory: dict[Pool, int] | None = None
     #: chips that purchases add per pool: (chips per unit, units variable)
     added_chips: dict[Pool, list[tuple[int, cp_model.IntVar]]] = field(default_factory=dict)
+    #: tokens/s per unit of a flow variable (``scaling.flow_quantum``)
+    flow_quantum: int = 1
 
     def int_var(self, ub: int, name: str) -> cp_model.IntVar:
         var = self.model.new_int_var(0, ub, f"{self.prefix}{name}")
@@ -90,7 +92,9 @@ def build_model(problem: Problem, *, model: cp_model.CpModel | None = None, pref
     sets the objective itself (``objective=False``).
     """
     built = BuiltModel(problem, model or cp_model.CpModel(), job_classes(problem), prefix=prefix,
-                       base_inventory=base_inventory, added_chips=dict(added_chips or {}))
+                       base_inventory=base_inventory, added_chips=dict(added_chips or {}),
+                       flow_quantum=scaling.flow_quantum([s.replica_tokens_per_s(a) for s in problem.services.values()
+                                                          for a in s.chips_per_replica]))
     add_placement_variables(built)
     add_job_assignment(built)
     add_latency_slo(built)
@@ -137,7 +141,7 @@ def add_latency_slo(b: BuiltModel) -> None:
     for svc in p.services.values():
         served_sites = {site for (v, site, _a) in b.replicas if v == svc.id}
         for city, demand in svc.demand_tokens_per_s.items():
-            cap = scaling.demand_tokens(demand)
+            cap = scaling.flow_units(demand, b.flow_quantum)
             for site in svc.city_sites[city]:
                 if site in served_sites and cap > 0:
                     b.flow[(svc.id, city, site)] = b.int_var(cap, f"flow[{svc.id},{city},{site}]")
@@ -178,7 +182,7 @@ def add_demand_routing(b: BuiltModel) -> None:
     for (sid, city, _site), var in b.flow.items():
         per[(sid, city)].append(var)
     for (sid, city), vars_ in per.items():
-        demand = scaling.demand_tokens(p.services[sid].demand_tokens_per_s[city])
+        demand = scaling.flow_units(p.services[sid].demand_tokens_per_s[city], b.flow_quantum)
         b.model.add(sum(vars_) <= demand).with_name(f"{b.prefix}demand_routing[{sid},{city}]")
 
 
@@ -190,7 +194,7 @@ def add_serving_capacity(b: BuiltModel) -> None:
         inflow[(sid, site)].append(var)
     capacity: dict[tuple[str, str], list] = defaultdict(list)
     for (sid, site, accel), var in b.replicas.items():
-        capacity[(sid, site)].append(scaling.tokens_down(p.services[sid].replica_tokens_per_s(accel)) * var)
+        capacity[(sid, site)].append(scaling.flow_units(p.services[sid].replica_tokens_per_s(accel), b.flow_quantum) * var)
     for key, flows in inflow.items():
         b.model.add(sum(flows) <= sum(capacity[key])).with_name(f"{b.prefix}serving_capacity[{key[0]},{key[1]}]")
 
@@ -221,14 +225,14 @@ def add_replica_rounding_cuts(b: BuiltModel) -> None:
         total_r = sum(v for _a, v in replicas)
         reach = 0
         for city, var in flows:
-            d = scaling.demand_tokens(svc.demand_tokens_per_s[city])
+            d = scaling.flow_units(svc.demand_tokens_per_s[city], b.flow_quantum)
             reach += d
             b.model.add(var <= d * total_r).with_name(f"{b.prefix}replica_cut[{sid},{city},{site}]")
         inflow = sum(v for _c, v in flows)
         b.model.add(inflow <= reach * total_r).with_name(f"{b.prefix}replica_cut[{sid},{site}]")
         if len(replicas) == 1:
             accel, r = replicas[0]
-            cap = scaling.tokens_down(svc.replica_tokens_per_s(accel))
+            cap = scaling.flow_units(svc.replica_tokens_per_s(accel), b.flow_quantum)
             q, rho = divmod(reach, cap) if cap > 0 else (0, 0)
             if q >= 1 and rho > 0:
                 b.model.add(inflow <= rho * r + q * (cap - rho)).with_name(f"{b.prefix}replica_mir[{sid},{site}]")
@@ -244,12 +248,13 @@ def objective_parts(b: BuiltModel) -> tuple[Terms, dict[str, float]]:
     unplaced_penalty = Σ pen (everything unplaced) − Σ pen·place − Σ pen·flow.
     """
     p = b.problem
+    q = b.flow_quantum
     terms: Terms = {
         "power_cost": [(p.job_cost_cny(b.classes[ci].template.id, pool), var) for (ci, pool), var in b.place.items()]
         + [(p.replica_cost_cny(sid, (site, accel)), var) for (sid, site, accel), var in b.replicas.items()],
-        "latency": [(p.latency_cny_per_token_per_s(sid, city, site), var) for (sid, city, site), var in b.flow.items()],
+        "latency": [(q * p.latency_cny_per_token_per_s(sid, city, site), var) for (sid, city, site), var in b.flow.items()],
         "unplaced_penalty": [(-b.classes[ci].template.penalty_cny, var) for (ci, _pool), var in b.place.items()]
-        + [(-p.unserved_cny_per_token_per_s(sid), var) for (sid, _c, _s), var in b.flow.items()],
+        + [(-q * p.unserved_cny_per_token_per_s(sid), var) for (sid, _c, _s), var in b.flow.items()],
     }
     constants = {"unplaced_penalty": sum(job.penalty_cny for job in p.jobs.values())
                  + sum(p.unserved_cny_per_token_per_s(s.id) * scaling.demand_tokens(d)
@@ -287,4 +292,4 @@ def add_hints(b: BuiltModel, plan: Plan) -> None:
     for key, var in b.replicas.items():
         b.model.add_hint(var, min(plan.replicas.get(key, 0), b.upper[var.index]))
     for key, var in b.flow.items():
-        b.model.add_hint(var, min(plan.flow.get(key, 0), b.upper[var.index]))
+        b.model.add_hint(var, min(plan.flow.get(key, 0) // b.flow_quantum, b.upper[var.index]))

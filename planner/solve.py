@@ -19,15 +19,11 @@ from ortools.sat.python import cp_model
 
 from planner import scaling
 from planner.evaluate import PLACEMENT_COLUMNS, ROUTING_COLUMNS, UNPLACED_COLUMNS, evaluate
-from planner.decompose import add_service_lower_bounds, service_subproblems
 from planner.greedy import Plan, greedy_plan
 from planner.model import BuiltModel, add_hints, build_model
 from planner.problem import Problem, build_problem
 from planner.result import CITY_COLUMNS, INVENTORY_COLUMNS, SITE_COLUMNS, Result, Status
 from planner.scenario import Scenario
-
-#: share of the time limit that per-service subproblems may take (bounds and warm start)
-DECOMPOSE_SHARE = 0.15
 
 _STATUS = {
     cp_model.OPTIMAL: Status.optimal,
@@ -92,8 +88,7 @@ def configure(solver: cp_model.CpSolver) -> None:
 
 def solve(scenario: Scenario | Problem, *, time_limit_s: float | None = None, workers: int | None = None,
           seed: int | None = None, relative_gap_limit: float | None = None,
-          on_progress: Callable[[Progress], None] | None = None, hint: bool = True,
-          decompose: bool = True) -> Result:
+          on_progress: Callable[[Progress], None] | None = None, hint: bool = True) -> Result:
     """Place the scenario's work with CP-SAT and return the plan."""
     settings = scenario.solver if isinstance(scenario, Scenario) else None
     problem = build_problem(scenario) if isinstance(scenario, Scenario) else scenario
@@ -106,12 +101,6 @@ def solve(scenario: Scenario | Problem, *, time_limit_s: float | None = None, wo
     t0 = time.perf_counter()
     greedy = greedy_plan(problem)
     built = build_model(problem)
-    decomposition: dict = {}
-    if decompose and len(problem.services) > 1:
-        per_service = min(0.5, DECOMPOSE_SHARE * time_limit_s / len(problem.services))
-        bounds = service_subproblems(problem, per_service, seed)
-        decomposition = {"service_cuts": add_service_lower_bounds(built, bounds),
-                         "service_subproblems_s": round(bounds.wall_s, 3)}
     if hint:
         add_hints(built, greedy)
     build_s = time.perf_counter() - t0
@@ -138,7 +127,6 @@ def solve(scenario: Scenario | Problem, *, time_limit_s: float | None = None, wo
         "time_limit_s": time_limit_s, "workers": workers, "seed": seed,
         "solutions": callback.solutions,
         "cost_units_per_cny": built.scale.units_per_cny,
-        **decomposition,
         **built.stats(),
     }
     if status.has_plan:
@@ -165,7 +153,7 @@ def extract_plan(built: BuiltModel, solver: cp_model.CpSolver) -> Plan:
             for _ in range(int(n)):
                 plan.job_pool[next(members)] = pool
     plan.replicas = {k: int(solver.value(v)) for k, v in built.replicas.items() if solver.value(v) > 0}
-    plan.flow = {k: int(solver.value(v)) for k, v in built.flow.items() if solver.value(v) > 0}
+    plan.flow = {k: int(solver.value(v)) * built.flow_quantum for k, v in built.flow.items() if solver.value(v) > 0}
     return plan
 
 
