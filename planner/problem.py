@@ -89,6 +89,8 @@ class Problem:
     latency_cny_per_mtokens_ms: float
     catalog_version: str = ""
     topology_version: str = ""
+    #: what the scenario changed in the catalog (e.g. "h20.tdp_w", "extra.mlu690")
+    catalog_changes: tuple[str, ...] = ()
     city_coords: dict[str, tuple[float, float]] = field(default_factory=dict)  # (lat, lon), for maps
     warnings: tuple[str, ...] = ()
     #: where each duration, throughput and replica size came from (given, roofline, calibrated, measured)
@@ -284,6 +286,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
         power_cost_weight=objective.power_cost_weight,
         latency_cny_per_mtokens_ms=objective.latency_cny_per_mtokens_ms,
         catalog_version=str(getattr(catalog, "version", "")), topology_version=str(getattr(topology, "version", "")),
+        catalog_changes=tuple(getattr(catalog, "applied", ())),
         warnings=tuple(warnings), pre_unplaced=pre_unplaced, pre_unserved=pre_unserved, figures=tuple(figures))
 
 

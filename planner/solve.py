@@ -180,7 +180,8 @@ def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) 
                   placements=placements, routing=routing, unplaced=unplaced, solver=solver_info,
                   sites=sites, inventory=inventory, cities=cities,
                   warnings=list(problem.warnings),
-                  meta={"catalog_version": problem.catalog_version, "topology_version": problem.topology_version,
+                  meta={"catalog_version": problem.catalog_version, "catalog_changes": list(problem.catalog_changes),
+                        "topology_version": problem.topology_version,
                         "horizon_h": problem.horizon_h, "figures": list(problem.figures)})
 
 
