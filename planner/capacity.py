@@ -40,7 +40,7 @@ from planner.model import BuiltModel, add_hints, build_model, minimize, objectiv
 from planner.problem import Pool, Problem, build_problem, load_catalog_for, load_topology_for
 from planner.result import Result, Status
 from planner.scenario import CapacitySettings, Scenario
-from planner.solve import _STATUS, Progress, configure, extract_plan, relative_gap, write_back
+from planner.solve import _STATUS, Progress, _Callback, configure, extract_plan, relative_gap, write_back
 
 HOURS_PER_YEAR = 8760.0
 PURCHASE_COLUMNS = ["period", "site", "system", "accelerator", "units", "chips", "in_service_from",
@@ -286,10 +286,10 @@ def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, work
     solver.parameters.random_seed = int(seed if seed is not None else settings.seed)
     solver.parameters.relative_gap_limit = float(settings.relative_gap)
     configure(solver)
+    callback = _Callback(on_progress, scale)
     if on_progress is not None:
-        start = time.perf_counter()
-        solver.best_bound_callback = lambda b: on_progress(Progress(time.perf_counter() - start, None, scale.cny(b)))
-    code = solver.solve(model)
+        solver.best_bound_callback = callback.on_bound
+    code = solver.solve(model, callback)
     status = _STATUS.get(code, Status.no_solution)
     info: dict[str, Any] = {"status": status.value, "cp_sat_status": solver.status_name(code),
                             "wall_s": round(time.perf_counter() - t0, 3), "build_s": round(build_s, 3),
