@@ -195,13 +195,8 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
     pre_unplaced: dict[str, str] = {}
     for i, job in enumerate(scenario.training_jobs):
         where = f"training_jobs[{i}]"
-        for a in job.allowed_accelerators:
-            if a not in catalog.accelerators:
-                raise UnknownNameError("accelerator", a, catalog.accelerators, file=file,
-                                       field=f"{where}.allowed_accelerators")
-        for s in job.allowed_sites or []:
-            if s not in topology.sites:
-                raise UnknownNameError("site", s, topology.sites, file=file, field=f"{where}.allowed_sites")
+        _check_known("accelerator", job.allowed_accelerators, catalog.accelerators, file, f"{where}.allowed_accelerators")
+        _check_known("site", job.allowed_sites or [], topology.sites, file, f"{where}.allowed_sites")
         allowed_sites = set(job.allowed_sites) if job.allowed_sites is not None else set(sites)
         resolved = _located(training_hours, job, catalog, models, file=file, field=f"{where}.model")
         hours = resolved.values
@@ -232,10 +227,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
     pre_unserved: dict[tuple[str, str], str] = {}
     for i, svc in enumerate(scenario.inference_services):
         where = f"inference_services[{i}]"
-        for a in svc.allowed_accelerators:
-            if a not in catalog.accelerators:
-                raise UnknownNameError("accelerator", a, catalog.accelerators, file=file,
-                                       field=f"{where}.allowed_accelerators")
+        _check_known("accelerator", svc.allowed_accelerators, catalog.accelerators, file, f"{where}.allowed_accelerators")
         tps, cpr = _located(service_figures, svc, catalog, models, file=file, field=f"{where}.model")
         figures += tps.figures + cpr.figures
         for accel, why in tps.dropped.items():
@@ -311,6 +303,12 @@ def _located(fn: Any, item: Any, catalog: Any, models: dict[str, Any], *, file: 
         if exc.file:
             raise
         raise InputError(exc.detail, file=file, field=field, fix=exc.fix) from None
+
+
+def _check_known(kind: str, names: list[str], known: Any, file: str, field: str) -> None:
+    for name in names:
+        if name not in known:
+            raise UnknownNameError(kind, name, known, file=file, field=field)
 
 
 def _unmeetable_reason(svc: Any, city: str, pool_sites: list[str], rtt: dict[tuple[str, str], float]) -> str:
