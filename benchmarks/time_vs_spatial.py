@@ -104,7 +104,7 @@ def main() -> None:
     o = timed.objective
     print(f"time terms      power {o['power_cost_cny']:,.0f} + latency {o['latency_cny']:,.0f} + unplaced "
           f"{o['unplaced_penalty_cny']:,.0f} + transfer {o['transfer_cny']:,.0f} + checkpoints {o['checkpoint_cny']:,.0f}")
-    bands = cost_by_band(timed.timeline)
+    bands = cost_by_band(timed.hourly)
     print("by band         " + ", ".join(f"{r.band} {r.power_cost_cny:,.0f} CNY ({100 * r.share:.0f} %)"
                                          for r in bands.itertuples(index=False)))
     print(f"power           spatial {spatial.objective['power_cost_cny']:,.0f} CNY vs time "

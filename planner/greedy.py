@@ -1,10 +1,11 @@
 """A greedy plan: the warm start for CP-SAT and the baseline in benchmarks.
 
-Training jobs, largest first, go to the cheapest pool that still has the chips
-and the power; a job whose cheapest option costs more than its penalty stays
-unplaced. Each (service, city) demand, largest first, is routed to the site
-with the lowest cost per token (power + latency) within its SLO, adding
-replicas as needed while chips and power last.
+Each (service, city) demand, the most constrained first (fewest sites within its
+SLO, then the largest), is routed to the site with the lowest cost per token
+(power + latency) within its SLO, adding replicas as needed while chips and
+power last. Then training jobs, largest first, go to the cheapest pool that still
+has the chips and the power; a job whose cheapest option costs more than its
+penalty stays unplaced.
 """
 
 from __future__ import annotations
@@ -37,16 +38,12 @@ def greedy_plan(problem: Problem) -> Plan:
         free[pool] -= chips
         power_free[pool[0]] -= chips * problem.meter_kw_per_chip(*pool)
 
-    for job in sorted(problem.jobs.values(), key=lambda j: (-j.chips * min(j.hours.values()), j.id)):
-        options = sorted((problem.job_cost_cny(job.id, p), p) for p in job.pools if fits(p, job.chips))
-        if options and options[0][0] <= job.penalty_cny:
-            plan.job_pool[job.id] = options[0][1]
-            take(options[0][1], job.chips)
-
     # spare capacity of replicas already bought, per (service, site, accel)
     spare: dict[tuple[str, str, str], float] = defaultdict(float)
     demands = [(svc.id, city, d) for svc in problem.services.values() for city, d in svc.demand_tokens_per_s.items()]
-    for sid, city, demand in sorted(demands, key=lambda x: (-x[2], x[0], x[1])):
+    # the most constrained demand first (fewest sites within its SLO), then the largest
+    demands.sort(key=lambda x: (len(problem.services[x[0]].city_sites[x[1]]), -x[2], x[0], x[1]))
+    for sid, city, demand in demands:
         svc = problem.services[sid]
         left = math.floor(demand + 1e-9)
         unserved_rate = problem.unserved_cny_per_token_per_s(sid)
@@ -74,4 +71,11 @@ def greedy_plan(problem: Problem) -> Plan:
                 spare[key] -= use
                 plan.flow[(sid, city, site)] = plan.flow.get((sid, city, site), 0) + use
                 left -= use
+    # training last: gangs are flexible in where they go, SLO-bound demand is not
+    for job in sorted(problem.jobs.values(), key=lambda j: (-j.chips * min(j.hours.values(), default=0.0), j.id)):
+        options = sorted((problem.job_cost_cny(job.id, p), p) for p in job.pools if fits(p, job.chips))
+        if options and options[0][0] <= job.penalty_cny:
+            plan.job_pool[job.id] = options[0][1]
+            take(options[0][1], job.chips)
+
     return plan

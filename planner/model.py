@@ -58,6 +58,8 @@ class BuiltModel:
     base_inventory: dict[Pool, int] | None = None
     #: chips that purchases add per pool: (chips per unit, units variable)
     added_chips: dict[Pool, list[tuple[int, cp_model.IntVar]]] = field(default_factory=dict)
+    #: tokens/s per unit of a flow variable (``scaling.flow_quantum``)
+    flow_quantum: int = 1
 
     def int_var(self, ub: int, name: str) -> cp_model.IntVar:
         var = self.model.new_int_var(0, ub, f"{self.prefix}{name}")
@@ -90,7 +92,9 @@ def build_model(problem: Problem, *, model: cp_model.CpModel | None = None, pref
     sets the objective itself (``objective=False``).
     """
     built = BuiltModel(problem, model or cp_model.CpModel(), job_classes(problem), prefix=prefix,
-                       base_inventory=base_inventory, added_chips=dict(added_chips or {}))
+                       base_inventory=base_inventory, added_chips=dict(added_chips or {}),
+                       flow_quantum=scaling.flow_quantum([s.replica_tokens_per_s(a) for s in problem.services.values()
+                                                          for a in s.chips_per_replica]))
     add_placement_variables(built)
     add_job_assignment(built)
     add_latency_slo(built)
@@ -98,6 +102,7 @@ def build_model(problem: Problem, *, model: cp_model.CpModel | None = None, pref
     add_site_power_cap(built)
     add_demand_routing(built)
     add_serving_capacity(built)
+    add_replica_rounding_cuts(built)
     if objective:
         set_objective(built)
     return built
@@ -136,7 +141,7 @@ def add_latency_slo(b: BuiltModel) -> None:
     for svc in p.services.values():
         served_sites = {site for (v, site, _a) in b.replicas if v == svc.id}
         for city, demand in svc.demand_tokens_per_s.items():
-            cap = scaling.demand_tokens(demand)
+            cap = scaling.flow_units(demand, b.flow_quantum)
             for site in svc.city_sites[city]:
                 if site in served_sites and cap > 0:
                     b.flow[(svc.id, city, site)] = b.int_var(cap, f"flow[{svc.id},{city},{site}]")
@@ -177,7 +182,7 @@ def add_demand_routing(b: BuiltModel) -> None:
     for (sid, city, _site), var in b.flow.items():
         per[(sid, city)].append(var)
     for (sid, city), vars_ in per.items():
-        demand = scaling.demand_tokens(p.services[sid].demand_tokens_per_s[city])
+        demand = scaling.flow_units(p.services[sid].demand_tokens_per_s[city], b.flow_quantum)
         b.model.add(sum(vars_) <= demand).with_name(f"{b.prefix}demand_routing[{sid},{city}]")
 
 
@@ -189,9 +194,48 @@ def add_serving_capacity(b: BuiltModel) -> None:
         inflow[(sid, site)].append(var)
     capacity: dict[tuple[str, str], list] = defaultdict(list)
     for (sid, site, accel), var in b.replicas.items():
-        capacity[(sid, site)].append(scaling.tokens_down(p.services[sid].replica_tokens_per_s(accel)) * var)
+        capacity[(sid, site)].append(scaling.flow_units(p.services[sid].replica_tokens_per_s(accel), b.flow_quantum) * var)
     for key, flows in inflow.items():
         b.model.add(sum(flows) <= sum(capacity[key])).with_name(f"{b.prefix}serving_capacity[{key[0]},{key[1]}]")
+
+
+def add_replica_rounding_cuts(b: BuiltModel) -> None:
+    """Valid inequalities that make the LP relaxation see whole replicas (they cut no integer plan).
+
+    With D the demand that can reach site s and R = Σ_a replicas[v,s,a] (integer):
+      flow[v,k,s] ≤ D_v,k · R   and   Σ_k flow[v,k,s] ≤ D_v,s · R
+    (any flow needs R ≥ 1, and flow never exceeds its demand). With one accelerator at s, replica
+    capacity c and D_v,s = q·c + ρ (0 < ρ < c, q ≥ 1), the mixed-integer rounding cut
+      Σ_k flow[v,k,s] ≤ ρ·R + q·(c − ρ)
+    is the convex hull of {flow ≤ min(c·R, D)}. Without these the relaxation serves half a
+    replica's demand with half a replica, and the proven bound trails the plan by the rounding.
+    """
+    p = b.problem
+    by_site: dict[tuple[str, str], list[tuple[str, cp_model.IntVar]]] = defaultdict(list)
+    for (sid, city, site), var in b.flow.items():
+        by_site[(sid, site)].append((city, var))
+    reps: dict[tuple[str, str], list[tuple[str, cp_model.IntVar]]] = defaultdict(list)
+    for (sid, site, accel), var in b.replicas.items():
+        reps[(sid, site)].append((accel, var))
+    for (sid, site), flows in by_site.items():
+        svc = p.services[sid]
+        replicas = reps.get((sid, site), [])
+        if not replicas:
+            continue
+        total_r = sum(v for _a, v in replicas)
+        reach = 0
+        for city, var in flows:
+            d = scaling.flow_units(svc.demand_tokens_per_s[city], b.flow_quantum)
+            reach += d
+            b.model.add(var <= d * total_r).with_name(f"{b.prefix}replica_cut[{sid},{city},{site}]")
+        inflow = sum(v for _c, v in flows)
+        b.model.add(inflow <= reach * total_r).with_name(f"{b.prefix}replica_cut[{sid},{site}]")
+        if len(replicas) == 1:
+            accel, r = replicas[0]
+            cap = scaling.flow_units(svc.replica_tokens_per_s(accel), b.flow_quantum)
+            q, rho = divmod(reach, cap) if cap > 0 else (0, 0)
+            if q >= 1 and rho > 0:
+                b.model.add(inflow <= rho * r + q * (cap - rho)).with_name(f"{b.prefix}replica_mir[{sid},{site}]")
 
 
 Terms = dict[str, list[tuple[float, cp_model.IntVar]]]
@@ -204,12 +248,13 @@ def objective_parts(b: BuiltModel) -> tuple[Terms, dict[str, float]]:
     unplaced_penalty = Σ pen (everything unplaced) − Σ pen·place − Σ pen·flow.
     """
     p = b.problem
+    q = b.flow_quantum
     terms: Terms = {
         "power_cost": [(p.job_cost_cny(b.classes[ci].template.id, pool), var) for (ci, pool), var in b.place.items()]
         + [(p.replica_cost_cny(sid, (site, accel)), var) for (sid, site, accel), var in b.replicas.items()],
-        "latency": [(p.latency_cny_per_token_per_s(sid, city, site), var) for (sid, city, site), var in b.flow.items()],
+        "latency": [(q * p.latency_cny_per_token_per_s(sid, city, site), var) for (sid, city, site), var in b.flow.items()],
         "unplaced_penalty": [(-b.classes[ci].template.penalty_cny, var) for (ci, _pool), var in b.place.items()]
-        + [(-p.unserved_cny_per_token_per_s(sid), var) for (sid, _c, _s), var in b.flow.items()],
+        + [(-q * p.unserved_cny_per_token_per_s(sid), var) for (sid, _c, _s), var in b.flow.items()],
     }
     constants = {"unplaced_penalty": sum(job.penalty_cny for job in p.jobs.values())
                  + sum(p.unserved_cny_per_token_per_s(s.id) * scaling.demand_tokens(d)
@@ -247,4 +292,4 @@ def add_hints(b: BuiltModel, plan: Plan) -> None:
     for key, var in b.replicas.items():
         b.model.add_hint(var, min(plan.replicas.get(key, 0), b.upper[var.index]))
     for key, var in b.flow.items():
-        b.model.add_hint(var, min(plan.flow.get(key, 0), b.upper[var.index]))
+        b.model.add_hint(var, min(plan.flow.get(key, 0) // b.flow_quantum, b.upper[var.index]))

@@ -20,6 +20,12 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def make_console(stderr: bool = False) -> Console:
+    """A console that wraps to the terminal, or writes wide lines when output is piped to a file."""
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=200)
+
+
 def print_frame(df: pd.DataFrame, fmt: str = "table", title: str | None = None,
                 console: Console | None = None) -> None:
     """Print a DataFrame as a rich table, CSV or JSON records."""
@@ -28,7 +34,7 @@ def print_frame(df: pd.DataFrame, fmt: str = "table", title: str | None = None,
     elif fmt == "json":
         sys.stdout.write(json.dumps(json.loads(df.to_json(orient="records")), indent=2) + "\n")
     else:
-        console = console or Console()
+        console = console or make_console()
         table = Table(title=title, show_lines=False)
         for col in df.columns:
             table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(df[col]) else "left")

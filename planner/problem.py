@@ -89,12 +89,16 @@ class Problem:
     latency_cny_per_mtokens_ms: float
     catalog_version: str = ""
     topology_version: str = ""
+    #: what the scenario changed in the catalog (e.g. "h20.tdp_w", "extra.mlu690")
+    catalog_changes: tuple[str, ...] = ()
     city_coords: dict[str, tuple[float, float]] = field(default_factory=dict)  # (lat, lon), for maps
     warnings: tuple[str, ...] = ()
     #: where each duration, throughput and replica size came from (given, roofline, calibrated, measured)
     figures: tuple[dict[str, Any], ...] = ()
     #: jobs no pool could ever hold, and why (decided before solving)
     pre_unplaced: dict[str, str] = field(default_factory=dict)
+    #: (service, city) demand that no site within the SLO can serve, and why (non-strict builds only)
+    pre_unserved: dict[tuple[str, str], str] = field(default_factory=dict)
 
     # ---- prices -------------------------------------------------------------
     def price_cny_per_kwh(self, site: str, accel: str) -> float:
@@ -134,8 +138,12 @@ class Problem:
 
 
 # ---------------------------------------------------------------------------
-def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None) -> Problem:
-    """Resolve a scenario against its catalog and topology (loaded if not given)."""
+def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None, *, strict: bool = True) -> Problem:
+    """Resolve a scenario against its catalog and topology (loaded if not given).
+
+    ``strict`` makes an SLO that no site can meet a bad-input error; otherwise (capacity
+    planning, hardware-mix comparisons) that demand is reported unserved with the reason.
+    """
     file = scenario.source_path or "<scenario>"
     if catalog is None:
         catalog = load_catalog_for(scenario)
@@ -187,13 +195,8 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
     pre_unplaced: dict[str, str] = {}
     for i, job in enumerate(scenario.training_jobs):
         where = f"training_jobs[{i}]"
-        for a in job.allowed_accelerators:
-            if a not in catalog.accelerators:
-                raise UnknownNameError("accelerator", a, catalog.accelerators, file=file,
-                                       field=f"{where}.allowed_accelerators")
-        for s in job.allowed_sites or []:
-            if s not in topology.sites:
-                raise UnknownNameError("site", s, topology.sites, file=file, field=f"{where}.allowed_sites")
+        _check_known("accelerator", job.allowed_accelerators, catalog.accelerators, file, f"{where}.allowed_accelerators")
+        _check_known("site", job.allowed_sites or [], topology.sites, file, f"{where}.allowed_sites")
         allowed_sites = set(job.allowed_sites) if job.allowed_sites is not None else set(sites)
         resolved = _located(training_hours, job, catalog, models, file=file, field=f"{where}.model")
         hours = resolved.values
@@ -221,17 +224,15 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
     # -- inference services ------------------------------------------------------------
     rtt: dict[tuple[str, str], float] = {}
     services: dict[str, ServiceData] = {}
+    pre_unserved: dict[tuple[str, str], str] = {}
     for i, svc in enumerate(scenario.inference_services):
         where = f"inference_services[{i}]"
-        for a in svc.allowed_accelerators:
-            if a not in catalog.accelerators:
-                raise UnknownNameError("accelerator", a, catalog.accelerators, file=file,
-                                       field=f"{where}.allowed_accelerators")
+        _check_known("accelerator", svc.allowed_accelerators, catalog.accelerators, file, f"{where}.allowed_accelerators")
         tps, cpr = _located(service_figures, svc, catalog, models, file=file, field=f"{where}.model")
         figures += tps.figures + cpr.figures
         for accel, why in tps.dropped.items():
             warnings.append(f"service '{svc.id}' cannot use {accel}: {why}")
-        if not tps.values:
+        if not tps.values and strict:
             raise InputError(f"no allowed accelerator can serve {svc.model}: "
                              + "; ".join(f"{a}: {w}" for a, w in tps.dropped.items()),
                              file=file, field=f"{where}.allowed_accelerators",
@@ -246,7 +247,10 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
             for site in sites:
                 rtt[(city, site)] = float(topology.rtt_ms(_city_node(topology, city), _site_node(topology, site)))
             city_sites[city] = tuple(s for s in pool_sites if rtt[(city, s)] <= svc.rtt_slo_ms + 1e-9)
-            if not city_sites[city]:
+            if not city_sites[city] and not strict:
+                pre_unserved[(svc.id, city)] = _unmeetable_reason(svc, city, pool_sites, rtt)
+                warnings.append(f"service '{svc.id}' cannot serve {city}: {pre_unserved[(svc.id, city)]}")
+            elif not city_sites[city]:
                 if not pool_sites:
                     raise InputError(
                         f"no site has a whole replica of any allowed accelerator {svc.allowed_accelerators}",
@@ -274,7 +278,8 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None)
         power_cost_weight=objective.power_cost_weight,
         latency_cny_per_mtokens_ms=objective.latency_cny_per_mtokens_ms,
         catalog_version=str(getattr(catalog, "version", "")), topology_version=str(getattr(topology, "version", "")),
-        warnings=tuple(warnings), pre_unplaced=pre_unplaced, figures=tuple(figures))
+        catalog_changes=tuple(getattr(catalog, "applied", ())),
+        warnings=tuple(warnings), pre_unplaced=pre_unplaced, pre_unserved=pre_unserved, figures=tuple(figures))
 
 
 def _models_for(scenario: Scenario, file: str) -> dict[str, Any]:
@@ -298,6 +303,21 @@ def _located(fn: Any, item: Any, catalog: Any, models: dict[str, Any], *, file: 
         if exc.file:
             raise
         raise InputError(exc.detail, file=file, field=field, fix=exc.fix) from None
+
+
+def _check_known(kind: str, names: list[str], known: Any, file: str, field: str) -> None:
+    for name in names:
+        if name not in known:
+            raise UnknownNameError(kind, name, known, file=file, field=field)
+
+
+def _unmeetable_reason(svc: Any, city: str, pool_sites: list[str], rtt: dict[tuple[str, str], float]) -> str:
+    if not pool_sites:
+        return (f"no site has a whole replica of any allowed accelerator {svc.allowed_accelerators}; "
+                "add inventory or allow another accelerator")
+    nearest = min(pool_sites, key=lambda s: rtt[(city, s)])
+    return (f"no site can meet the {svc.rtt_slo_ms:g} ms SLO: the nearest with allowed accelerators is {nearest} "
+            f"at {rtt[(city, nearest)]:.1f} ms; add inventory nearer or relax rtt_slo_ms")
 
 
 def _value(x: Any) -> Any:

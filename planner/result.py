@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 
 from planner.evaluate import PLACEMENT_COLUMNS, ROUTING_COLUMNS, UNPLACED_COLUMNS
-from planner.timedata import (REPLICA_COLUMNS, SCHEDULE_COLUMNS, SERVING_COLUMNS, TIMELINE_COLUMNS,
-                              TRANSFER_COLUMNS)
+from planner.timedata import (HOURLY_COLUMNS, REPLICA_COLUMNS, SCHEDULE_COLUMNS, SERVING_COLUMNS,
+                              TIMELINE_COLUMNS, TRANSFER_COLUMNS)
 
 PLAN_FORMAT_VERSION = 1
 SITE_COLUMNS = ["site", "role", "lat", "lon", "pue", "price_cny_per_kwh", "subsidy_fraction",
@@ -54,8 +54,10 @@ class Result:
     warnings: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)  # catalog/topology versions, horizon
     # -- time-of-use plans only (empty for spatial plans); see planner.timedata -------------
+    #: when each job segment and block of replicas runs; None for spatial plans (everything from hour 0)
+    timeline: pd.DataFrame | None = None
     #: per (hour, site, accelerator): chips busy and idle, meter kW, price, band and power cost
-    timeline: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TIMELINE_COLUMNS))
+    hourly: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=HOURLY_COLUMNS))
     #: per job run segment: start_h, end_h, energy and power cost
     schedule: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCHEDULE_COLUMNS))
     #: replicas per (block, service, site, accelerator)
@@ -101,7 +103,8 @@ class Result:
             "inventory": _records(self.inventory),
             "cities": _records(self.cities),
             "solver": self.solver,
-            **{name: _records(getattr(self, name)) for name in _TIME_TABLES if len(getattr(self, name))},
+            **{name: _records(getattr(self, name)) for name in _TIME_TABLES
+               if getattr(self, name) is not None and len(getattr(self, name))},
             "warnings": self.warnings,
             "meta": self.meta,
         }
@@ -128,7 +131,8 @@ class Result:
             solver=dict(data.get("solver", {})),
             warnings=list(data.get("warnings", [])),
             meta=dict(data.get("meta", {})),
-            **{name: pd.DataFrame(data.get(name, []), columns=cols) for name, cols in _TIME_TABLES.items()},
+            **{name: pd.DataFrame(data.get(name, []), columns=cols) for name, cols in _TIME_TABLES.items()
+               if name != "timeline" or "timeline" in data},
         )
 
     @classmethod
@@ -136,7 +140,7 @@ class Result:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-_TIME_TABLES = {"timeline": TIMELINE_COLUMNS, "schedule": SCHEDULE_COLUMNS, "replicas": REPLICA_COLUMNS,
+_TIME_TABLES = {"timeline": TIMELINE_COLUMNS, "hourly": HOURLY_COLUMNS, "schedule": SCHEDULE_COLUMNS, "replicas": REPLICA_COLUMNS,
                 "serving": SERVING_COLUMNS, "transfers": TRANSFER_COLUMNS}
 
 

@@ -65,3 +65,25 @@ def tokens_down(tokens_per_s: float) -> int:
 def demand_tokens(tokens_per_s: float) -> int:
     """Demand in whole tokens/s: never serve more than was asked."""
     return int(math.floor(tokens_per_s + 1e-9))
+
+
+#: a replica's capacity spans at least this many flow steps, so the step costs < 1/STEPS of a replica
+FLOW_STEPS_PER_REPLICA = 1000
+
+
+def flow_quantum(replica_tokens_per_s: list[float]) -> int:
+    """Tokens/s per unit of a CP-SAT flow variable: a power of ten, small beside every replica.
+
+    Counting flow in steps of Q tokens/s (Q = 10^k ≤ smallest replica / 1,000) keeps variable
+    domains and coefficients in the range CP-SAT searches well; at most Q tokens/s per city
+    and Q per replica go unused, under 0.1 % of a replica.
+    """
+    smallest = min((c for c in replica_tokens_per_s if c > 0), default=0.0)
+    if smallest < FLOW_STEPS_PER_REPLICA:
+        return 1
+    return 10 ** int(math.floor(math.log10(smallest / FLOW_STEPS_PER_REPLICA)))
+
+
+def flow_units(tokens_per_s: float, quantum: int) -> int:
+    """Whole flow steps in ``tokens_per_s``, rounded down (demand and capacity alike)."""
+    return int(math.floor(tokens_per_s / quantum + 1e-9))

@@ -104,6 +104,45 @@ class TimeSettings(BaseModel):
     month: int | None = Field(None, ge=1, le=12, description="month for seasonal tariff overrides")
 
 
+class CandidateSystem(BaseModel):
+    """A system (server or supernode) from the catalog that may be bought."""
+
+    model_config = _STRICT
+    system: str = Field(description="system id from the catalog, e.g. hgx-h20, cloudmatrix-384")
+    sites: list[str] | None = Field(None, description="sites it may go to; default every site in the scenario")
+    max_units_per_site: NonNegativeInt | None = Field(None, description="per site and period")
+    price_cny: PositiveFloat | None = Field(None, description="unit price; default the catalog's")
+    lead_time_periods: NonNegativeInt = Field(0, description="periods between order and service")
+
+
+class PlanningPeriod(BaseModel):
+    """One planning period (a quarter or a year) with its demand forecast."""
+
+    model_config = _STRICT
+    name: str
+    inference_growth: PositiveFloat = Field(1.0, description="multiplies every service's demand")
+    training_growth: PositiveFloat = Field(1.0, description="multiplies every training job's count (rounded)")
+    budget_cny: PositiveFloat | None = Field(None, description="capex budget for purchases in this period")
+
+
+class CapacitySettings(BaseModel):
+    """Capacity planning: which systems may be bought, and what money, supply and space allow."""
+
+    model_config = _STRICT
+    candidates: list[CandidateSystem] = Field(min_length=1)
+    budget_cny: PositiveFloat | None = Field(None, description="capex budget over all periods")
+    periods: list[PlanningPeriod] = Field(default_factory=lambda: [PlanningPeriod(name="year-1")], min_length=1)
+    amortisation_years: PositiveFloat = 5.0
+    interest_rate: float = Field(0.05, ge=0, le=1, description="for the capital recovery factor")
+    maintenance_fraction_per_year: float = Field(0.03, ge=0, le=1, description="of capex, per year")
+    supply_chips_per_period: dict[str, NonNegativeInt] = Field(
+        default_factory=dict, description="chips of each accelerator that can be bought per period")
+    space_racks: dict[str, float] = Field(default_factory=dict, description="racks free for new systems per site")
+    usd_to_cny: PositiveFloat = Field(7.2, description="for catalog prices in USD")
+    rack_units_per_rack: PositiveInt = 42
+    allow_export_controlled: bool = Field(False, description="allow buying parts whose export status is prohibited")
+
+
 class Scenario(BaseModel):
     """A planning scenario. Immutable: the solver never changes it."""
 
@@ -119,6 +158,7 @@ class Scenario(BaseModel):
     models: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="extra models for the estimator, {model_id: fields as in the model library}")
     objective: Objective = Field(default_factory=Objective)
+    capacity: CapacitySettings | None = Field(None, description="capacity planning (planner plan-capacity)")
     solver: SolverSettings = Field(default_factory=SolverSettings)
     time: TimeSettings = Field(default_factory=TimeSettings)
     #: where the scenario was read from; relative paths resolve against it
@@ -179,7 +219,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         raise InputError("a scenario must be a YAML mapping (key: value)", file=str(path),
                          fix="start from workloads/examples/east_west_small.yaml")
     for key, value in (overrides or {}).items():
-        _set_dotted(data, key, value)
+        _set_dotted(data, key, value, file=str(path))
     return scenario_from_dict(data, file=str(path))
 
 
@@ -191,15 +231,42 @@ def scenario_from_dict(data: dict[str, Any], file: str = "<scenario>") -> Scenar
         raise validation_to_input_error(exc, file, Scenario) from None
 
 
-def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+def _set_dotted(data: dict[str, Any], key: str, value: Any, file: str = "<scenario>") -> None:
+    """Set ``a.b.0.c`` in nested dicts and lists; list items may also be named by their ``id``."""
     parts = key.split(".")
     node: Any = data
-    for part in parts[:-1]:
-        node = node.setdefault(part, {}) if isinstance(node, dict) else node[int(part)]
+    try:
+        for part in parts[:-1]:
+            node = _child(node, part, create=True)
+        if isinstance(node, list):
+            node[_index(node, parts[-1])] = value
+        elif isinstance(node, dict):
+            node[parts[-1]] = value
+        else:
+            raise KeyError(parts[-1])
+    except (KeyError, IndexError, ValueError, TypeError):
+        raise InputError(f"cannot set '{key}': no such place in the scenario", file=file, field=key,
+                         fix="use dotted keys as in the file; list items by index or id, "
+                             "e.g. training_jobs.0.chips or inference_services.chat.rtt_slo_ms") from None
+
+
+def _index(items: list[Any], part: str) -> int:
+    if part.isdigit():
+        return int(part)
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and item.get("id") == part:
+            return i
+    raise KeyError(part)
+
+
+def _child(node: Any, part: str, create: bool) -> Any:
     if isinstance(node, list):
-        node[int(parts[-1])] = value
-    else:
-        node[parts[-1]] = value
+        return node[_index(node, part)]
+    if isinstance(node, dict):
+        if part not in node or node[part] is None:
+            node[part] = {}
+        return node[part]
+    raise KeyError(part)
 
 
 _FIXES = {

@@ -75,6 +75,17 @@ class _Callback(cp_model.CpSolverSolutionCallback):
             self._on_progress(Progress(time.perf_counter() - self._start, self.objective, self._scale.cny(bound)))
 
 
+def configure(solver: cp_model.CpSolver) -> None:
+    """Search settings shared by every CP-SAT solve in the project.
+
+    The full-problem worker is CP-SAT's ``max_lp`` (the LP with every linearised
+    constraint and cuts): on 2 cores it proves bounds that the default worker leaves
+    several percent below the plan, because whole replicas and whole gangs round up.
+    """
+    if "max_lp" not in solver.parameters.extra_subsolvers:
+        solver.parameters.extra_subsolvers.append("max_lp")
+
+
 def solve(scenario: Scenario | Problem, *, time_limit_s: float | None = None, workers: int | None = None,
           seed: int | None = None, relative_gap_limit: float | None = None,
           on_progress: Callable[[Progress], None] | None = None, hint: bool = True,
@@ -107,10 +118,11 @@ def solve(scenario: Scenario | Problem, *, time_limit_s: float | None = None, wo
     build_s = time.perf_counter() - t0
 
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit_s)
+    solver.parameters.max_time_in_seconds = max(0.01, float(time_limit_s) - build_s)
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
     solver.parameters.relative_gap_limit = float(relative_gap_limit)
+    configure(solver)
     callback = _Callback(on_progress, built.scale)
     if on_progress is not None:
         solver.best_bound_callback = callback.on_bound
@@ -153,7 +165,7 @@ def extract_plan(built: BuiltModel, solver: cp_model.CpSolver) -> Plan:
             for _ in range(int(n)):
                 plan.job_pool[next(members)] = pool
     plan.replicas = {k: int(solver.value(v)) for k, v in built.replicas.items() if solver.value(v) > 0}
-    plan.flow = {k: int(solver.value(v)) for k, v in built.flow.items() if solver.value(v) > 0}
+    plan.flow = {k: int(solver.value(v)) * built.flow_quantum for k, v in built.flow.items() if solver.value(v) > 0}
     return plan
 
 
@@ -180,7 +192,8 @@ def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) 
                   placements=placements, routing=routing, unplaced=unplaced, solver=solver_info,
                   sites=sites, inventory=inventory, cities=cities,
                   warnings=list(problem.warnings),
-                  meta={"catalog_version": problem.catalog_version, "topology_version": problem.topology_version,
+                  meta={"catalog_version": problem.catalog_version, "catalog_changes": list(problem.catalog_changes),
+                        "topology_version": problem.topology_version,
                         "horizon_h": problem.horizon_h, "figures": list(problem.figures)})
 
 
@@ -239,7 +252,9 @@ def explain_unplaced(problem: Problem, plan: Plan, placements: pd.DataFrame, rou
         for city, demand in sorted(svc.demand_tokens_per_s.items()):
             short = demand - served[(svc.id, city)]
             if short > 0.5:
-                rows.append((svc.id, "inference", city, short, _demand_reason(problem, svc.id, city, free, meter_kw)))
+                reason = problem.pre_unserved.get((svc.id, city)) or _demand_reason(
+                    problem, svc.id, city, short, free, meter_kw)
+                rows.append((svc.id, "inference", city, short, reason))
     return rows
 
 
@@ -261,19 +276,19 @@ def _job_reason(problem: Problem, jid: str, free: dict, meter_kw: dict) -> str:
             + ". Add chips or power there, or allow more accelerators or sites")
 
 
-def _demand_reason(problem: Problem, sid: str, city: str, free: dict, meter_kw: dict) -> str:
+def _demand_reason(problem: Problem, sid: str, city: str, short: float, free: dict, meter_kw: dict) -> str:
     svc = problem.services[sid]
     sites = svc.city_sites[city]
+    penalty = short * problem.unserved_cny_per_token_per_s(sid)
     for site, accel in svc.pools:
         if site not in sites:
             continue
         cpr = svc.chips_per_replica[accel]
         if free[(site, accel)] >= cpr and problem.sites[site].power_cap_kw - meter_kw[site] >= \
                 cpr * problem.meter_kw_per_chip(site, accel):
-            per_token = problem.replica_cost_cny(sid, (site, accel)) / svc.replica_tokens_per_s(accel)
-            per_token += problem.latency_cny_per_token_per_s(sid, city, site)
-            return (f"serving it on {accel} at {site} costs {per_token / (3.6e-3 * problem.horizon_h):.2f} CNY per "
-                    f"million tokens, more than the unserved penalty {svc.penalty_cny_per_mtokens:.2f}; "
-                    "raise unserved_cny_per_mtokens to serve it")
+            replica = problem.replica_cost_cny(sid, (site, accel))
+            return (f"the last {short:,.0f} tokens/s would need another whole replica ({cpr} {accel} at {site}, "
+                    f"{replica:,.0f} CNY over the horizon), more than the {penalty:,.0f} CNY penalty for leaving them "
+                    "unserved; raise unserved_cny_per_mtokens or use smaller replicas to serve them")
     return (f"no free capacity within the {svc.rtt_slo_ms:g} ms SLO of {city} (sites {', '.join(sites)} are full "
             "in chips or power); add chips or power there, relax rtt_slo_ms, or allow more accelerators")

@@ -52,8 +52,10 @@ from planner.problem import Pool, Problem, load_topology_for
 from planner.scenario import Scenario
 
 # ---- table columns (also used by planner.result) -------------------------------------------------
-TIMELINE_COLUMNS = ["hour", "site", "accelerator", "band", "price_cny_per_kwh", "training_chips",
+HOURLY_COLUMNS = ["hour", "site", "accelerator", "band", "price_cny_per_kwh", "training_chips",
                     "inference_chips", "idle_chips", "meter_kw", "energy_kwh", "power_cost_cny"]
+#: when each job segment and each block of replicas runs (the columns planner.statistics reads as a time line)
+TIMELINE_COLUMNS = ["workload", "kind", "site", "accelerator", "chips", "start_h", "end_h"]
 SCHEDULE_COLUMNS = ["workload", "site", "accelerator", "chips", "segment", "start_h", "end_h",
                     "energy_mwh", "power_cost_cny"]
 REPLICA_COLUMNS = ["start_h", "end_h", "service", "site", "accelerator", "replicas"]
@@ -361,7 +363,7 @@ def run_steps_of(segments: list[tuple[int, int]]) -> list[int]:
 
 def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, replicas: pd.DataFrame,
                       serving: pd.DataFrame) -> tuple[dict[str, float], dict[str, float], pd.DataFrame]:
-    """Objective terms, KPIs and the per-(hour, site, accelerator) timeline of a plan, in plain Python."""
+    """Objective terms, KPIs and the per-(hour, site, accelerator) usage table of a plan, in plain Python."""
     T, step = td.steps, td.step_h
     occupied: dict[Pool, list[float]] = defaultdict(lambda: [0.0] * T)
     busy: dict[Pool, list[float]] = defaultdict(lambda: [0.0] * T)
@@ -415,7 +417,7 @@ def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, re
             inf = inference[pool][u] if pool in inference else 0.0
             rows.append((u * step, site, accel, td.band[site][u], td.price[pool][u], int(round(occ - inf)),
                          int(round(inf)), (inv - occ) if idle_on else 0, meter_kw, e, problem.power_cost_weight * c))
-    timeline = pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
+    timeline = pd.DataFrame(rows, columns=HOURLY_COLUMNS)
 
     served: dict[tuple[str, str, int], float] = defaultdict(float)
     latency = weighted_rtt = max_rtt = token_hours = 0.0
@@ -489,8 +491,9 @@ def _block_index(td: TimeData, start_h: float, end_h: float) -> int | None:
         return None
 
 
-def cost_by_band(timeline: pd.DataFrame) -> pd.DataFrame:
-    """Power cost and energy per time-of-use band (bands that drew nothing are left out), from a plan's timeline."""
+def cost_by_band(hourly: pd.DataFrame) -> pd.DataFrame:
+    """Power cost and energy per time-of-use band (bands that drew nothing are left out), from a plan's hourly table."""
+    timeline = hourly
     if timeline.empty:
         return pd.DataFrame(columns=["band", "energy_mwh", "power_cost_cny", "share"])
     g = timeline[timeline.energy_kwh > 0].groupby("band").agg(energy_kwh=("energy_kwh", "sum"), power_cost_cny=("power_cost_cny", "sum"))
@@ -630,9 +633,9 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
             out.append(f"power cap at hour {hour}: {site} draws {kw / 1000:.3f} MW at the meter, cap {cap / 1000:.3f} MW")
 
     # -- the stated timeline and figures recompute ----------------------------------------------------------
-    stated_tl = pd.DataFrame(plan.get("timeline", []), columns=TIMELINE_COLUMNS)
+    stated_tl = pd.DataFrame(plan.get("hourly", []), columns=HOURLY_COLUMNS)
     if len(stated_tl) != len(timeline):
-        out.append(f"timeline has {len(stated_tl)} rows; the plan gives {len(timeline)} (hour × pool)")
+        out.append(f"hourly table has {len(stated_tl)} rows; the plan gives {len(timeline)} (hour × pool)")
     else:
         key = ["hour", "site", "accelerator"]
         a = stated_tl.sort_values(key, ignore_index=True)
@@ -643,7 +646,7 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
                               for x, y in zip(a[col], b[col])])
             if bad.any():
                 i = int(bad.idxmax())
-                out.append(f"timeline {col} at hour {b.hour[i]} {b.site[i]} {b.accelerator[i]} states {a[col][i]}, "
+                out.append(f"hourly {col} at hour {b.hour[i]} {b.site[i]} {b.accelerator[i]} states {a[col][i]}, "
                            f"the plan gives {b[col][i]}")
     for section, recomputed in (("objective", objective), ("kpis", kpis)):
         stated = plan.get(section, {})

@@ -48,8 +48,8 @@ from planner.model import minimize
 from planner.problem import Pool, Problem, build_problem
 from planner.result import Result, Status
 from planner.scenario import Scenario
-from planner.timedata import (REPLICA_COLUMNS, SCHEDULE_COLUMNS, SERVING_COLUMNS, TRANSFER_COLUMNS, TimeData,
-                              build_time_data, evaluate_timeline, job_energy, run_steps_of)
+from planner.timedata import (REPLICA_COLUMNS, SCHEDULE_COLUMNS, SERVING_COLUMNS, TIMELINE_COLUMNS, TRANSFER_COLUMNS,
+                              TimeData, build_time_data, evaluate_timeline, job_energy, run_steps_of)
 
 #: above this many (class, pool) pairs, each class keeps only its cheapest pools
 AUTO_POOLS_LIMIT = 3000
@@ -648,7 +648,13 @@ def write_back_time(problem: Problem, td: TimeData, plan: TimePlan, status: Stat
                              for (sid, site, accel, b), n in sorted(plan.replicas.items(), key=lambda kv: (kv[0][3], kv[0]))],
                             columns=REPLICA_COLUMNS)
     serving = pd.DataFrame(_route_blocks(problem, td, plan), columns=SERVING_COLUMNS)
-    objective, kpis, timeline = evaluate_timeline(problem, td, schedule, replicas, serving)
+    objective, kpis, hourly = evaluate_timeline(problem, td, schedule, replicas, serving)
+    gantt = [(r.workload, "training", r.site, r.accelerator, r.chips, r.start_h, r.end_h)
+             for r in schedule.itertuples(index=False)]
+    gantt += [(r.service, "inference", r.site, r.accelerator,
+               r.replicas * problem.services[r.service].chips_per_replica[r.accelerator], r.start_h, r.end_h)
+              for r in replicas.itertuples(index=False)]
+    timeline = pd.DataFrame(gantt, columns=TIMELINE_COLUMNS)
     placements, routing = _summaries(problem, td, schedule, replicas, serving)
     unplaced = pd.DataFrame(_explain_unplaced(problem, td, plan, serving), columns=UNPLACED_COLUMNS)
     sites, inventory, cities = context_tables(problem, placements)
@@ -659,7 +665,7 @@ def write_back_time(problem: Problem, td: TimeData, plan: TimePlan, status: Stat
                         "horizon_h": problem.horizon_h, "mode": "time", "step_h": td.step_h,
                         "demand_profile": td.profile, "idle_chips": td.idle_mode,
                         "idle_power_fraction": td.idle_fraction},
-                  timeline=timeline, schedule=schedule, replicas=replicas, serving=serving, transfers=transfers)
+                  timeline=timeline, hourly=hourly, schedule=schedule, replicas=replicas, serving=serving, transfers=transfers)
 
 
 def _route_blocks(problem: Problem, td: TimeData, plan: TimePlan) -> list[tuple]:

@@ -108,3 +108,12 @@ def test_oversized_job_is_a_warning_not_an_error(tmp_path):
     data = json.loads(plan.read_text())
     assert data["unplaced"][0]["workload"] == "train"
     assert run("verify", scenario, plan).exit_code == 0
+
+
+def test_the_plan_records_catalog_version_and_overrides(tmp_path):
+    plan = tmp_path / "plan.json"
+    r = run("solve", EXAMPLE, "-o", plan, "--quiet", "--set", "catalog.overrides.h20.tdp_w=450")
+    assert r.exit_code == 0, r.output
+    meta = json.loads(plan.read_text())["meta"]
+    assert meta["catalog_version"].endswith("+overrides")
+    assert meta["catalog_changes"] == ["h20.tdp_w"]

@@ -66,7 +66,7 @@ def test_a_job_shifts_to_the_night_valley_when_its_deadline_allows():
     row = r.schedule.iloc[0]
     assert 24 <= row.start_h <= 28 and row.end_h - row.start_h == 4
     assert r.objective["total_cny"] == pytest.approx(9.6)
-    assert set(r.timeline[r.timeline.training_chips > 0].band) == {"valley"}
+    assert set(r.hourly[r.hourly.training_chips > 0].band) == {"valley"}
 
 
 def test_a_deadline_forbids_the_shift():
@@ -74,7 +74,7 @@ def test_a_deadline_forbids_the_shift():
     With a 26:00 deadline it reaches half the valley: 8 × (0.6 + 0.6 + 0.3 + 0.3) = 14.4 CNY (start 22:00)."""
     r = solved(scenario(horizon_h=48, sites=EAST_ONLY, training_jobs=[job(release_h=12, deadline_h=20)]))
     assert r.objective["total_cny"] == pytest.approx(32.0)
-    assert list(cost_by_band(r.timeline).band) == ["peak"]
+    assert list(cost_by_band(r.hourly).band) == ["peak"]
     r = solved(scenario(horizon_h=48, sites=EAST_ONLY, training_jobs=[job(release_h=12, deadline_h=26)]))
     assert r.objective["total_cny"] == pytest.approx(14.4)
     assert r.schedule.start_h.iloc[0] == 22
@@ -88,7 +88,11 @@ def test_capacity_forces_two_jobs_to_run_one_after_the_other():
     spans = sorted(zip(r.schedule.start_h, r.schedule.end_h))
     assert spans == [(0, 4), (4, 8)]
     assert r.objective["total_cny"] == pytest.approx(19.2)
-    assert r.timeline.training_chips.max() == 8
+    assert r.hourly.training_chips.max() == 8
+    from planner.statistics import Statistics
+
+    gantt = Statistics(r).timeline()
+    assert sorted(zip(gantt.start_h, gantt.end_h)) == [(0, 4), (4, 8)] and set(gantt.kind) == {"training"}
 
 
 def test_a_western_midday_valley_beats_an_eastern_night_valley():
@@ -137,7 +141,7 @@ def test_a_preemptible_job_splits_over_two_valleys_and_pays_the_checkpoint():
                         training_jobs=[job(duration_h=12, preemptible=True, checkpoint_cny=5)]))
     assert r.objective["total_cny"] == pytest.approx(33.8)
     assert r.objective["checkpoint_cny"] == pytest.approx(5.0)
-    assert len(r.schedule) == 2 and set(r.timeline[r.timeline.training_chips > 0].band) == {"valley"}
+    assert len(r.schedule) == 2 and set(r.hourly[r.hourly.training_chips > 0].band) == {"valley"}
 
 
 def test_inference_replicas_follow_the_demand_profile():
@@ -165,7 +169,7 @@ def test_idle_chips_draw_their_fraction_unless_switched_off():
     20 hours of 8 chips draw 8 × 0.2 kW: 8 × 0.2 × (4 × 0.3 + 14 × 1.0 + 2 × 0.6) = 26.24 CNY → 35.84."""
     r = solved(scenario(sites=EAST_ONLY, time={"idle_chips": "idle", "idle_power_fraction": 0.2}))
     assert r.objective["total_cny"] == pytest.approx(35.84)
-    assert r.timeline.idle_chips.sum() == 8 * 20
+    assert r.hourly.idle_chips.sum() == 8 * 20
 
 
 def test_an_impossible_window_is_unplaced_with_its_reason():

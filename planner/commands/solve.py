@@ -6,13 +6,13 @@ import sys
 
 import click
 import pandas as pd
-from rich.console import Console
 
-from planner.output import print_frame
+from planner.output import make_console, print_frame
 from planner.problem import build_problem
 from planner.progress import ProgressLine
 from planner.result import Result
-from planner.scenario import load_scenario
+from planner.cliutil import load_with_sets, set_option
+from planner.commands.plan_capacity import run_capacity
 from planner.solve import solve
 
 
@@ -25,14 +25,23 @@ from planner.solve import solve
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               help="table for people, json (the plan) for scripts")
 @click.option("-q", "--quiet", is_flag=True, help="no progress line")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False),
+              help="write every statistics table as CSV and Parquet into this folder")
+@click.option("--mode", type=click.Choice(["place", "capacity"]), default="place",
+              help="place work on the fleet on hand, or also choose what to buy (as plan-capacity)")
 @click.option("--model", "model", type=click.Choice(["spatial", "time"]),
               help="spatial (all work concurrent, mean prices) or time (hour by hour); default: the scenario's time.mode")
+@set_option
 def command(file: str, output: str | None, time_limit_s: float | None, workers: int | None, seed: int | None,
-            fmt: str, quiet: bool, model: str | None) -> None:
+            fmt: str, quiet: bool, export_dir: str | None, mode: str, sets: tuple[str, ...],
+            model: str | None) -> None:
     """Place the scenario's training jobs and inference services with CP-SAT."""
-    scenario = load_scenario(file)
+    if mode == "capacity":
+        run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets)
+        return
+    scenario = load_with_sets(file, sets)
     problem = build_problem(scenario)
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     for w in problem.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False)
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
@@ -48,12 +57,18 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
             result = solve(problem, **settings)
     if output:
         result.to_json(output)
+    if export_dir:
+        from planner.statistics import export
+
+        written = export(result, export_dir)
+        if fmt != "json":
+            make_console().print(f"{len(written)} tables written to {export_dir} (CSV and Parquet)")
     if fmt == "json":
         click.echo(result.to_json())
     else:
         print_result(result)
         if output:
-            Console().print(f"plan written to {output}")
+            make_console().print(f"plan written to {output}")
     if not result.is_feasible():
         click.echo(f"no plan found: solver status {result.solver.get('cp_sat_status')} "
                    f"after {result.solver.get('wall_s')} s; raise --time-limit", err=True)
@@ -61,7 +76,7 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
 
 
 def print_result(result: Result) -> None:
-    console = Console()
+    console = make_console()
     p = result.placements
     if len(p):
         table = p.assign(energy_mwh=p.energy_mwh.round(2), power_cost_cny=p.power_cost_cny.round(0),
@@ -77,10 +92,10 @@ def print_result(result: Result) -> None:
         print_frame(sched, title="Schedule (hours from the start, Monday 00:00)", console=console)
     if len(result.transfers):
         print_frame(result.transfers.drop(columns=["path"]), title="Dataset transfers", console=console)
-    if len(result.timeline):
+    if len(result.hourly):
         from planner.timedata import cost_by_band
 
-        print_frame(cost_by_band(result.timeline), title="Power cost by time-of-use band", console=console)
+        print_frame(cost_by_band(result.hourly), title="Power cost by time-of-use band", console=console)
     o, k, s = result.objective, result.kpis, result.solver
     totals = pd.DataFrame([
         ("objective", f"{o['total_cny']:,.0f} CNY"),

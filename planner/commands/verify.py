@@ -9,17 +9,18 @@ import click
 
 from planner.errors import InputError
 from planner.problem import build_problem
-from planner.scenario import load_scenario
+from planner.capacity import verify_capacity
+from planner.cliutil import load_with_sets, set_option
 from planner.verify import verify_plan
 
 
 @click.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("plan", type=click.Path(dir_okay=False))
-def command(file: str, plan: str) -> None:
+@set_option
+def command(file: str, plan: str, sets: tuple[str, ...]) -> None:
     """Re-check PLAN (a plan JSON) against scenario FILE without the solver. Exit 1 if anything is violated."""
-    scenario = load_scenario(file)
-    problem = build_problem(scenario)
+    scenario = load_with_sets(file, sets)
     try:
         with open(plan, encoding="utf-8") as fh:
             data = json.load(fh)
@@ -28,12 +29,18 @@ def command(file: str, plan: str) -> None:
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", file=plan, field=f"line {exc.lineno}",
                          fix="pass a plan written by `planner solve -o`") from None
-    violations = verify_plan(problem, data, scenario)
+    if data.get("kind") == "capacity":
+        violations = verify_capacity(scenario, data)
+    else:
+        violations = verify_plan(build_problem(scenario), data, scenario)
     if violations:
         click.echo(f"{plan}: {len(violations)} violation(s)")
         for v in violations:
             click.echo(f"  - {v}")
         sys.exit(1)
-    n = len(data.get("placements", []))
-    click.echo(f"{plan}: ok — {n} placements, {len(data.get('routing', []))} routes, "
-               f"{len(data.get('unplaced', []))} unplaced, every constraint holds and every figure recomputes")
+    plans = list(data.get("periods", {}).values()) if data.get("kind") == "capacity" else [data]
+    n = sum(len(p.get("placements", [])) for p in plans)
+    what = f"{len(data.get('purchases', []))} purchases, " if data.get("kind") == "capacity" else ""
+    click.echo(f"{plan}: ok — {what}{n} placements, {sum(len(p.get('routing', [])) for p in plans)} routes, "
+               f"{sum(len(p.get('unplaced', [])) for p in plans)} unplaced; every constraint holds and every "
+               "figure recomputes")
