@@ -107,3 +107,14 @@ def test_solve_does_not_mutate_the_scenario():
     before = s.model_dump()
     solve_checked(s)
     assert s.model_dump() == before
+
+
+def test_progress_reports_incumbents_with_bound_and_gap():
+    """The progress line is fed by CP-SAT's solution and bound callbacks."""
+    events = []
+    solve_checked(tiny(), on_progress=events.append)
+    with_plan = [e for e in events if e.objective_cny is not None]
+    assert with_plan, "no incumbent was reported"
+    last = with_plan[-1]
+    assert last.objective_cny == pytest.approx(24.0)
+    assert last.bound_cny <= last.objective_cny + 1e-6 and last.gap is not None and last.gap >= 0
