@@ -545,7 +545,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
                relative_gap_limit: float | None = None, on_progress: Callable | None = None,
                hint: bool = True) -> Result:
     """Schedule the scenario hour by hour (or block by block) with CP-SAT and return the plan with its timeline."""
-    from planner.solve import _Callback, relative_gap  # the spatial solver's progress plumbing
+    from planner.solve import _Callback, configure, relative_gap  # the spatial solver's plumbing
 
     settings = scenario.solver
     problem = problem if problem is not None else build_problem(scenario)
@@ -564,10 +564,11 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     build_s = time.perf_counter() - t0
 
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit_s)
+    solver.parameters.max_time_in_seconds = max(0.01, float(time_limit_s) - build_s)  # the limit covers the build
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
     solver.parameters.relative_gap_limit = float(relative_gap_limit)
+    configure(solver)
     callback = _Callback(on_progress, m.scale)
     if on_progress is not None:
         solver.best_bound_callback = callback.on_bound
