@@ -198,6 +198,10 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
         _check_known("accelerator", job.allowed_accelerators, catalog.accelerators, file, f"{where}.allowed_accelerators")
         _check_known("site", job.allowed_sites or [], topology.sites, file, f"{where}.allowed_sites")
         allowed_sites = set(job.allowed_sites) if job.allowed_sites is not None else set(sites)
+        residency = None
+        if job.data_residency:  # the data may not leave its province: only sites there
+            residency = _province_of(topology, job.dataset_origin, file, f"{where}.dataset_origin")
+            allowed_sites = {s for s in allowed_sites if topology.sites[s].province == residency}
         resolved = _located(training_hours, job, catalog, models, file=file, field=f"{where}.model")
         hours = resolved.values
         figures += resolved.figures
@@ -211,6 +215,9 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
                         and job.chips * _meter_kw(accels, sites, p) <= sites[p[0]].power_cap_kw)
         if not hours:
             reason = "no allowed accelerator can run it: " + "; ".join(f"{a}: {w}" for a, w in resolved.dropped.items())
+        elif residency is not None and not pools:
+            reason = (f"data residency keeps it in {residency}, and no site there has an allowed accelerator; "
+                      "add inventory there or lift data_residency")
         else:
             reason = None if fitting else _oversize_reason(job.chips, job.allowed_accelerators, pools, inventory,
                                                            sites, accels)
@@ -303,6 +310,15 @@ def _located(fn: Any, item: Any, catalog: Any, models: dict[str, Any], *, file: 
         if exc.file:
             raise
         raise InputError(exc.detail, file=file, field=field, fix=exc.fix) from None
+
+
+def _province_of(topology: Any, node: str | None, file: str, field: str) -> str:
+    if node in topology.cities:
+        return str(topology.cities[node].province)
+    if node in topology.sites:
+        return str(topology.sites[node].province)
+    raise UnknownNameError("city or site", str(node), list(topology.cities) + list(topology.sites), file=file,
+                           field=field)
 
 
 def _check_known(kind: str, names: list[str], known: Any, file: str, field: str) -> None:

@@ -118,3 +118,12 @@ def test_progress_reports_incumbents_with_bound_and_gap():
     last = with_plan[-1]
     assert last.objective_cny == pytest.approx(24.0)
     assert last.bound_cny <= last.objective_cny + 1e-6 and last.gap is not None and last.gap >= 0
+
+
+def test_data_residency_confines_a_job_to_its_province_in_the_spatial_model_too():
+    """Origin metro-side data in Eastland: the job may only use east (npu 80 CNY), not the cheaper west (24)."""
+    jobs = [{"id": "train", "chips": 8, "duration_h": 10, "allowed_accelerators": ["gpu", "npu"],
+             "dataset_origin": "east", "data_residency": True}]
+    r = solve_checked(tiny(training_jobs=jobs))
+    assert set(r.placements.site) == {"east"}
+    assert r.objective["total_cny"] == pytest.approx(80.0)
