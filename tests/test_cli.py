@@ -117,3 +117,16 @@ def test_the_plan_records_catalog_version_and_overrides(tmp_path):
     meta = json.loads(plan.read_text())["meta"]
     assert meta["catalog_version"].endswith("+overrides")
     assert meta["catalog_changes"] == ["h20.tdp_w"]
+
+
+def test_time_of_use_example_moves_work_into_valley_hours(tmp_path):
+    example = EXAMPLE.parent / "time_of_use_day.yaml"
+    plan = tmp_path / "plan.json"
+    r = run("solve", example, "-o", plan, "--quiet")
+    assert r.exit_code == 0, r.output
+    data = json.loads(plan.read_text())
+    assert data["status"] == "optimal" and data["meta"]["mode"] == "time"
+    # the regulated job stays in Shanghai's province
+    finance = [p for p in data["placements"] if p["workload"] == "finance-ft"]
+    assert [p["site"] for p in finance] == ["yrd"]
+    assert run("verify", example, plan).exit_code == 0
