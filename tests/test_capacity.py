@@ -131,3 +131,18 @@ def test_set_overrides_fields_without_editing_files():
     assert next(v for v in s.inference_services if v.id == "chat-east").rtt_slo_ms == 3
     with pytest.raises(InputError, match="no such place"):
         load_scenario(EXAMPLE, overrides={"inference_services.nope.rtt_slo_ms": 3})
+
+
+def test_report_shows_one_period_of_a_capacity_plan(tmp_path):
+    from click.testing import CliRunner
+
+    from planner.cli import main
+
+    plan = tmp_path / "capacity.json"
+    plan.write_text(checked(capacity_scenario(1000)).to_json())
+    runner = CliRunner()
+    ok = runner.invoke(main, ["report", str(plan), "-o", str(tmp_path / "r.html")])
+    assert ok.exit_code == 0, ok.output
+    assert "npu" in (tmp_path / "r.html").read_text()
+    bad = runner.invoke(main, ["report", str(plan), "--period", "year-2", "-o", str(tmp_path / "r.html")])
+    assert bad.exit_code == 2 and "did you mean 'year-1'?" in bad.output
