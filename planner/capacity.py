@@ -33,14 +33,13 @@ from typing import Any
 import pandas as pd
 from ortools.sat.python import cp_model
 
-from planner import scaling
 from planner.errors import InputError, UnknownNameError
 from planner.greedy import Plan, greedy_plan
 from planner.model import BuiltModel, add_hints, build_model, minimize, objective_parts
 from planner.problem import Pool, Problem, build_problem, load_catalog_for, load_topology_for
 from planner.result import Result, Status
 from planner.scenario import CapacitySettings, Scenario
-from planner.solve import _STATUS, Progress, _Callback, configure, extract_plan, relative_gap, write_back
+from planner.solve import Progress, extract_plan, new_solver, run_solver, write_back
 
 HOURS_PER_YEAR = 8760.0
 PURCHASE_COLUMNS = ["period", "site", "system", "accelerator", "units", "chips", "in_service_from",
@@ -280,26 +279,14 @@ def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, work
     build_s = time.perf_counter() - t0
 
     settings = scenario.solver
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit_s if time_limit_s is not None else settings.time_limit_s)
-    solver.parameters.num_workers = int(workers or settings.workers)
-    solver.parameters.random_seed = int(seed if seed is not None else settings.seed)
-    solver.parameters.relative_gap_limit = float(settings.relative_gap)
-    configure(solver)
-    callback = _Callback(on_progress, scale)
-    if on_progress is not None:
-        solver.best_bound_callback = callback.on_bound
-    code = solver.solve(model, callback)
-    status = _STATUS.get(code, Status.no_solution)
-    info: dict[str, Any] = {"status": status.value, "cp_sat_status": solver.status_name(code),
-                            "wall_s": round(time.perf_counter() - t0, 3), "build_s": round(build_s, 3),
-                            "objective": None, "best_bound": None, "gap": None,
+    limit = time_limit_s if time_limit_s is not None else settings.time_limit_s
+    solver = new_solver(limit - build_s, workers or settings.workers, seed if seed is not None else settings.seed,
+                        settings.relative_gap)
+    status, outcome = run_solver(solver, model, scale, on_progress)
+    info: dict[str, Any] = {**outcome, "wall_s": round(time.perf_counter() - t0, 3), "build_s": round(build_s, 3),
                             "variables": len(model.Proto().variables), "constraints": len(model.Proto().constraints),
                             "cost_units_per_cny": scale.units_per_cny}
     if status.has_plan:
-        info["objective"] = scale.cny(solver.objective_value)
-        info["best_bound"] = scale.cny(solver.best_objective_bound)
-        info["gap"] = relative_gap(info["objective"], info["best_bound"])
         bought = {(t, o): int(solver.value(v)) for (t, o), v in buy.items() if solver.value(v) > 0}
     else:
         bought = {}

@@ -26,7 +26,7 @@ from planner.greedy import Plan, greedy_plan
 from planner.model import add_hints, build_model, objective_parts
 from planner.problem import Problem
 from planner.result import Result
-from planner.solve import _STATUS, configure, extract_plan, write_back
+from planner.solve import _STATUS, extract_plan, new_solver, write_back
 from planner.verify import verify_plan
 
 POINT_COLUMNS = ["point", "epsilon_latency_cny", "power_cost_cny", "latency_cny", "unplaced_penalty_cny",
@@ -62,11 +62,7 @@ class _Frontier:
 
     def run(self, built: Any, objective: cp_model.LinearExpr) -> tuple[cp_model.CpSolver, Any]:
         built.model.minimize(objective)
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = self.time_limit_s
-        solver.parameters.num_workers = self.workers
-        solver.parameters.random_seed = self.seed
-        configure(solver)
+        solver = new_solver(self.time_limit_s, self.workers, self.seed)
         return solver, _STATUS.get(solver.solve(built.model))
 
     def point(self, first: str, latency_limit: int | None = None) -> tuple[Result, int]:

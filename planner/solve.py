@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from ortools.sat.python import cp_model
@@ -75,15 +76,38 @@ class _Callback(cp_model.CpSolverSolutionCallback):
             self._on_progress(Progress(time.perf_counter() - self._start, self.objective, self._scale.cny(bound)))
 
 
-def configure(solver: cp_model.CpSolver) -> None:
-    """Search settings shared by every CP-SAT solve in the project.
+def new_solver(time_limit_s: float, workers: int, seed: int, relative_gap_limit: float = 0.0) -> cp_model.CpSolver:
+    """A CP-SAT solver with the settings every solve in the project shares.
 
     The full-problem worker is CP-SAT's ``max_lp`` (the LP with every linearised
     constraint and cuts): on 2 cores it proves bounds that the default worker leaves
     several percent below the plan, because whole replicas and whole gangs round up.
     """
-    if "max_lp" not in solver.parameters.extra_subsolvers:
-        solver.parameters.extra_subsolvers.append("max_lp")
+    solver = cp_model.CpSolver()
+    params = solver.parameters
+    params.max_time_in_seconds = max(0.01, float(time_limit_s))
+    params.num_workers = int(workers)
+    params.random_seed = int(seed)
+    params.relative_gap_limit = float(relative_gap_limit)
+    params.extra_subsolvers.append("max_lp")
+    return solver
+
+
+def run_solver(solver: cp_model.CpSolver, model: cp_model.CpModel, scale: scaling.CostScale,
+               on_progress: Callable[[Progress], None] | None) -> tuple[Status, dict[str, Any]]:
+    """Solve with progress reports; returns our status and the objective, bound and gap in CNY."""
+    callback = _Callback(on_progress, scale)
+    if on_progress is not None:
+        solver.best_bound_callback = callback.on_bound
+    code = solver.solve(model, callback)
+    status = _STATUS.get(code, Status.no_solution)
+    info: dict[str, Any] = {"status": status.value, "cp_sat_status": solver.status_name(code),
+                            "objective": None, "best_bound": None, "gap": None, "solutions": callback.solutions}
+    if status.has_plan:
+        info["objective"] = scale.cny(solver.objective_value)
+        info["best_bound"] = scale.cny(solver.best_objective_bound)
+        info["gap"] = relative_gap(info["objective"], info["best_bound"])
+    return status, info
 
 
 def solve(scenario: Scenario | Problem, *, time_limit_s: float | None = None, workers: int | None = None,
@@ -117,34 +141,17 @@ def solve(scenario: Scenario | Problem, *, time_limit_s: float | None = None, wo
         add_hints(built, greedy)
     build_s = time.perf_counter() - t0
 
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, float(time_limit_s) - build_s)
-    solver.parameters.num_workers = int(workers)
-    solver.parameters.random_seed = int(seed)
-    solver.parameters.relative_gap_limit = float(relative_gap_limit)
-    configure(solver)
-    callback = _Callback(on_progress, built.scale)
-    if on_progress is not None:
-        solver.best_bound_callback = callback.on_bound
-    code = solver.solve(built.model, callback)
-    status = _STATUS.get(code, Status.no_solution)
-    wall_s = time.perf_counter() - t0
-
+    solver = new_solver(time_limit_s - build_s, workers, seed, relative_gap_limit)  # the limit covers the build
+    status, outcome = run_solver(solver, built.model, built.scale, on_progress)
     solver_info = {
-        "status": status.value,
-        "cp_sat_status": solver.status_name(code),
-        "wall_s": round(wall_s, 3),
+        **outcome,
+        "wall_s": round(time.perf_counter() - t0, 3),
         "build_s": round(build_s, 3),
-        "objective": None, "best_bound": None, "gap": None,
         "time_limit_s": time_limit_s, "workers": workers, "seed": seed,
-        "solutions": callback.solutions,
         "cost_units_per_cny": built.scale.units_per_cny,
         **built.stats(),
     }
     if status.has_plan:
-        solver_info["objective"] = built.scale.cny(solver.objective_value)
-        solver_info["best_bound"] = built.scale.cny(solver.best_objective_bound)
-        solver_info["gap"] = relative_gap(solver_info["objective"], solver_info["best_bound"])
         plan = extract_plan(built, solver)
     else:
         plan = Plan()

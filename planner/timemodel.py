@@ -531,21 +531,13 @@ def add_hints(m: TimeModel, plan: TimePlan) -> None:
 
 
 # ---------------------------------------------------------------------------- solve
-_STATUS = {
-    cp_model.OPTIMAL: Status.optimal,
-    cp_model.FEASIBLE: Status.feasible,
-    cp_model.INFEASIBLE: Status.infeasible,
-    cp_model.MODEL_INVALID: Status.model_invalid,
-    cp_model.UNKNOWN: Status.no_solution,
-}
-
 
 def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeData | None = None,
                time_limit_s: float | None = None, workers: int | None = None, seed: int | None = None,
                relative_gap_limit: float | None = None, on_progress: Callable | None = None,
                hint: bool = True) -> Result:
     """Schedule the scenario hour by hour (or block by block) with CP-SAT and return the plan with its timeline."""
-    from planner.solve import _Callback, configure, relative_gap  # the spatial solver's plumbing
+    from planner.solve import new_solver, run_solver  # the spatial solver's plumbing
 
     settings = scenario.solver
     problem = problem if problem is not None else build_problem(scenario)
@@ -563,30 +555,16 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         add_hints(m, greedy)
     build_s = time.perf_counter() - t0
 
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, float(time_limit_s) - build_s)  # the limit covers the build
-    solver.parameters.num_workers = int(workers)
-    solver.parameters.random_seed = int(seed)
-    solver.parameters.relative_gap_limit = float(relative_gap_limit)
-    configure(solver)
-    callback = _Callback(on_progress, m.scale)
-    if on_progress is not None:
-        solver.best_bound_callback = callback.on_bound
-    code = solver.solve(m.model, callback)
-    status = _STATUS.get(code, Status.no_solution)
-    wall_s = time.perf_counter() - t0
+    solver = new_solver(time_limit_s - build_s, workers, seed, relative_gap_limit)  # the limit covers the build
+    status, outcome = run_solver(solver, m.model, m.scale, on_progress)
     info = {
-        "model": "time", "status": status.value, "cp_sat_status": solver.status_name(code),
-        "wall_s": round(wall_s, 3), "build_s": round(build_s, 3), "greedy_s": round(greedy_s, 3),
-        "objective": None, "best_bound": None, "gap": None,
-        "time_limit_s": time_limit_s, "workers": workers, "seed": seed, "solutions": callback.solutions,
+        "model": "time", **outcome,
+        "wall_s": round(time.perf_counter() - t0, 3), "build_s": round(build_s, 3), "greedy_s": round(greedy_s, 3),
+        "time_limit_s": time_limit_s, "workers": workers, "seed": seed,
         "cost_units_per_cny": m.scale.units_per_cny, "start_grid": td.start_grid,
         **m.stats(),
     }
     if status.has_plan:
-        info["objective"] = m.scale.cny(solver.objective_value)
-        info["best_bound"] = m.scale.cny(solver.best_objective_bound)
-        info["gap"] = relative_gap(info["objective"], info["best_bound"])
         plan = extract_plan(m, solver)
     else:
         plan = TimePlan()
