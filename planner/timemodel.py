@@ -347,12 +347,12 @@ def add_serving_variables(m: TimeModel) -> None:
     """r[v,p,b] per block, f[v,k,s,b] only where RTT(k,s) ≤ SLO (the latency SLO holds by construction)."""
     p = m.problem
     for svc in p.services.values():
+        bounds = {(site, accel): p.inventory[(site, accel)] // svc.chips_per_replica[accel] for site, accel in svc.pools}
+        served_sites = {site for (site, _a), ub in bounds.items() if ub > 0}
         for b in range(len(m.td.blocks)):
-            for site, accel in svc.pools:
-                ub = p.inventory[(site, accel)] // svc.chips_per_replica[accel]
+            for (site, accel), ub in bounds.items():
                 if ub > 0:
                     m.r[(svc.id, site, accel, b)] = m.int_var(ub, f"r[{svc.id},{site},{accel},{b}]")
-            served_sites = {s for (v, s, _a, bb) in m.r if v == svc.id and bb == b}
             for city in svc.demand_tokens_per_s:
                 cap = scaling.demand_tokens(m.td.demand[(svc.id, city)][b])
                 for site in svc.city_sites[city]:
