@@ -54,6 +54,10 @@ from planner.timedata import (REPLICA_COLUMNS, SCHEDULE_COLUMNS, SERVING_COLUMNS
 #: above this many (class, pool) pairs, each class keeps only its cheapest pools
 AUTO_POOLS_LIMIT = 3000
 AUTO_POOLS_PER_JOB = 3
+#: above this many replica variables (service × pool × block), ``decompose="auto"`` places with the spatial model first
+AUTO_DECOMPOSE_REPLICA_VARIABLES = 20_000
+#: share of the time limit the spatial placement may use when decomposing
+SPATIAL_SHARE = 0.25
 
 
 @dataclass
@@ -89,6 +93,8 @@ class TimeModel:
     f: dict[tuple[str, str, str, int], cp_model.IntVar] = field(default_factory=dict)
     upper: dict[int, int] = field(default_factory=dict)
     scale: scaling.CostScale = scaling.CostScale(1000.0)
+    #: pools each service may use (a decomposition's); None = every pool it is allowed
+    serving_pools: dict[str, set[Pool]] | None = None
     objective_terms: dict[str, cp_model.LinearExpr] = field(default_factory=dict)
 
     def int_var(self, ub: int, name: str) -> cp_model.IntVar:
@@ -173,17 +179,26 @@ def time_classes(problem: Problem, td: TimeData) -> list[TimeClass]:
     return sorted(out, key=lambda c: c.template)
 
 
-def select_pools_and_starts(problem: Problem, td: TimeData, classes: list[TimeClass], greedy: TimePlan) -> None:
-    """Candidate pools (cheapest few at scale, plus the greedy's) and start steps per class."""
+def select_pools_and_starts(problem: Problem, td: TimeData, classes: list[TimeClass], greedy: TimePlan,
+                            job_pools: dict[str, set[Pool]] | None = None) -> None:
+    """Candidate pools (cheapest few at scale, plus the greedy's) and start steps per class.
+
+    ``job_pools`` (a decomposition's placement) confines each class to the pools named for its
+    jobs plus the greedy's; a class with none named keeps its single cheapest pool."""
     prices = _Prices(td)
     n_pairs = sum(len(td.jobs[c.template].windows) for c in classes)
     keep = td.pools_per_job or (AUTO_POOLS_PER_JOB if n_pairs > AUTO_POOLS_LIMIT else None)
+    if job_pools is not None:
+        keep = 1
     boundaries = sorted({s for s, _e in td.blocks} | {td.steps})
     for cls in classes:
         tj = td.jobs[cls.template]
         pools = list(tj.windows)
         used = {greedy.segments[j][0] for j in cls.job_ids if j in greedy.segments}
-        if keep is not None and len(pools) > keep:
+        named = set().union(*(job_pools.get(j, set()) for j in cls.job_ids)) if job_pools is not None else set()
+        if named & set(pools):
+            pools = [p for p in pools if p in named | used]
+        elif keep is not None and len(pools) > keep:
             best = sorted(pools, key=lambda p: min(start_cost(problem, td, prices, cls.template, p, t)
                                                    for t in (tj.windows[p].earliest, tj.windows[p].latest_start)))
             pools = [p for p in pools if p in set(best[:keep]) | used]
@@ -305,12 +320,21 @@ def _runs(steps: list[int]) -> list[tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------------- build
-def build_time_model(problem: Problem, td: TimeData, greedy: TimePlan | None = None) -> TimeModel:
-    """Variables → constraints → objective, each family in its own function."""
+def build_time_model(problem: Problem, td: TimeData, greedy: TimePlan | None = None, *,
+                     job_pools: dict[str, set[Pool]] | None = None,
+                     serving_pools: dict[str, set[Pool]] | None = None) -> TimeModel:
+    """Variables → constraints → objective, each family in its own function.
+
+    ``job_pools`` and ``serving_pools`` restrict where jobs and services may go (see
+    ``spatial_pools``); the greedy schedule's pools are always kept, so it stays a full hint."""
     greedy = greedy if greedy is not None else TimePlan()
     classes = time_classes(problem, td)
-    select_pools_and_starts(problem, td, classes, greedy)
-    m = TimeModel(problem, td, cp_model.CpModel(), classes)
+    select_pools_and_starts(problem, td, classes, greedy, job_pools)
+    if serving_pools is not None:
+        serving_pools = {sid: set(serving_pools.get(sid, ())) for sid in problem.services}
+        for (sid, site, accel, _b) in greedy.replicas:
+            serving_pools[sid].add((site, accel))
+    m = TimeModel(problem, td, cp_model.CpModel(), classes, serving_pools=serving_pools)
     add_job_variables(m)
     add_serving_variables(m)
     add_job_assignment(m)
@@ -347,7 +371,8 @@ def add_serving_variables(m: TimeModel) -> None:
     """r[v,p,b] per block, f[v,k,s,b] only where RTT(k,s) ≤ SLO (the latency SLO holds by construction)."""
     p = m.problem
     for svc in p.services.values():
-        bounds = {(site, accel): p.inventory[(site, accel)] // svc.chips_per_replica[accel] for site, accel in svc.pools}
+        pools = [q for q in svc.pools if m.serving_pools is None or q in m.serving_pools.get(svc.id, ())]
+        bounds = {(site, accel): p.inventory[(site, accel)] // svc.chips_per_replica[accel] for site, accel in pools}
         served_sites = {site for (site, _a), ub in bounds.items() if ub > 0}
         for b in range(len(m.td.blocks)):
             for (site, accel), ub in bounds.items():
@@ -535,10 +560,20 @@ def add_hints(m: TimeModel, plan: TimePlan) -> None:
 def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeData | None = None,
                time_limit_s: float | None = None, workers: int | None = None, seed: int | None = None,
                relative_gap_limit: float | None = None, on_progress: Callable | None = None,
-               hint: bool = True) -> Result:
-    """Schedule the scenario hour by hour (or block by block) with CP-SAT and return the plan with its timeline."""
+               hint: bool = True, decompose: str = "auto") -> Result:
+    """Schedule the scenario hour by hour (or block by block) with CP-SAT and return the plan with its timeline.
+
+    ``decompose="spatial"`` first places the work with the spatial model (``SPATIAL_SHARE`` of the
+    time limit) and then schedules each job class and service only on the pools that placement or
+    the greedy schedule chose. The CP-SAT bound is then the restricted model's (``restricted_bound``);
+    ``best_bound`` and ``gap`` always hold a bound on the full model, and a restricted optimum is
+    reported as ``feasible``. ``"auto"`` decomposes when the model would have more than
+    ``AUTO_DECOMPOSE_REPLICA_VARIABLES`` replica variables; ``"off"`` never does.
+    """
     from planner.solve import new_solver, run_solver  # the spatial solver's plumbing
 
+    if decompose not in ("auto", "spatial", "off"):
+        raise ValueError(f"decompose must be auto, spatial or off, not {decompose!r}")
     settings = scenario.solver
     problem = problem if problem is not None else build_problem(scenario)
     time_limit_s = time_limit_s if time_limit_s is not None else settings.time_limit_s
@@ -550,27 +585,114 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     td = td if td is not None else build_time_data(scenario, problem)
     greedy = greedy_schedule(problem, td)
     greedy_s = time.perf_counter() - t0
-    m = build_time_model(problem, td, greedy)
+    if decompose == "auto":
+        decompose = "spatial" if replica_variables(problem, td) > AUTO_DECOMPOSE_REPLICA_VARIABLES else "off"
+    job_pools = serving_pools = None
+    spatial_info: dict = {}
+    if decompose == "spatial":
+        job_pools, serving_pools, spatial_info = spatial_pools(problem, SPATIAL_SHARE * time_limit_s, workers, seed)
+    m = build_time_model(problem, td, greedy, job_pools=job_pools, serving_pools=serving_pools)
     if hint:
         add_hints(m, greedy)
     build_s = time.perf_counter() - t0
 
     solver = new_solver(time_limit_s - build_s, workers, seed, relative_gap_limit)  # the limit covers the build
     status, outcome = run_solver(solver, m.model, m.scale, on_progress)
+    relaxed = relaxed_bound(problem, td)
     info = {
         "model": "time", **outcome,
         "wall_s": round(time.perf_counter() - t0, 3), "build_s": round(build_s, 3), "greedy_s": round(greedy_s, 3),
         "time_limit_s": time_limit_s, "workers": workers, "seed": seed,
         "cost_units_per_cny": m.scale.units_per_cny, "start_grid": td.start_grid,
+        "decomposition": decompose, **spatial_info, "relaxed_bound": relaxed,
         **m.stats(),
     }
+    if decompose == "spatial":
+        # the restricted model's bound says nothing about the choices it was not offered
+        info["bound_scope"] = "full (relaxed); restricted_bound covers the restricted pools only"
+        info["restricted_bound"], info["restricted_gap"] = outcome["best_bound"], outcome["gap"]
+        info["best_bound"] = relaxed
+        if status == Status.optimal:
+            status = Status.feasible
+            info["status"] = status.value
+    else:
+        info["bound_scope"] = "full"
+        if outcome["best_bound"] is not None:
+            info["best_bound"] = max(outcome["best_bound"], relaxed)
     if status.has_plan:
         plan = extract_plan(m, solver)
     else:
         plan = TimePlan()
     result = write_back_time(problem, td, plan, status, info)
     result.solver["greedy_objective"] = write_back_time(problem, td, greedy, Status.feasible, {}).objective["total_cny"]
+    if status.has_plan:
+        from planner.solve import relative_gap
+
+        result.solver["gap"] = relative_gap(result.solver["objective"], result.solver["best_bound"])
     return result
+
+
+def replica_variables(problem: Problem, td: TimeData) -> int:
+    """How many r[v,p,b] the full model would have (serving dominates the model's size at scale)."""
+    return len(td.blocks) * sum(len(s.pools) for s in problem.services.values())
+
+
+def spatial_pools(problem: Problem, time_limit_s: float, workers: int, seed: int
+                  ) -> tuple[dict[str, set[Pool]], dict[str, set[Pool]], dict]:
+    """Place the work with the spatial model and return the pools it chose per job and per service."""
+    from planner.solve import solve
+
+    placed = solve(problem, time_limit_s=time_limit_s, workers=workers, seed=seed)
+    job_pools: dict[str, set[Pool]] = defaultdict(set)
+    serving_pools: dict[str, set[Pool]] = defaultdict(set)
+    for r in placed.placements.itertuples(index=False):
+        (job_pools if r.kind == "training" else serving_pools)[r.workload].add((r.site, r.accelerator))
+    s = placed.solver
+    info = {"spatial_s": s.get("wall_s"), "spatial_gap": s.get("gap"), "spatial_status": placed.status.value}
+    return dict(job_pools), dict(serving_pools), info
+
+
+def relaxed_bound(problem: Problem, td: TimeData) -> float:
+    """A lower bound on the full time model (CNY): every job at its cheapest (pool, start) or unplaced,
+    every token of demand served at its cheapest pool in reach (fractional replicas) or unserved,
+    ignoring chips and power caps; plus the idle draw of the inventory, which no plan avoids."""
+    prices = _Prices(td)
+    w = problem.power_cost_weight
+    total = 0.0
+    if td.idle_mode == "idle":
+        for pool, inv in problem.inventory.items():
+            total += w * inv * problem.meter_kw_per_chip(*pool) * td.idle_fraction * td.step_h * sum(td.price[pool])
+    for jid, job in problem.jobs.items():
+        tj = td.jobs.get(jid)
+        best = job.penalty_cny
+        if tj is not None and jid not in td.pre_unplaced:
+            for pool, wd in tj.windows.items():
+                tr = tj.transfers.get(pool[0])
+                if tj.preemptible:
+                    frac = (wd.steps - 1 + wd.busy_last) / wd.steps
+                    kw = busy_kw_marginal(problem, td, pool) * job.chips
+                    cheapest = sorted(td.price[pool][wd.earliest:wd.deadline])[:wd.steps]
+                    cost = w * kw * td.step_h * frac * sum(cheapest)
+                else:
+                    cost = min(start_cost(problem, td, prices, jid, pool, t) for t in (
+                        range(wd.earliest, wd.latest_start + 1))) - (tr.cost_cny if tr else 0.0)
+                best = min(best, cost + (tr.cost_cny if tr else 0.0))
+        total += best
+    for (sid, city), per in td.demand.items():
+        svc = problem.services[sid]
+        unserved = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h
+        reach = [q for q in svc.pools if q[0] in svc.city_sites[city]
+                 and problem.inventory[q] // svc.chips_per_replica[q[1]] > 0
+                 and scaling.tokens_down(svc.replica_tokens_per_s(q[1])) > 0]
+        for b, d in enumerate(per):
+            hours = td.block_hours(b)
+            unit = unserved * hours
+            for q in reach:
+                kw = busy_kw_marginal(problem, td, q) * svc.chips_per_replica[q[1]]
+                unit = min(unit, w * kw * hours * td.block_price(q, b) / scaling.tokens_down(svc.replica_tokens_per_s(q[1]))
+                           + problem.latency_cny_per_token_per_s(sid, city, q[0]) / problem.horizon_h * hours)
+            total += unit * scaling.demand_tokens(d)
+    return total
 
 
 def extract_plan(m: TimeModel, solver: cp_model.CpSolver) -> TimePlan:
