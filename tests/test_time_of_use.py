@@ -53,6 +53,8 @@ def solved(s: Scenario) -> Result:
     assert r.status.value == "optimal"
     assert verify(s, r) == []
     assert r.solver["gap"] == pytest.approx(0.0)
+    assert r.solver["bound_scope"] == "full"
+    assert r.solver["relaxed_bound"] <= r.objective["total_cny"] + 1e-6  # the capacity-free bound never cuts the optimum
     # the plan file round-trips, and the round-tripped plan verifies too
     again = Result.from_dict(r.to_dict())
     assert verify_plan(build_problem(s), again.to_dict(), s) == []
@@ -162,6 +164,39 @@ def test_inference_replicas_follow_the_demand_profile():
     # the spatial model holds the peak's 5 replicas all day at the mean price
     spatial = solve(s, mode="spatial")
     assert spatial.objective["total_cny"] > r.objective["total_cny"]
+
+
+def test_the_capacity_free_bound_is_exact_for_a_job_alone_and_below_a_queue():
+    """Alone, the valley job's cheapest run is the optimum: the bound is 9.6 CNY exactly. Two 4-hour
+    jobs due by 06:00 on 8 GPUs cannot both run; the bound ignores chips and puts both in the valley
+    [0, 4): 2 × 8 × 4 × 0.3 = 19.2 CNY, strictly below what any plan pays."""
+    from planner.timemodel import relaxed_bound
+
+    s = scenario(horizon_h=48, sites=EAST_ONLY, training_jobs=[job(release_h=12, deadline_h=48)])
+    p = build_problem(s)
+    assert relaxed_bound(p, build_time_data(s, p)) == pytest.approx(9.6)
+    s = scenario(sites=EAST_ONLY, training_jobs=[job(id="a", deadline_h=6), job(id="b", deadline_h=6)])
+    p = build_problem(s)
+    assert relaxed_bound(p, build_time_data(s, p)) == pytest.approx(19.2)
+    assert solve(s).objective["total_cny"] > 19.2
+
+
+def test_a_decomposed_solve_keeps_its_restricted_bound_apart():
+    """Placing with the spatial model first restricts the choices: the plan still verifies, but it is
+    never called optimal, best_bound is the full model's capacity-free bound and the CP-SAT bound of the
+    restricted model is reported as restricted_bound."""
+    from planner.timemodel import solve_time
+
+    s = scenario(training_jobs=[job(id="a"), job(id="b", deadline_h=12)])
+    r = solve_time(s, decompose="spatial", time_limit_s=10)
+    assert verify(s, r) == []
+    assert r.status.value == "feasible" and r.solver["decomposition"] == "spatial"
+    assert "restricted" in r.solver["bound_scope"]
+    assert r.solver["best_bound"] == pytest.approx(r.solver["relaxed_bound"])
+    assert r.solver["best_bound"] <= r.objective["total_cny"] + 1e-6
+    assert r.solver["restricted_bound"] is not None
+    assert r.objective["total_cny"] <= r.solver["greedy_objective"] + 1e-6
+    assert solve_time(s, decompose="off").solver["decomposition"] == "off"
 
 
 def test_idle_chips_draw_their_fraction_unless_switched_off():
