@@ -48,9 +48,9 @@ PURCHASE_COLUMNS = ["period", "site", "system", "accelerator", "units", "chips",
 
 def capital_recovery_factor(rate: float, years: float) -> float:
     """Annual payment per CNY of capex over ``years`` at ``rate`` (1/years when the rate is 0)."""
-    if rate == 0:
-        return 1.0 / years
     g = (1 + rate) ** years
+    if g - 1 <= 1e-12:  # a zero (or vanishing) rate: straight-line
+        return 1.0 / years
     return rate * g / (g - 1)
 
 
