@@ -183,7 +183,7 @@ def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) 
         job = problem.jobs[jid]
         hours = job.hours[accel]
         kwh = problem.energy_kwh(site, accel, job.chips, hours)
-        rows.append((jid, "training", site, accel, job.chips, 0, hours, kwh / 1000,
+        rows.append((jid, job.kind, site, accel, job.chips, 0, hours, kwh / 1000,
                      kwh * problem.price_cny_per_kwh(site, accel)))
     for (sid, site, accel), n in sorted(plan.replicas.items()):
         chips = n * problem.services[sid].chips_per_replica[accel]
@@ -249,9 +249,9 @@ def explain_unplaced(problem: Problem, plan: Plan, placements: pd.DataFrame, rou
         if jid in plan.job_pool:
             continue
         if jid in problem.pre_unplaced:
-            rows.append((jid, "training", None, None, problem.pre_unplaced[jid]))
+            rows.append((jid, job.kind, None, None, problem.pre_unplaced[jid]))
             continue
-        rows.append((jid, "training", None, None, _job_reason(problem, job.id, free, meter_kw)))
+        rows.append((jid, job.kind, None, None, _job_reason(problem, job.id, free, meter_kw)))
     served: dict[tuple[str, str], float] = defaultdict(float)
     for row in routing.itertuples(index=False):
         served[(row.service, row.city)] += row.tokens_per_s
