@@ -48,9 +48,9 @@ PURCHASE_COLUMNS = ["period", "site", "system", "accelerator", "units", "chips",
 
 def capital_recovery_factor(rate: float, years: float) -> float:
     """Annual payment per CNY of capex over ``years`` at ``rate`` (1/years when the rate is 0)."""
-    if rate == 0:
-        return 1.0 / years
     g = (1 + rate) ** years
+    if g - 1 <= 1e-12:  # a zero (or vanishing) rate: straight-line
+        return 1.0 / years
     return rate * g / (g - 1)
 
 
@@ -202,8 +202,11 @@ def period_scenarios(scenario: Scenario, options: list[Option]) -> list[Scenario
         jobs = [j.model_copy(update={"count": max(0, round(j.count * period.training_growth))})
                 for j in scenario.training_jobs]
         jobs = [j for j in jobs if j.count > 0]
+        # batch inference grows with token demand: more tokens per job where it has a volume
+        batch = [b.model_copy(update={"tokens": b.tokens * period.inference_growth}) if b.tokens else b
+                 for b in scenario.batch_inference]
         out.append(scenario.model_copy(update={"sites": sites, "inference_services": services,
-                                               "training_jobs": jobs, "capacity": None}))
+                                               "training_jobs": jobs, "batch_inference": batch, "capacity": None}))
     return out
 
 

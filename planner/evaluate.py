@@ -33,7 +33,7 @@ def evaluate(problem: Problem, placements: pd.DataFrame, routing: pd.DataFrame) 
         energy_kwh += kwh
         carbon_kg += kwh * (problem.sites[row.site].carbon_kg_per_kwh or 0.0)
         site_meter_kw[row.site] += int(row.chips) * problem.meter_kw_per_chip(row.site, row.accelerator)
-        if row.kind == "training":
+        if row.kind != "inference":
             placed_jobs.add(row.workload)
         else:
             inference_cost += cost

@@ -19,7 +19,7 @@ from typing import Any
 
 from planner.errors import InputError, UnknownNameError
 from planner.scenario import Scenario
-from workloads.resolve import service_figures, training_hours
+from workloads.resolve import choose_gang, service_figures, training_hours
 
 Pool = tuple[str, str]  # (site, accelerator)
 
@@ -52,9 +52,11 @@ class JobData:
     pools: tuple[Pool, ...]  # (site, accel) pools it may use, in a fixed order
     penalty_cny: float  # charged if left unplaced
 
+    kind: str = "training"  # or "batch" (batch inference)
+
     def class_key(self) -> tuple[Any, ...]:
         """Jobs with equal keys are interchangeable: the model counts them, not each one."""
-        return (self.chips, tuple(sorted(self.hours.items())), self.pools, round(self.penalty_cny, 6))
+        return (self.kind, self.chips, tuple(sorted(self.hours.items())), self.pools, round(self.penalty_cny, 6))
 
 
 @dataclass(frozen=True)
@@ -193,38 +195,39 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
     # -- training jobs ---------------------------------------------------------------
     jobs: dict[str, JobData] = {}
     pre_unplaced: dict[str, str] = {}
-    for i, job in enumerate(scenario.training_jobs):
-        where = f"training_jobs[{i}]"
-        _check_known("accelerator", job.allowed_accelerators, catalog.accelerators, file, f"{where}.allowed_accelerators")
+    for i, job in enumerate(scenario.jobs):
+        where = scenario.job_field(i)
+        allowed = _allowed_accelerators(job, catalog, file, where)
         _check_known("site", job.allowed_sites or [], topology.sites, file, f"{where}.allowed_sites")
         allowed_sites = set(job.allowed_sites) if job.allowed_sites is not None else set(sites)
         residency = None
         if job.data_residency:  # the data may not leave its province: only sites there
             residency = _province_of(topology, job.dataset_origin, file, f"{where}.dataset_origin")
             allowed_sites = {s for s in allowed_sites if topology.sites[s].province == residency}
-        resolved = _located(training_hours, job, catalog, models, file=file, field=f"{where}.model")
+        chips, gang = _located(choose_gang, job, catalog, models, allowed, file=file, field=f"{where}.model")
+        figures += [gang] if gang else []
+        resolved = _located(training_hours, job, catalog, models, allowed, chips, file=file, field=f"{where}.model")
         hours = resolved.values
         figures += resolved.figures
         for accel, why in resolved.dropped.items():
-            warnings.append(f"training job '{job.id}' cannot use {accel}: {why}")
+            warnings.append(f"{job.kind} job '{job.id}' cannot use {accel}: {why}")
         pools = tuple(p for p in inventory if p[1] in hours and p[0] in allowed_sites)
         penalty_rate = job.unplaced_cny_per_chip_hour or objective.unplaced_training_cny_per_chip_hour
-        penalty = job.priority * penalty_rate * job.chips * min(hours.values(), default=0.0)
+        penalty = job.priority * penalty_rate * chips * min(hours.values(), default=0.0)
         copies = [job.id] if job.count == 1 else [f"{job.id}#{k + 1}" for k in range(job.count)]
-        fitting = tuple(p for p in pools if inventory[p] >= job.chips
-                        and job.chips * _meter_kw(accels, sites, p) <= sites[p[0]].power_cap_kw)
+        fitting = tuple(p for p in pools if inventory[p] >= chips
+                        and chips * _meter_kw(accels, sites, p) <= sites[p[0]].power_cap_kw)
         if not hours:
             reason = "no allowed accelerator can run it: " + "; ".join(f"{a}: {w}" for a, w in resolved.dropped.items())
         elif residency is not None and not pools:
             reason = (f"data residency keeps it in {residency}, and no site there has an allowed accelerator; "
                       "add inventory there or lift data_residency")
         else:
-            reason = None if fitting else _oversize_reason(job.chips, job.allowed_accelerators, pools, inventory,
-                                                           sites, accels)
+            reason = None if fitting else _oversize_reason(chips, allowed, pools, inventory, sites, accels)
         if reason:
-            warnings.append(f"training job '{job.id}' can never be placed: {reason}")
+            warnings.append(f"{job.kind} job '{job.id}' can never be placed: {reason}")
         for copy_id in copies:
-            jobs[copy_id] = JobData(copy_id, job.chips, hours, fitting, penalty)
+            jobs[copy_id] = JobData(copy_id, chips, hours, fitting, penalty, job.kind)
             if reason:
                 pre_unplaced[copy_id] = reason
 
@@ -234,8 +237,8 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
     pre_unserved: dict[tuple[str, str], str] = {}
     for i, svc in enumerate(scenario.inference_services):
         where = f"inference_services[{i}]"
-        _check_known("accelerator", svc.allowed_accelerators, catalog.accelerators, file, f"{where}.allowed_accelerators")
-        tps, cpr = _located(service_figures, svc, catalog, models, file=file, field=f"{where}.model")
+        allowed = _allowed_accelerators(svc, catalog, file, where)
+        tps, cpr = _located(service_figures, svc, catalog, models, allowed, file=file, field=f"{where}.model")
         figures += tps.figures + cpr.figures
         for accel, why in tps.dropped.items():
             warnings.append(f"service '{svc.id}' cannot use {accel}: {why}")
@@ -290,7 +293,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
 
 
 def _models_for(scenario: Scenario, file: str) -> dict[str, Any]:
-    needs = any(j.model for j in scenario.training_jobs) or any(s.model for s in scenario.inference_services)
+    needs = any(j.model for j in scenario.jobs) or any(s.model for s in scenario.inference_services)
     if not needs:
         return {}
     from workloads.models import load_models
@@ -302,10 +305,10 @@ def _models_for(scenario: Scenario, file: str) -> dict[str, Any]:
                          fix=exc.fix) from None
 
 
-def _located(fn: Any, item: Any, catalog: Any, models: dict[str, Any], *, file: str, field: str) -> Any:
+def _located(fn: Any, item: Any, catalog: Any, models: dict[str, Any], *args: Any, file: str, field: str) -> Any:
     """Run an estimator step; errors that name no file get the scenario's file and field."""
     try:
-        return fn(item, catalog, models)
+        return fn(item, catalog, models, *args)
     except InputError as exc:
         if exc.file:
             raise
@@ -319,6 +322,17 @@ def _province_of(topology: Any, node: str | None, file: str, field: str) -> str:
         return str(topology.sites[node].province)
     raise UnknownNameError("city or site", str(node), list(topology.cities) + list(topology.sites), file=file,
                            field=field)
+
+
+def _allowed_accelerators(item: Any, catalog: Any, file: str, where: str) -> list[str]:
+    """The accelerators an item allows: those it names, plus every released one on the stacks it names."""
+    _check_known("accelerator", item.allowed_accelerators, catalog.accelerators, file, f"{where}.allowed_accelerators")
+    stacks = {str(a.software_stack) for a in catalog.accelerators.values()}
+    _check_known("software stack", item.allowed_stacks, stacks, file, f"{where}.allowed_stacks")
+    out = list(item.allowed_accelerators)
+    out += [a.id for a in catalog.accelerators.values()
+            if str(a.software_stack) in item.allowed_stacks and a.released and a.id not in out]
+    return out
 
 
 def _check_known(kind: str, names: list[str], known: Any, file: str, field: str) -> None:

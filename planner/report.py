@@ -110,7 +110,7 @@ def _figures(result: Result) -> list[tuple[str | None, go.Figure]]:
         figs.append(("Utilisation", plot_utilisation(result)))
     if len(result.routing):
         figs.append(("Latency", plot_latency(result)))
-    if (result.placements["kind"] == "training").any():
+    if (result.placements["kind"] != "inference").any():
         figs.append(("Training jobs", plot_gantt(result)))
     return figs
 

@@ -154,6 +154,9 @@ class Scenario(BaseModel):
     topology: TopologyRef = Field(default_factory=TopologyRef)
     sites: dict[str, SitePlan] = Field(min_length=1)
     training_jobs: list[TrainingJob] = Field(default_factory=list)
+    batch_inference: list[TrainingJob] = Field(
+        default_factory=list, description="batch inference: a model, a token volume and a deadline; "
+        "scheduled like training (same fields; kind is set to batch)")
     inference_services: list[InferenceService] = Field(default_factory=list)
     models: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="extra models for the estimator, {model_id: fields as in the model library}")
@@ -164,19 +167,37 @@ class Scenario(BaseModel):
     #: where the scenario was read from; relative paths resolve against it
     source_path: str | None = Field(None, exclude=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _batch_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("batch_inference"), list):
+            data = {**data, "batch_inference": [{**b, "kind": "batch"} if isinstance(b, dict) else b
+                                                for b in data["batch_inference"]]}
+        return data
+
+    @property
+    def jobs(self) -> list[TrainingJob]:
+        """Training jobs and batch-inference jobs: all the gang-scheduled work."""
+        return [*self.training_jobs, *self.batch_inference]
+
+    def job_field(self, index: int) -> str:
+        """Where the ``index``-th of ``jobs`` sits in the file, for error messages."""
+        n = len(self.training_jobs)
+        return f"training_jobs[{index}]" if index < n else f"batch_inference[{index - n}]"
+
     @model_validator(mode="after")
     def _unique_ids(self) -> "Scenario":
-        for kind, items in (("training_jobs", self.training_jobs), ("inference_services", self.inference_services)):
+        for kind, items in (("jobs", self.jobs), ("inference_services", self.inference_services)):
             seen: set[str] = set()
             for i, item in enumerate(items):
                 if item.id in seen:
-                    raise ValueError(f"{kind}[{i}].id '{item.id}' is used twice; ids must be unique")
+                    raise ValueError(f"id '{item.id}' is used twice among {kind}; ids must be unique")
                 seen.add(item.id)
-        clash = {j.id for j in self.training_jobs} & {s.id for s in self.inference_services}
+        clash = {j.id for j in self.jobs} & {s.id for s in self.inference_services}
         if clash:
             raise ValueError(f"ids {sorted(clash)} name both a training job and a service; rename one")
-        if not self.training_jobs and not self.inference_services:
-            raise ValueError("the scenario has no training_jobs and no inference_services")
+        if not self.jobs and not self.inference_services:
+            raise ValueError("the scenario has no training_jobs, batch_inference or inference_services")
         return self
 
     def resolve(self, path: str | None) -> Path | None:

@@ -183,7 +183,7 @@ def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) 
         job = problem.jobs[jid]
         hours = job.hours[accel]
         kwh = problem.energy_kwh(site, accel, job.chips, hours)
-        rows.append((jid, "training", site, accel, job.chips, 0, hours, kwh / 1000,
+        rows.append((jid, job.kind, site, accel, job.chips, 0, hours, kwh / 1000,
                      kwh * problem.price_cny_per_kwh(site, accel)))
     for (sid, site, accel), n in sorted(plan.replicas.items()):
         chips = n * problem.services[sid].chips_per_replica[accel]
@@ -242,16 +242,16 @@ def explain_unplaced(problem: Problem, plan: Plan, placements: pd.DataFrame, rou
     free = dict(problem.inventory)
     meter_kw = {s: 0.0 for s in problem.sites}
     for row in placements.itertuples(index=False):
-        free[(row.site, row.accelerator)] -= int(row.chips)
+        free[(row.site, row.accelerator)] = free.get((row.site, row.accelerator), 0) - int(row.chips)
         meter_kw[row.site] += int(row.chips) * problem.meter_kw_per_chip(row.site, row.accelerator)
     rows = []
     for jid, job in sorted(problem.jobs.items()):
         if jid in plan.job_pool:
             continue
         if jid in problem.pre_unplaced:
-            rows.append((jid, "training", None, None, problem.pre_unplaced[jid]))
+            rows.append((jid, job.kind, None, None, problem.pre_unplaced[jid]))
             continue
-        rows.append((jid, "training", None, None, _job_reason(problem, job.id, free, meter_kw)))
+        rows.append((jid, job.kind, None, None, _job_reason(problem, job.id, free, meter_kw)))
     served: dict[tuple[str, str], float] = defaultdict(float)
     for row in routing.itertuples(index=False):
         served[(row.service, row.city)] += row.tokens_per_s
@@ -271,12 +271,12 @@ def _job_reason(problem: Problem, jid: str, free: dict, meter_kw: dict) -> str:
     for site, accel in job.pools:
         need_kw = job.chips * problem.meter_kw_per_chip(site, accel)
         head_kw = problem.sites[site].power_cap_kw - meter_kw[site]
-        if free[(site, accel)] >= job.chips and head_kw + 1e-6 >= need_kw:
+        if free.get((site, accel), 0) >= job.chips and head_kw + 1e-6 >= need_kw:
             cost = problem.job_cost_cny(jid, (site, accel))
             return (f"it fits on {accel} at {site}, but its power cost {cost:,.0f} CNY exceeds its unplaced "
                     f"penalty {job.penalty_cny:,.0f} CNY; raise unplaced_cny_per_chip_hour to place it")
-        if free[(site, accel)] < job.chips:
-            blocked.append(f"{accel} at {site} has {free[(site, accel)]} of {job.chips} chips free")
+        if free.get((site, accel), 0) < job.chips:
+            blocked.append(f"{accel} at {site} has {free.get((site, accel), 0)} of {job.chips} chips free")
         else:
             blocked.append(f"{site} has {head_kw / 1000:.2f} of {need_kw / 1000:.2f} MW free")
     return ("capacity taken by cheaper or higher-penalty work: " + "; ".join(blocked)
@@ -291,7 +291,7 @@ def _demand_reason(problem: Problem, sid: str, city: str, short: float, free: di
         if site not in sites:
             continue
         cpr = svc.chips_per_replica[accel]
-        if free[(site, accel)] >= cpr and problem.sites[site].power_cap_kw - meter_kw[site] >= \
+        if free.get((site, accel), 0) >= cpr and problem.sites[site].power_cap_kw - meter_kw[site] >= \
                 cpr * problem.meter_kw_per_chip(site, accel):
             replica = problem.replica_cost_cny(sid, (site, accel))
             return (f"the last {short:,.0f} tokens/s would need another whole replica ({cpr} {accel} at {site}, "

@@ -17,6 +17,8 @@ from planner.problem import Problem
 
 #: relative tolerance on recomputed figures (JSON round-trips floats exactly; this absorbs summation order)
 REL_TOL = 1e-6
+#: placement kinds that are gang-scheduled jobs (the rest is inference serving)
+JOB_KINDS = ("training", "batch")
 
 
 def verify_plan(problem: Problem, plan: dict[str, Any], scenario: Any = None) -> list[str]:
@@ -39,17 +41,17 @@ def verify_plan(problem: Problem, plan: dict[str, Any], scenario: Any = None) ->
     # -- every workload placed or listed unplaced, once ------------------------------------
     seen: dict[str, int] = defaultdict(int)
     for row in placements.itertuples(index=False):
-        if row.kind == "training":
+        if row.kind in JOB_KINDS:
             seen[row.workload] += 1
-    unplaced_jobs = {u["workload"] for u in unplaced if u.get("kind") == "training"}
+    unplaced_jobs = {u["workload"] for u in unplaced if u.get("kind") in JOB_KINDS}
     for jid in problem.jobs:
         n = seen.get(jid, 0)
         if n > 1:
-            out.append(f"training job {jid} is placed {n} times; a gang runs on exactly one pool")
+            out.append(f"job {jid} is placed {n} times; a gang runs on exactly one pool")
         if n == 0 and jid not in unplaced_jobs:
-            out.append(f"training job {jid} is neither placed nor listed as unplaced")
+            out.append(f"job {jid} is neither placed nor listed as unplaced")
         if n and jid in unplaced_jobs:
-            out.append(f"training job {jid} is both placed and listed as unplaced")
+            out.append(f"job {jid} is both placed and listed as unplaced")
     for u in unplaced:
         if not str(u.get("reason") or "").strip():
             out.append(f"unplaced {u.get('workload')} has no reason")
@@ -59,16 +61,16 @@ def verify_plan(problem: Problem, plan: dict[str, Any], scenario: Any = None) ->
     meter_kw: dict[str, float] = defaultdict(float)
     for row in placements.itertuples(index=False):
         pool = (row.site, row.accelerator)
-        if row.kind == "training":
+        if row.kind in JOB_KINDS:
             job = problem.jobs.get(row.workload)
             if job is None:
-                out.append(f"placement names unknown training job {row.workload}")
+                out.append(f"placement names unknown job {row.workload}")
                 continue
             if pool not in job.pools:
-                out.append(f"training job {row.workload} is placed on {row.accelerator} at {row.site}, "
+                out.append(f"job {row.workload} is placed on {row.accelerator} at {row.site}, "
                            "which it does not allow or which cannot hold it")
             if int(row.chips) != job.chips:
-                out.append(f"training job {row.workload} has {row.chips} chips; its gang is {job.chips}")
+                out.append(f"job {row.workload} has {row.chips} chips; its gang is {job.chips}")
         elif row.kind == "inference":
             svc = problem.services.get(row.workload)
             if svc is None:

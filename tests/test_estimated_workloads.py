@@ -70,3 +70,52 @@ def test_a_job_without_duration_or_work_is_rejected():
     with pytest.raises(InputError) as err:
         scenario_from_dict({**BASE, "training_jobs": [{"id": "x", "chips": 8, "allowed_accelerators": ["h20"]}]})
     assert "give duration_h" in str(err.value)
+
+
+def test_allowed_stacks_expand_to_the_released_accelerators_on_them():
+    service = {**SERVICE, "allowed_accelerators": [], "allowed_stacks": ["cann"]}
+    problem = build_problem(scenario_from_dict({**BASE, "inference_services": [service]}))
+    svc = problem.services["qwen-chat"]
+    assert "ascend-910c" in svc.tokens_per_s_per_chip and "h20" not in svc.tokens_per_s_per_chip
+    assert all(pool[1] == "ascend-910c" for pool in svc.pools)
+    with pytest.raises(InputError) as err:
+        build_problem(scenario_from_dict({**BASE, "inference_services": [{**service, "allowed_stacks": ["cannn"]}]}))
+    assert "did you mean 'cann'?" in str(err.value) and "allowed_stacks" in str(err.value)
+
+
+def test_gang_bounds_choose_the_smallest_gang_that_meets_the_deadline():
+    """Within [16, 256]: the chosen gang is the smallest power of two whose estimated hours on some
+    allowed accelerator fit the 48 h window, and half of it would not."""
+    job = {"id": "qwen-ft", "chips_min": 16, "chips_max": 256, "model": "qwen3-32b", "tokens": 2e10,
+           "allowed_accelerators": ["h20", "ascend-910c"], "deadline_h": 48}
+    problem = build_problem(scenario_from_dict({**BASE, "horizon_h": 48, "training_jobs": [job]}))
+    chips = problem.jobs["qwen-ft"].chips
+    cat = hardware_catalog.load()
+    best = min(estimate_training(get_model("qwen3-32b"), HardwareSpec.from_catalog(cat, a), tokens=2e10, chips=chips).hours
+               for a in ("h20", "ascend-910c"))
+    assert best <= 48
+    if chips // 2 >= 16:
+        half = min(estimate_training(get_model("qwen3-32b"), HardwareSpec.from_catalog(cat, a), tokens=2e10,
+                                     chips=chips // 2).hours for a in ("h20", "ascend-910c"))
+        assert half > 48
+    assert any(f["figure"] == "chips" and f["value"] == chips for f in problem.figures)
+
+
+def test_batch_inference_is_sized_from_throughput_and_scheduled_like_a_job():
+    """hours = tokens ÷ (replicas × chips per replica × tokens/s per chip × 3,600)."""
+    batch = {"id": "nightly-eval", "model": "qwen3-32b", "tokens": 5e9, "chips": 64,
+             "allowed_accelerators": ["h20", "ascend-910c"], "deadline_h": 24}
+    scenario = scenario_from_dict({**BASE, "batch_inference": [batch]})
+    problem = build_problem(scenario)
+    job = problem.jobs["nightly-eval"]
+    assert job.kind == "batch"
+    basis = {f["accelerator"]: f["basis"] for f in problem.figures if f["figure"] == "hours"}
+    assert basis["h20"].startswith("batch:")
+    replicas = int(basis["h20"].split()[1])
+    result = solve_checked(scenario)
+    row = result.placements.iloc[0]
+    assert row.kind == "batch" and row.workload == "nightly-eval"
+    assert replicas >= 1 and job.hours["h20"] > 0
+    # more chips, proportionally fewer hours (whole replicas)
+    bigger = build_problem(scenario_from_dict({**BASE, "batch_inference": [{**batch, "chips": 128}]}))
+    assert bigger.jobs["nightly-eval"].hours["h20"] == pytest.approx(job.hours["h20"] / 2, rel=0.01)

@@ -72,3 +72,45 @@ def test_every_plan_verifies_and_beats_greedy(problem: Problem) -> None:
     assert all(result.unplaced.reason.str.len() > 10)
     if result.status.value == "optimal":
         assert result.objective["total_cny"] <= result.solver["greedy_objective"] * (1 + 1e-4) + 1.0
+
+
+@st.composite
+def capacity_scenarios(draw):
+    from conftest import tiny
+
+    demand = draw(st.floats(200, 6000))
+    service = {"id": "chat", "demand_tokens_per_s": {"metro": demand}, "rtt_slo_ms": draw(st.sampled_from([5, 40])),
+               "allowed_accelerators": ["gpu", "npu"],
+               "tokens_per_s_per_chip": {"gpu": draw(st.floats(50, 300)), "npu": draw(st.floats(50, 300))},
+               "chips_per_replica": {"gpu": 8, "npu": 8}}
+    capacity = {
+        "candidates": [{"system": "gpu-box", "price_cny": draw(st.floats(5e4, 3e5)), "max_units_per_site": 4},
+                       {"system": "npu-box", "price_cny": draw(st.floats(5e4, 3e5)), "max_units_per_site": 4,
+                        "lead_time_periods": draw(st.integers(0, 1))}],
+        "periods": [{"name": "p1"}, {"name": "p2", "inference_growth": draw(st.floats(1.0, 2.0))}],
+        "interest_rate": draw(st.floats(0, 0.1)),
+    }
+    if draw(st.booleans()):
+        capacity["budget_cny"] = draw(st.floats(5e4, 1e6))
+    if draw(st.booleans()):
+        capacity["supply_chips_per_period"] = {"npu": draw(st.sampled_from([0, 8, 16]))}
+    if draw(st.booleans()):
+        capacity["space_racks"] = {"east": draw(st.floats(0.1, 2.0)), "west": draw(st.floats(0.1, 2.0))}
+    return tiny(horizon_h=168, sites={"east": {"inventory": {"gpu": draw(st.sampled_from([0, 8]))}},
+                                      "west": {"inventory": {}}},
+                training_jobs=[], inference_services=[service], capacity=capacity)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(capacity_scenarios())
+def test_every_capacity_plan_verifies_and_never_costs_more_than_buying_nothing(scenario) -> None:
+    from planner.capacity import plan_capacity, verify_capacity
+
+    result = plan_capacity(scenario, time_limit_s=5, workers=1)
+    assert result.is_feasible()
+    assert verify_capacity(scenario, result.to_dict()) == []
+    nothing = plan_capacity(scenario.model_copy(update={"capacity": scenario.capacity.model_copy(
+        update={"candidates": [c.model_copy(update={"max_units_per_site": 0}) for c in scenario.capacity.candidates]})}),
+        time_limit_s=5, workers=1)
+    if result.status.value == "optimal":
+        assert result.objective["total_cny_per_year"] <= nothing.objective["total_cny_per_year"] * (1 + 1e-6) + 1

@@ -7,6 +7,8 @@ when the scenario is prepared (``planner.problem``).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -21,13 +23,21 @@ class ReferenceChipHours(BaseModel):
 
 
 class TrainingJob(BaseModel):
-    """A gang-scheduled training job: all ``chips`` on one site and one accelerator type."""
+    """A gang-scheduled job: all its chips on one site and one accelerator type.
+
+    ``kind: batch`` is batch inference: ``tokens`` is the volume to process, and the
+    estimator turns it into hours from the model's throughput at ``tpot_ms``.
+    """
 
     model_config = _STRICT
 
     id: str = Field(min_length=1)
-    chips: PositiveInt = Field(description="gang size: chips that run the job together")
-    allowed_accelerators: list[str] = Field(min_length=1)
+    kind: Literal["training", "batch"] = "training"
+    chips: PositiveInt | None = Field(None, description="gang size: chips that run the job together")
+    chips_min: PositiveInt | None = Field(None, description="smallest gang, when the planner may choose its size")
+    chips_max: PositiveInt | None = Field(None, description="largest gang, when the planner may choose its size")
+    allowed_accelerators: list[str] = Field(default_factory=list)
+    allowed_stacks: list[str] = Field(default_factory=list, description="software stacks, e.g. [cuda, cann]")
     duration_h: PositiveFloat | None = Field(
         None, description="wall-clock hours on any allowed accelerator")
     duration_h_by_accelerator: dict[str, PositiveFloat] | None = Field(
@@ -39,11 +49,14 @@ class TrainingJob(BaseModel):
     priority: PositiveFloat = Field(1.0, description="multiplies the unplaced penalty")
     # -- work, for the estimator, when no duration is given --------------------------
     model: str | None = Field(None, description="model id from the model library (or the scenario's models)")
-    tokens: PositiveFloat | None = Field(None, description="training tokens")
+    tokens: PositiveFloat | None = Field(None, description="training tokens (batch: tokens to process)")
     flops: PositiveFloat | None = Field(None, description="total training FLOPs, instead of tokens")
     reference_chip_hours: ReferenceChipHours | None = Field(
         None, description="the work as chip-hours on a named reference accelerator")
-    precision: str = Field("bf16", description="training precision")
+    precision: str = Field("bf16", description="training (or batch serving) precision")
+    tpot_ms: PositiveFloat = Field(200.0, description="batch: time per output token it may take")
+    input_tokens: PositiveInt = Field(2048, description="batch: mean prompt length")
+    output_tokens: PositiveInt = Field(512, description="batch: mean output length")
     # -- time and data, used by the time-of-use model (``time.mode: time``) ----------
     release_h: NonNegativeFloat = Field(0.0, description="earliest start, hours from the horizon's start")
     deadline_h: PositiveFloat | None = Field(None, description="latest end, hours from the start; default: horizon")
@@ -52,6 +65,23 @@ class TrainingJob(BaseModel):
     dataset_origin: str | None = Field(None, description="city or site id where the training data starts")
     dataset_gb: NonNegativeFloat = Field(0.0, description="dataset size moved to the chosen site, GB")
     data_residency: bool = Field(False, description="the data may not leave the origin's province")
+
+    @model_validator(mode="after")
+    def _gang(self) -> "TrainingJob":
+        if not self.allowed_accelerators and not self.allowed_stacks:
+            raise ValueError("give allowed_accelerators or allowed_stacks")
+        bounds = (self.chips_min, self.chips_max)
+        if self.chips is None and None in bounds:
+            raise ValueError("give chips, or chips_min and chips_max for the planner to choose within")
+        if self.chips is not None and bounds != (None, None):
+            raise ValueError("give chips or chips_min/chips_max, not both")
+        if self.chips is None and self.chips_min > self.chips_max:  # type: ignore[operator]
+            raise ValueError(f"chips_min {self.chips_min} exceeds chips_max {self.chips_max}")
+        if self.chips is None and self.model is None:
+            raise ValueError("choosing the gang size needs the work: set model with tokens (or flops)")
+        if self.kind == "batch" and self.flops is not None:
+            raise ValueError("batch inference is sized in tokens, not flops")
+        return self
 
     @model_validator(mode="after")
     def _window(self) -> "TrainingJob":
@@ -96,7 +126,8 @@ class InferenceService(BaseModel):
     demand_tokens_per_s: dict[str, PositiveFloat] = Field(
         min_length=1, description="tokens/s of demand per demand city")
     rtt_slo_ms: PositiveFloat = Field(description="network round-trip SLO from city to site")
-    allowed_accelerators: list[str] = Field(min_length=1)
+    allowed_accelerators: list[str] = Field(default_factory=list)
+    allowed_stacks: list[str] = Field(default_factory=list, description="software stacks, e.g. [cuda, cann]")
     tokens_per_s_per_chip: dict[str, PositiveFloat] = Field(
         default_factory=dict, description="sustained tokens/s per chip at the latency SLO, per accelerator; "
         "estimated from `model` where not given")
@@ -116,8 +147,12 @@ class InferenceService(BaseModel):
 
     @model_validator(mode="after")
     def _per_accelerator(self) -> "InferenceService":
+        if not self.allowed_accelerators and not self.allowed_stacks:
+            raise ValueError("give allowed_accelerators or allowed_stacks")
         if self.model is not None:
             return self
+        if self.allowed_stacks:
+            raise ValueError("allowed_stacks needs a model so the estimator can size every accelerator")
         for name in ("tokens_per_s_per_chip", "chips_per_replica"):
             table = getattr(self, name)
             missing = [a for a in self.allowed_accelerators if a not in table]

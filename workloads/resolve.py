@@ -38,29 +38,21 @@ def _hardware(catalog: Any, accel: str) -> Any:
     return HardwareSpec.from_catalog(catalog, accel)
 
 
-def training_hours(job: TrainingJob, catalog: Any, models: dict[str, Any]) -> Resolved:
-    """Wall-clock hours of ``job`` on each allowed accelerator."""
-    from workloads.estimator import convert_chip_hours, estimate_training
+def training_hours(job: TrainingJob, catalog: Any, models: dict[str, Any], accelerators: list[str],
+                   chips: int) -> Resolved:
+    """Wall-clock hours of ``job`` with a gang of ``chips`` on each of ``accelerators``."""
     from workloads.models import get_model
 
     out = Resolved()
     model = get_model(job.model, models) if job.model else None
-    for accel in job.allowed_accelerators:
+    for accel in accelerators:
         given = job.given_hours(accel)
         if given is not None:
             out.values[accel] = given
             out.figures.append(_row(job.id, accel, "hours", given, "given"))
             continue
         try:
-            hw = _hardware(catalog, accel)
-            if job.reference_chip_hours is not None:
-                ref = _hardware(catalog, job.reference_chip_hours.accelerator)
-                hours = convert_chip_hours(job.reference_chip_hours.chip_hours, ref, hw, job.precision) / job.chips
-                basis = f"converted from {job.reference_chip_hours.accelerator} chip-hours"
-            else:
-                est = estimate_training(model, hw, tokens=job.tokens, flops=job.flops, chips=job.chips,
-                                        precision=job.precision)
-                hours, basis = est.hours, est.basis
+            hours, basis = _estimate_hours(job, model, catalog, accel, chips)
         except InputError as exc:
             out.dropped[accel] = exc.detail + (f" ({exc.fix})" if exc.fix else "")
             continue
@@ -69,14 +61,64 @@ def training_hours(job: TrainingJob, catalog: Any, models: dict[str, Any]) -> Re
     return out
 
 
-def service_figures(svc: InferenceService, catalog: Any, models: dict[str, Any]) -> tuple[Resolved, Resolved]:
-    """(tokens/s per chip, chips per replica) of ``svc`` on each allowed accelerator."""
+def _estimate_hours(job: TrainingJob, model: Any, catalog: Any, accel: str, chips: int) -> tuple[float, str]:
+    """Hours of the job's work on ``chips`` chips of ``accel``, and the basis of the figure."""
+    from workloads.estimator import convert_chip_hours, estimate_inference, estimate_training
+
+    hw = _hardware(catalog, accel)
+    if job.reference_chip_hours is not None:
+        ref = _hardware(catalog, job.reference_chip_hours.accelerator)
+        return (convert_chip_hours(job.reference_chip_hours.chip_hours, ref, hw, job.precision) / chips,
+                f"converted from {job.reference_chip_hours.accelerator} chip-hours")
+    if job.kind == "batch":
+        est = _calibration().apply(estimate_inference(
+            model, hw, precision=job.precision, tpot_ms=job.tpot_ms, input_tokens=job.input_tokens,
+            output_tokens=job.output_tokens), hw)
+        if chips < est.chips_per_replica:
+            raise InputError(f"one replica of {model.id} needs {est.chips_per_replica} {accel} chips, the gang has "
+                             f"{chips}", fix="raise chips (or chips_max)")
+        replicas = chips // est.chips_per_replica
+        rate = replicas * est.chips_per_replica * est.tokens_per_s_per_chip
+        return job.tokens / rate / 3600.0, f"batch: {replicas} replicas, {est.basis}"  # type: ignore[operator]
+    est = estimate_training(model, hw, tokens=job.tokens, flops=job.flops, chips=chips, precision=job.precision)
+    return est.hours, est.basis
+
+
+def choose_gang(job: TrainingJob, catalog: Any, models: dict[str, Any], accelerators: list[str]
+                ) -> tuple[int, dict[str, Any] | None]:
+    """The gang size: ``chips`` if given, else the smallest size in [chips_min, chips_max] (powers of two
+    and the bounds) that some allowed accelerator can run and, with a deadline, finish by it;
+    the largest size if none finishes in time. Smaller gangs fit more places at the same chip-hours."""
+    if job.chips is not None:
+        return job.chips, None
+    from workloads.models import get_model
+
+    lo, hi = int(job.chips_min), int(job.chips_max)  # type: ignore[arg-type]
+    sizes = sorted({lo, hi} | {2 ** k for k in range(hi.bit_length() + 1) if lo <= 2 ** k <= hi})
+    model = get_model(job.model, models)
+    window = (job.deadline_h - job.release_h) if job.deadline_h is not None else None
+    for size in sizes:
+        for accel in accelerators:
+            try:
+                hours, _basis = _estimate_hours(job, model, catalog, accel, size)
+            except InputError:
+                continue
+            if window is None or hours <= window:
+                return size, _row(job.id, accel, "chips", size, f"smallest gang in [{lo}, {hi}] that "
+                                  + ("runs" if window is None else f"finishes within {window:g} h"))
+    return hi, _row(job.id, accelerators[0] if accelerators else "", "chips", hi,
+                    f"largest gang in [{lo}, {hi}]: no size finishes within the window")
+
+
+def service_figures(svc: InferenceService, catalog: Any, models: dict[str, Any], accelerators: list[str]
+                    ) -> tuple[Resolved, Resolved]:
+    """(tokens/s per chip, chips per replica) of ``svc`` on each of ``accelerators``."""
     from workloads.estimator import estimate_inference
     from workloads.models import get_model
 
     tps, cpr = Resolved(), Resolved()
     model = get_model(svc.model, models) if svc.model else None
-    for accel in svc.allowed_accelerators:
+    for accel in accelerators:
         if accel in svc.tokens_per_s_per_chip and accel in svc.chips_per_replica:
             tps.values[accel] = float(svc.tokens_per_s_per_chip[accel])
             cpr.values[accel] = int(svc.chips_per_replica[accel])

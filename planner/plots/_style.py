@@ -10,7 +10,7 @@ TEMPLATE = "plotly_white"
 #: qualitative colours (plotly's D3 palette), assigned in sorted-name order so a name keeps its colour
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
-KIND_COLOURS = {"training": "#1f77b4", "inference": "#ff7f0e"}
+KIND_COLOURS = {"training": "#1f77b4", "inference": "#ff7f0e", "batch": "#2ca02c"}
 
 
 def label(name: object) -> str:

@@ -27,7 +27,7 @@ def plot_gantt(result: Result, fig: go.Figure | None = None, bands: pd.DataFrame
     stats = Statistics(result)
     timeline = stats.timeline()
     if not inference:
-        timeline = timeline[timeline["kind"] == "training"]
+        timeline = timeline[timeline["kind"] != "inference"]
     bands = stats.tariff_bands() if bands is None else bands
     missing = set(BAND_COLUMNS) - set(bands.columns)
     if missing:
