@@ -29,6 +29,13 @@ an approximation when jobs queue for the same chips (``every_step`` is exact).
 With many classes each keeps only its cheapest pools (``pools_per_job``),
 always including the pool the greedy schedule chose. The greedy schedule is
 the warm start (every variable hinted) and the baseline.
+
+Decomposition (``decompose``; automatic above ``AUTO_DECOMPOSE_REPLICA_VARIABLES``): the
+spatial model places the work first, and each class and service is then offered only the
+pools that placement and the greedy schedule chose. The restricted model's CP-SAT bound is
+no bound on the full model, so it is reported apart (``restricted_bound``); ``best_bound``
+is then ``relaxed_bound``, which drops chips and power caps (every job at its cheapest run
+or unplaced, every token at its cheapest pool or unserved) and holds for the full model.
 """
 
 from __future__ import annotations
