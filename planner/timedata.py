@@ -216,7 +216,7 @@ def build_time_data(scenario: Scenario, problem: Problem, topology: Any = None,
 
     # -- jobs: windows, transfers, residency ----------------------------------------------------
     by_copy: dict[str, Any] = {}
-    for job in scenario.training_jobs:
+    for job in scenario.jobs:
         for k in range(job.count):
             by_copy[job.id if job.count == 1 else f"{job.id}#{k + 1}"] = job
     origin_windows: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -225,8 +225,8 @@ def build_time_data(scenario: Scenario, problem: Problem, topology: Any = None,
             origin_windows[job.dataset_origin].append((job.release_h, min(job.deadline_h or hours, hours)))
     jobs: dict[str, TimeJob] = {}
     pre_unplaced: dict[str, str] = {}
-    for i, sjob in enumerate(scenario.training_jobs):
-        where = f"training_jobs[{i}]"
+    for i, sjob in enumerate(scenario.jobs):
+        where = scenario.job_field(i)
         deadline_h = min(sjob.deadline_h or hours, float(hours))
         origin_node = None
         allowed_sites = set(problem.sites)
@@ -513,7 +513,7 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
     replicas = pd.DataFrame(plan.get("replicas", []), columns=REPLICA_COLUMNS)
     serving = pd.DataFrame(plan.get("serving", []), columns=SERVING_COLUMNS)
     transfers = pd.DataFrame(plan.get("transfers", []), columns=TRANSFER_COLUMNS)
-    unplaced = {u["workload"] for u in plan.get("unplaced", []) if u.get("kind") == "training"}
+    unplaced = {u["workload"] for u in plan.get("unplaced", []) if u.get("kind") != "inference"}
 
     # -- jobs: once, whole, allowed pool, inside the window ------------------------------------------
     segs: dict[str, list[tuple[int, int]]] = defaultdict(list)

@@ -653,7 +653,7 @@ def spatial_pools(problem: Problem, time_limit_s: float, workers: int, seed: int
     job_pools: dict[str, set[Pool]] = defaultdict(set)
     serving_pools: dict[str, set[Pool]] = defaultdict(set)
     for r in placed.placements.itertuples(index=False):
-        (job_pools if r.kind == "training" else serving_pools)[r.workload].add((r.site, r.accelerator))
+        (job_pools if r.kind != "inference" else serving_pools)[r.workload].add((r.site, r.accelerator))
     s = placed.solver
     info = {"spatial_s": s.get("wall_s"), "spatial_gap": s.get("gap"), "spatial_status": placed.status.value}
     return dict(job_pools), dict(serving_pools), info
@@ -757,7 +757,7 @@ def write_back_time(problem: Problem, td: TimeData, plan: TimePlan, status: Stat
                             columns=REPLICA_COLUMNS)
     serving = pd.DataFrame(_route_blocks(problem, td, plan), columns=SERVING_COLUMNS)
     objective, kpis, hourly = evaluate_timeline(problem, td, schedule, replicas, serving)
-    gantt = [(r.workload, "training", r.site, r.accelerator, r.chips, r.start_h, r.end_h)
+    gantt = [(r.workload, problem.jobs[r.workload].kind, r.site, r.accelerator, r.chips, r.start_h, r.end_h)
              for r in schedule.itertuples(index=False)]
     gantt += [(r.service, "inference", r.site, r.accelerator,
                r.replicas * problem.services[r.service].chips_per_replica[r.accelerator], r.start_h, r.end_h)
@@ -799,7 +799,7 @@ def _summaries(problem: Problem, td: TimeData, schedule: pd.DataFrame, replicas:
     rows = []
     if len(schedule):
         for (jid, site, accel, chips), g in schedule.groupby(["workload", "site", "accelerator", "chips"]):
-            rows.append((jid, "training", site, accel, int(chips), 0, float((g.end_h - g.start_h).sum()),
+            rows.append((jid, problem.jobs[jid].kind, site, accel, int(chips), 0, float((g.end_h - g.start_h).sum()),
                          float(g.energy_mwh.sum()), float(g.power_cost_cny.sum())))
     if len(replicas):
         for (sid, site, accel), g in replicas.groupby(["service", "site", "accelerator"]):
@@ -828,7 +828,7 @@ def _explain_unplaced(problem: Problem, td: TimeData, plan: TimePlan, serving: p
         if jid in plan.segments:
             continue
         if jid in td.pre_unplaced:
-            rows.append((jid, "training", None, None, td.pre_unplaced[jid]))
+            rows.append((jid, problem.jobs[jid].kind, None, None, td.pre_unplaced[jid]))
             continue
         tj = td.jobs[jid]
         cheapest = min(start_cost(problem, td, prices, jid, p, t) for p, w in tj.windows.items()
@@ -839,7 +839,7 @@ def _explain_unplaced(problem: Problem, td: TimeData, plan: TimePlan, serving: p
         else:
             reason = ("in every hour of its window the chips or power it could use were taken by cheaper or "
                       "higher-penalty work; widen its window, add chips or power, or allow more accelerators")
-        rows.append((jid, "training", None, None, reason))
+        rows.append((jid, problem.jobs[jid].kind, None, None, reason))
     served: dict[tuple[str, str, int], float] = defaultdict(float)
     for r in serving.itertuples(index=False):
         served[(r.service, r.city, int(r.start_h // td.step_h))] += float(r.tokens_per_s)

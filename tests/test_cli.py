@@ -129,4 +129,7 @@ def test_time_of_use_example_moves_work_into_valley_hours(tmp_path):
     # the regulated job stays in Shanghai's province
     finance = [p for p in data["placements"] if p["workload"] == "finance-ft"]
     assert [p["site"] for p in finance] == ["yrd"]
+    # batch inference is scheduled as a job of its own kind, inside its deadline
+    batch = [p for p in data["placements"] if p["workload"] == "nightly-eval"]
+    assert [p["kind"] for p in batch] == ["batch"]
     assert run("verify", example, plan).exit_code == 0
