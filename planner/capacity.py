@@ -420,10 +420,10 @@ def _sites_only(scenario: Scenario, topology: Any) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------
-def verify_capacity(scenario: Scenario, plan: dict[str, Any]) -> list[str]:
+def verify_capacity(scenario: Scenario, plan: dict[str, Any], file: str = "<plan>") -> list[str]:
     """Re-check a capacity plan without the solver: purchases against budget, supply, space and
     candidates, then every period's placements against what was in service then."""
-    from planner.verify import verify_plan
+    from planner.verify import check_plan_shape, verify_plan
 
     cap = scenario.capacity
     if cap is None:
@@ -471,5 +471,6 @@ def verify_capacity(scenario: Scenario, plan: dict[str, Any]) -> list[str]:
             out.append(f"period {names[t]} has no plan")
             continue
         real = dataclasses.replace(problem, inventory=realised_inventory(on_hand, bought, t))
+        check_plan_shape(real, period_plan, file=f"{file} (period {names[t]})")
         out += [f"{names[t]}: {v}" for v in verify_plan(real, period_plan)]
     return out

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner.errors import InputError, UnknownNameError
 from planner.evaluate import PLACEMENT_COLUMNS, ROUTING_COLUMNS, evaluate
 from planner.problem import Problem
 
@@ -19,6 +20,50 @@ from planner.problem import Problem
 REL_TOL = 1e-6
 #: placement kinds that are gang-scheduled jobs (the rest is inference serving)
 JOB_KINDS = ("training", "batch")
+
+
+def check_plan_shape(problem: Problem, plan: Any, file: str = "<plan>") -> None:
+    """Raise ``InputError`` if ``plan`` is not a plan of this problem (wrong file, wrong scenario, edited by hand
+    into something unreadable); ``verify_plan`` then judges only plans it can read."""
+    fix = "verify a plan against the scenario it was solved from (planner solve FILE -o plan.json)"
+    if not isinstance(plan, dict) or not isinstance(plan.get("placements", []), list) \
+            or not isinstance(plan.get("routing", []), list) or not isinstance(plan.get("unplaced", []), list):
+        raise InputError("not a plan: expected a JSON object with placements, routing and unplaced lists",
+                         file=file, fix=fix)
+    for i, row in enumerate(plan.get("placements", [])):
+        where = f"placements[{i}]"
+        if not isinstance(row, dict):
+            raise InputError("not a placement row", file=file, field=where, fix=fix)
+        if row.get("kind") not in (*JOB_KINDS, "inference"):
+            raise InputError(f"unknown kind {row.get('kind')!r}", file=file, field=f"{where}.kind", fix=fix)
+        for key, known, kind in (("site", problem.sites, "site"), ("accelerator", problem.accels, "accelerator")):
+            if row.get(key) not in known:
+                raise UnknownNameError(kind, str(row.get(key)), known, file=file, field=f"{where}.{key}")
+        for key in ("chips", "replicas"):
+            if not _is_count(row.get(key, 0)):
+                raise InputError(f"{key} is {row.get(key)!r}, not a whole number", file=file,
+                                 field=f"{where}.{key}", fix=fix)
+    for i, row in enumerate(plan.get("routing", [])):
+        where = f"routing[{i}]"
+        if not isinstance(row, dict):
+            raise InputError("not a routing row", file=file, field=where, fix=fix)
+        if row.get("service") not in problem.services:
+            raise UnknownNameError("service", str(row.get("service")), problem.services, file=file,
+                                   field=f"{where}.service")
+        for key, known, kind in (("site", problem.sites, "site"), ("accelerator", problem.accels, "accelerator")):
+            if row.get(key) not in known:
+                raise UnknownNameError(kind, str(row.get(key)), known, file=file, field=f"{where}.{key}")
+        if (row.get("city"), row.get("site")) not in problem.rtt_ms:
+            raise InputError(f"city {row.get('city')!r} is not a demand city of this scenario", file=file,
+                             field=f"{where}.city", fix=fix)
+        if not isinstance(row.get("tokens_per_s"), (int, float)) or isinstance(row.get("tokens_per_s"), bool):
+            raise InputError(f"tokens_per_s is {row.get('tokens_per_s')!r}, not a number", file=file,
+                             field=f"{where}.tokens_per_s", fix=fix)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0 or \
+        isinstance(value, float) and value.is_integer() and value >= 0
 
 
 def verify_plan(problem: Problem, plan: dict[str, Any], scenario: Any = None) -> list[str]:

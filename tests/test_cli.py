@@ -133,3 +133,20 @@ def test_time_of_use_example_moves_work_into_valley_hours(tmp_path):
     batch = [p for p in data["placements"] if p["workload"] == "nightly-eval"]
     assert [p["kind"] for p in batch] == ["batch"]
     assert run("verify", example, plan).exit_code == 0
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda d: d["placements"][0].update(site="nowhere"), "unknown site 'nowhere'"),
+    (lambda d: d["placements"][0].update(chips="many"), "not a whole number"),
+    (lambda d: d["routing"][0].update(city="lhasa"), "not a demand city"),
+    (lambda d: d.clear() or d.update(placements={}), "not a plan"),
+])
+def test_verify_rejects_plans_that_are_not_this_scenarios_with_exit_2(tmp_path, mutate, fragment):
+    plan = tmp_path / "plan.json"
+    assert run("solve", EXAMPLE, "-o", plan, "--quiet").exit_code == 0
+    data = json.loads(plan.read_text())
+    mutate(data)
+    plan.write_text(json.dumps(data))
+    r = run("verify", EXAMPLE, plan)
+    assert r.exit_code == 2 and fragment in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1

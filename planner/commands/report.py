@@ -35,7 +35,7 @@ def load_plan(path: str, period: str | None = None) -> Result:
     except json.JSONDecodeError as exc:
         raise InputError(f"not JSON: {exc.msg} at line {exc.lineno}", file=path,
                          fix="give the plan JSON written by `planner solve -o`") from None
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise InputError(f"not a plan: {exc}", file=path, fix="give the plan JSON written by `planner solve -o`") \
             from None
 

@@ -11,7 +11,7 @@ from planner.errors import InputError
 from planner.problem import build_problem
 from planner.capacity import verify_capacity
 from planner.cliutil import load_with_sets, set_option
-from planner.verify import verify_plan
+from planner.verify import check_plan_shape, verify_plan
 
 
 @click.command("verify")
@@ -29,10 +29,12 @@ def command(file: str, plan: str, sets: tuple[str, ...]) -> None:
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", file=plan, field=f"line {exc.lineno}",
                          fix="pass a plan written by `planner solve -o`") from None
-    if data.get("kind") == "capacity":
-        violations = verify_capacity(scenario, data)
+    if isinstance(data, dict) and data.get("kind") == "capacity":
+        violations = verify_capacity(scenario, data, file=plan)
     else:
-        violations = verify_plan(build_problem(scenario), data, scenario)
+        problem = build_problem(scenario)
+        check_plan_shape(problem, data, file=plan)
+        violations = verify_plan(problem, data, scenario)
     if violations:
         click.echo(f"{plan}: {len(violations)} violation(s)")
         for v in violations:
