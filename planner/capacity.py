@@ -210,6 +210,30 @@ def period_scenarios(scenario: Scenario, options: list[Option]) -> list[Scenario
     return out
 
 
+def period_problems(scenario: Scenario, options: list[Option], catalog: Any, topology: Any) -> list[Problem]:
+    """Each period's problem, with every job billed only for the hours inside the planning window.
+
+    A period is one representative window of ``horizon_h`` hours scaled to a year, so a job longer
+    than the window is running throughout it: it costs the window's hours, not its whole length
+    (which would be counted again in every window of the year).
+    """
+    out = []
+    for s in period_scenarios(scenario, options):
+        problem = build_problem(s, catalog, topology, strict=False)
+        window = problem.horizon_h
+        jobs, long = {}, []
+        for jid, job in problem.jobs.items():
+            clipped = {a: min(h, window) for a, h in job.hours.items()}
+            if clipped != job.hours:
+                long.append(jid)
+            ratio = min(clipped.values(), default=0.0) / min(job.hours.values(), default=1.0) if job.hours else 1.0
+            jobs[jid] = dataclasses.replace(job, hours=clipped, penalty_cny=job.penalty_cny * ratio)
+        notes = (f"{len(long)} job(s) can run longer than the {window:g} h planning window ({', '.join(long[:3])}"
+                 f"{' …' if len(long) > 3 else ''}); capacity plans bill the {window:g} h inside it",) if long else ()
+        out.append(dataclasses.replace(problem, jobs=jobs, warnings=problem.warnings + notes))
+    return out
+
+
 # ---------------------------------------------------------------------------
 def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, workers: int | None = None,
                   seed: int | None = None, on_progress: Callable[[Progress], None] | None = None,
@@ -232,7 +256,7 @@ def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, work
 
         scenario = restrict_inventory(scenario, catalog, restrict)
     on_hand = {(s, a): n for s, plan in scenario.sites.items() for a, n in plan.inventory.items() if n > 0}
-    problems = [build_problem(s, catalog, topology, strict=False) for s in period_scenarios(scenario, options)]
+    problems = period_problems(scenario, options, catalog, topology)
     names = [p.name for p in cap.periods]
     annual = HOURS_PER_YEAR / scenario.horizon_h
     crf = capital_recovery_factor(cap.interest_rate, cap.amortisation_years)
@@ -383,7 +407,7 @@ def _write_back(scenario: Scenario, problems: list[Problem], builts: list[BuiltM
             "systems_bought": int(purchases.units.sum()) if len(purchases) else 0,
             "chips_bought": int(purchases.chips.sum()) if len(purchases) else 0,
             "periods": len(names), "crf": crf, "annualisation_factor": annual}
-    warnings = list(notes) + [w for p in problems for w in p.warnings]
+    warnings = list(dict.fromkeys(list(notes) + [w for p in problems for w in p.warnings]))
     return CapacityResult(scenario.name, status, objective, kpis, purchases, periods, info, warnings)
 
 
@@ -464,7 +488,7 @@ def verify_capacity(scenario: Scenario, plan: dict[str, Any], file: str = "<plan
         if site in cap.space_racks and used > cap.space_racks[site] + 1e-9:
             out.append(f"space: {used:.2f} racks bought for {site}, only {cap.space_racks[site]} free")
     on_hand = {(s, a): n for s, sp in scenario.sites.items() for a, n in sp.inventory.items() if n > 0}
-    problems = [build_problem(s, catalog, topology, strict=False) for s in period_scenarios(scenario, options)]
+    problems = period_problems(scenario, options, catalog, topology)
     for t, problem in enumerate(problems):
         period_plan = plan.get("periods", {}).get(names[t])
         if period_plan is None:
