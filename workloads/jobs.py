@@ -124,13 +124,14 @@ class InferenceService(BaseModel):
 
     id: str = Field(min_length=1)
     demand_tokens_per_s: dict[str, PositiveFloat] = Field(
-        min_length=1, description="tokens/s of demand per demand city")
+        min_length=1, description="output tokens/s of demand per demand city (the spatial model serves this rate "
+        "all horizon; the time model treats it as the peak hour and follows the demand profile)")
     rtt_slo_ms: PositiveFloat = Field(description="network round-trip SLO from city to site")
     allowed_accelerators: list[str] = Field(default_factory=list)
     allowed_stacks: list[str] = Field(default_factory=list, description="software stacks, e.g. [cuda, cann]")
     tokens_per_s_per_chip: dict[str, PositiveFloat] = Field(
-        default_factory=dict, description="sustained tokens/s per chip at the latency SLO, per accelerator; "
-        "estimated from `model` where not given")
+        default_factory=dict, description="sustained output tokens/s per chip at the latency SLO, counting every "
+        "chip of a replica (prefill and decode), per accelerator; estimated from `model` where not given")
     chips_per_replica: dict[str, PositiveInt] = Field(
         default_factory=dict, description="chips one replica needs (weights + KV cache fit), per accelerator; "
         "estimated from `model` where not given")

@@ -137,7 +137,8 @@ def service_figures(svc: InferenceService, catalog: Any, models: dict[str, Any],
         if not est.meets_tpot:
             tps.dropped[accel] = f"cannot meet the {svc.tpot_ms:g} ms TPOT SLO even at batch 1"
             continue
-        value = float(svc.tokens_per_s_per_chip.get(accel, est.tokens_per_s_per_chip))
+        # services meter output tokens: the estimate counts every chip of a replica, prefill and decode
+        value = float(svc.tokens_per_s_per_chip.get(accel, est.output_tokens_per_s_per_chip))
         tps.values[accel] = value
         cpr.values[accel] = int(est.chips_per_replica)
         tps.figures.append(_row(svc.id, accel, "tokens_per_s_per_chip", value,
