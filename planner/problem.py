@@ -13,7 +13,6 @@ here once, so the model, the greedy plan and ``verify`` price work identically:
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -395,10 +394,3 @@ def load_topology_for(scenario: Scenario) -> Any:
 
     ref = scenario.topology
     return topology.load(path=scenario.resolve(ref.path), overlay=ref.overlay or None)
-
-
-def pools_by_site(pools: tuple[Pool, ...]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = defaultdict(list)
-    for site, accel in pools:
-        out[site].append(accel)
-    return dict(out)

@@ -136,13 +136,6 @@ class TimeData:
     def steps(self) -> int:
         return self.horizon_h // self.step_h
 
-    def block_of(self) -> list[int]:
-        out = [0] * self.steps
-        for b, (s, e) in enumerate(self.blocks):
-            for u in range(s, e):
-                out[u] = b
-        return out
-
     def block_hours(self, b: int) -> float:
         s, e = self.blocks[b]
         return (e - s) * self.step_h

@@ -132,9 +132,6 @@ class Tariff(_Strict):
                         prices[hour] = float(band.price_cny_per_kwh.value)
         return prices
 
-    def base_band(self, name: str) -> Band | None:
-        return next((b for b in self.bands if b.name == name and b.months is None), None)
-
 
 class Site(_Strict):
     """A national data-centre cluster (or a user-defined site)."""

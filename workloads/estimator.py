@@ -481,13 +481,6 @@ def cny_per_mtokens(est: InferenceEstimate, price_cny_per_kwh: float, pue: float
     return 1e6 / per_kwh * pue * price_cny_per_kwh
 
 
-def estimate_frame_row(est: InferenceEstimate) -> dict[str, Any]:
-    """One tidy row of an inference estimate, for tables and CSV/JSON output."""
-    row = dataclasses.asdict(est)
-    row["notes"] = "; ".join(est.notes)
-    return row
-
-
 __all__ = [
     "HardwareSpec", "TrainingEstimate", "InferenceEstimate", "estimate_training", "estimate_inference",
     "cny_per_mtokens", "min_chips_per_replica", "with_throughput", "training_min_chips", "convert_chip_hours",
