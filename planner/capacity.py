@@ -104,7 +104,7 @@ class CapacityResult:
                  f"{self.objective['maintenance_cny_per_year']:,.0f} + power {self.objective['power_cost_cny_per_year']:,.0f}"
                  f" + latency {self.objective['latency_cny_per_year']:,.0f} + unplaced "
                  f"{self.objective['unplaced_penalty_cny_per_year']:,.0f}",
-                 f"capex {self.kpis['capex_cny']:,.0f} CNY for {int(self.purchases.units.sum())} systems; "
+                 f"capex {self.kpis['capex_cny']:,.0f} CNY for {int(self.purchases.units.sum())} system(s); "
                  f"best bound {s.get('best_bound') or float('nan'):,.0f}, gap {gap}, wall {s.get('wall_s', 0):.2f} s"]
         return "\n".join(lines)
 
@@ -248,7 +248,7 @@ def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, work
     cap = scenario.capacity
     catalog = load_catalog_for(scenario)
     topology = load_topology_for(scenario)
-    site_data = _sites_only(scenario, topology)
+    site_data = sites_only(scenario, topology)
     options, notes = candidate_options(scenario, catalog, site_data)
     if restrict is not None:
         options = [o for o in options if restrict(catalog.accelerators[o.accelerator])]
@@ -425,7 +425,7 @@ def binding_limits(cap: CapacitySettings, purchases: pd.DataFrame, options: list
     return " and ".join(out)
 
 
-def _sites_only(scenario: Scenario, topology: Any) -> dict[str, Any]:
+def sites_only(scenario: Scenario, topology: Any) -> dict[str, Any]:
     """PUE and power cap per site, which bound how many systems a site can take."""
     from planner.problem import SiteData, _value
 
@@ -454,7 +454,7 @@ def verify_capacity(scenario: Scenario, plan: dict[str, Any], file: str = "<plan
         return ["the scenario has no capacity section, but the plan is a capacity plan"]
     out: list[str] = []
     catalog, topology = load_catalog_for(scenario), load_topology_for(scenario)
-    options, _ = candidate_options(scenario, catalog, _sites_only(scenario, topology))
+    options, _ = candidate_options(scenario, catalog, sites_only(scenario, topology))
     by_key = {(o.site, o.system): o for o in options}
     names = [p.name for p in cap.periods]
     bought: dict[tuple[int, Option], int] = {}

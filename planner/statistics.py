@@ -80,7 +80,8 @@ class Statistics:
     def objective(self) -> pd.DataFrame:
         """The objective's terms in CNY, in the order they add up."""
         o = self.result.objective
-        rows = [(term, float(o.get(f"{term}_cny", 0.0))) for term in ("power_cost", "latency", "unplaced_penalty")]
+        terms = [k.removesuffix("_cny") for k in o if k.endswith("_cny") and k != "total_cny"]  # time plans add more
+        rows = [(term, float(o[f"{term}_cny"])) for term in terms]
         rows.append(("total", float(o.get("total_cny", 0.0))))
         return pd.DataFrame(rows, columns=["term", "cost_cny"])
 

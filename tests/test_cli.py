@@ -150,3 +150,10 @@ def test_verify_rejects_plans_that_are_not_this_scenarios_with_exit_2(tmp_path, 
     r = run("verify", EXAMPLE, plan)
     assert r.exit_code == 2 and fragment in r.output and "Traceback" not in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_validate_checks_the_capacity_section_too():
+    capacity = EXAMPLE.parent / "capacity_2027.yaml"
+    assert run("validate", capacity).exit_code == 0
+    r = run("validate", capacity, "--set", "capacity.candidates.0.system=hgx-h2O")
+    assert r.exit_code == 2 and "did you mean 'hgx-h20'?" in r.output
