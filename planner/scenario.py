@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, model_validator
 
 from planner.errors import InputError, did_you_mean
 from workloads.jobs import InferenceService, TrainingJob
@@ -132,14 +132,18 @@ class CapacitySettings(BaseModel):
     candidates: list[CandidateSystem] = Field(min_length=1)
     budget_cny: PositiveFloat | None = Field(None, description="capex budget over all periods")
     periods: list[PlanningPeriod] = Field(default_factory=lambda: [PlanningPeriod(name="year-1")], min_length=1)
-    amortisation_years: PositiveFloat = 5.0
-    interest_rate: float = Field(0.05, ge=0, le=1, description="for the capital recovery factor")
-    maintenance_fraction_per_year: float = Field(0.03, ge=0, le=1, description="of capex, per year")
+    amortisation_years: PositiveFloat = Field(
+        5.0, description="assumption: servers are commonly depreciated over 5 years; set your own")
+    interest_rate: float = Field(0.05, ge=0, le=1, description="assumption: cost of capital for the capital recovery "
+                                 "factor; set your own")
+    maintenance_fraction_per_year: float = Field(
+        0.03, ge=0, le=1, description="assumption: maintenance and support per year as a share of capex; set your own")
     supply_chips_per_period: dict[str, NonNegativeInt] = Field(
         default_factory=dict, description="chips of each accelerator that can be bought per period")
     space_racks: dict[str, float] = Field(default_factory=dict, description="racks free for new systems per site")
-    usd_to_cny: PositiveFloat = Field(7.2, description="for catalog prices in USD")
-    rack_units_per_rack: PositiveInt = 42
+    usd_to_cny: PositiveFloat = Field(7.2, description="for catalog prices in USD; 7.2 is the rounded 2025 level of "
+                                      "the CNY/USD rate (about 7.1-7.3 through 2025), set the rate you budget at")
+    rack_units_per_rack: PositiveInt = Field(42, description="a standard 42U rack, for systems sized in rack units")
     allow_export_controlled: bool = Field(False, description="allow buying parts whose export status is prohibited")
 
 
@@ -165,7 +169,12 @@ class Scenario(BaseModel):
     solver: SolverSettings = Field(default_factory=SolverSettings)
     time: TimeSettings = Field(default_factory=TimeSettings)
     #: where the scenario was read from; relative paths resolve against it
-    source_path: str | None = Field(None, exclude=True)
+    _source_path: str | None = PrivateAttr(default=None)
+
+    @property
+    def source_path(self) -> str | None:
+        """The file the scenario was read from (not part of the scenario itself)."""
+        return self._source_path
 
     @model_validator(mode="before")
     @classmethod
@@ -247,9 +256,11 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
 def scenario_from_dict(data: dict[str, Any], file: str = "<scenario>") -> Scenario:
     """Validate a scenario given as a plain dict (as parsed from YAML)."""
     try:
-        return Scenario.model_validate({**data, "source_path": file if file != "<scenario>" else None})
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise validation_to_input_error(exc, file, Scenario) from None
+    scenario._source_path = file if file != "<scenario>" else None
+    return scenario
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any, file: str = "<scenario>") -> None:

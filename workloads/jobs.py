@@ -158,6 +158,8 @@ class InferenceService(BaseModel):
             table = getattr(self, name)
             missing = [a for a in self.allowed_accelerators if a not in table]
             if missing:
-                raise ValueError(f"{name} has no entry for allowed accelerator(s) {missing}; "
+                spare = sorted(set(table) - set(self.allowed_accelerators))
+                hint = f" (it has {spare}: is one of the names misspelt?)" if spare else ""
+                raise ValueError(f"{name} has no entry for allowed accelerator(s) {missing}{hint}; "
                                  "add them or set `model` so the estimator fills them in")
         return self
