@@ -152,6 +152,10 @@ class TimeData:
 
 
 # ---------------------------------------------------------------------------
+#: the longest schedule the time model builds: a leap year of hourly steps
+MAX_STEPS = 8784
+
+
 def build_time_data(scenario: Scenario, problem: Problem, topology: Any = None,
                     profile: DemandProfile | None = None) -> TimeData:
     """Resolve the scenario's time section against its topology and demand profile."""
@@ -164,6 +168,11 @@ def build_time_data(scenario: Scenario, problem: Problem, topology: Any = None,
                          field="horizon_h", fix=f"use a multiple of time.step_h ({t.step_h})")
     hours = int(round(horizon))
     n_steps = hours // t.step_h
+    if n_steps > MAX_STEPS:
+        raise InputError(f"{n_steps} time steps ({hours} h at {t.step_h} h): the time model plans up to "
+                         f"{MAX_STEPS} steps", file=file, field="horizon_h",
+                         fix="plan a representative week (168 h) or month, use a longer time.step_h, or use "
+                             "capacity planning for a year and more")
     if profile is None:
         base = scenario.resolve(".") if scenario.source_path else None
         profile = load_profile(t.demand_profile, base)
