@@ -766,6 +766,13 @@ def write_back_time(problem: Problem, td: TimeData, plan: TimePlan, status: Stat
     placements, routing = _summaries(problem, td, schedule, replicas, serving)
     unplaced = pd.DataFrame(_explain_unplaced(problem, td, plan, serving), columns=UNPLACED_COLUMNS)
     sites, inventory, cities = context_tables(problem, placements)
+    if len(hourly):  # chips and power in use at the busiest hour, not summed over the horizon
+        busy = hourly.assign(chips=hourly.training_chips + hourly.inference_chips)
+        peak_chips = busy.groupby(["site", "accelerator"]).chips.max()
+        inventory["chips_used"] = [int(round(peak_chips.get((r.site, r.accelerator), 0)))
+                                   for r in inventory.itertuples(index=False)]
+        peak_mw = hourly.groupby(["hour", "site"]).meter_kw.sum().groupby("site").max() / 1000
+        sites["power_used_mw"] = [float(peak_mw.get(site, 0.0)) for site in sites.site]
     return Result(scenario=problem.name, status=status, objective=objective, kpis=kpis, placements=placements,
                   routing=routing, unplaced=unplaced, solver=solver_info, sites=sites, inventory=inventory,
                   cities=cities, warnings=list(problem.warnings),
