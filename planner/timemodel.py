@@ -100,6 +100,8 @@ class TimeModel:
     f: dict[tuple[str, str, str, int], cp_model.IntVar] = field(default_factory=dict)
     upper: dict[int, int] = field(default_factory=dict)
     scale: scaling.CostScale = scaling.CostScale(1000.0)
+    #: tokens/s per unit of a flow variable (``scaling.flow_quantum``)
+    flow_quantum: int = 1
     #: pools each service may use (a decomposition's); None = every pool it is allowed
     serving_pools: dict[str, set[Pool]] | None = None
     objective_terms: dict[str, cp_model.LinearExpr] = field(default_factory=dict)
@@ -341,7 +343,9 @@ def build_time_model(problem: Problem, td: TimeData, greedy: TimePlan | None = N
         serving_pools = {sid: set(serving_pools.get(sid, ())) for sid in problem.services}
         for (sid, site, accel, _b) in greedy.replicas:
             serving_pools[sid].add((site, accel))
-    m = TimeModel(problem, td, cp_model.CpModel(), classes, serving_pools=serving_pools)
+    m = TimeModel(problem, td, cp_model.CpModel(), classes, serving_pools=serving_pools,
+                  flow_quantum=scaling.flow_quantum([s.replica_tokens_per_s(a) for s in problem.services.values()
+                                                     for a in s.chips_per_replica]))
     add_job_variables(m)
     add_serving_variables(m)
     add_job_assignment(m)
@@ -386,7 +390,7 @@ def add_serving_variables(m: TimeModel) -> None:
                 if ub > 0:
                     m.r[(svc.id, site, accel, b)] = m.int_var(ub, f"r[{svc.id},{site},{accel},{b}]")
             for city in svc.demand_tokens_per_s:
-                cap = scaling.demand_tokens(m.td.demand[(svc.id, city)][b])
+                cap = scaling.flow_units(m.td.demand[(svc.id, city)][b], m.flow_quantum)
                 for site in svc.city_sites[city]:
                     if site in served_sites and cap > 0:
                         m.f[(svc.id, city, site, b)] = m.int_var(cap, f"f[{svc.id},{city},{site},{b}]")
@@ -461,7 +465,7 @@ def add_demand_routing(m: TimeModel) -> None:
     for (sid, city, _site, b), var in m.f.items():
         per[(sid, city, b)].append(var)
     for (sid, city, b), vars_ in per.items():
-        m.model.add(sum(vars_) <= scaling.demand_tokens(m.td.demand[(sid, city)][b])).with_name(
+        m.model.add(sum(vars_) <= scaling.flow_units(m.td.demand[(sid, city)][b], m.flow_quantum)).with_name(
             f"demand_routing[{sid},{city},{b}]")
 
 
@@ -473,7 +477,8 @@ def add_serving_capacity(m: TimeModel) -> None:
         inflow[(sid, site, b)].append(var)
     capacity: dict[tuple[str, str, int], list] = defaultdict(list)
     for (sid, site, accel, b), var in m.r.items():
-        capacity[(sid, site, b)].append(scaling.tokens_down(p.services[sid].replica_tokens_per_s(accel)) * var)
+        capacity[(sid, site, b)].append(
+            scaling.flow_units(p.services[sid].replica_tokens_per_s(accel), m.flow_quantum) * var)
     for key, flows in inflow.items():
         m.model.add(sum(flows) <= sum(capacity[key])).with_name(f"serving_capacity[{key[0]},{key[1]},{key[2]}]")
 
@@ -511,8 +516,9 @@ def set_objective(m: TimeModel) -> None:
         power.append((w * kw * td.block_hours(b) * td.block_price((site, accel), b), var))
     for (sid, city, site, b), var in m.f.items():
         hours = td.block_hours(b)
-        latency.append((p.latency_cny_per_token_per_s(sid, city, site) / p.horizon_h * hours, var))
-        penalty.append((-p.unserved_cny_per_token_per_s(sid) / p.horizon_h * hours, var))
+        q = m.flow_quantum
+        latency.append((q * p.latency_cny_per_token_per_s(sid, city, site) / p.horizon_h * hours, var))
+        penalty.append((-q * p.unserved_cny_per_token_per_s(sid) / p.horizon_h * hours, var))
     idle = 0.0
     if td.idle_mode == "idle":
         for pool, inv in p.inventory.items():
@@ -559,7 +565,7 @@ def add_hints(m: TimeModel, plan: TimePlan) -> None:
     for key, var in m.r.items():
         m.model.add_hint(var, min(plan.replicas.get(key, 0), m.upper[var.index]))
     for key, var in m.f.items():
-        m.model.add_hint(var, min(plan.flow.get(key, 0), m.upper[var.index]))
+        m.model.add_hint(var, min(plan.flow.get(key, 0) // m.flow_quantum, m.upper[var.index]))
 
 
 # ---------------------------------------------------------------------------- solve
@@ -721,7 +727,7 @@ def extract_plan(m: TimeModel, solver: cp_model.CpSolver) -> TimePlan:
             steps = sorted(u for (c, p, u), v in m.run.items() if c == ci and p == pool and solver.value(v))
             plan.segments[m.classes[ci].template] = (pool, _runs(steps))
     plan.replicas = {k: int(solver.value(v)) for k, v in m.r.items() if solver.value(v) > 0}
-    plan.flow = {k: int(solver.value(v)) for k, v in m.f.items() if solver.value(v) > 0}
+    plan.flow = {k: int(solver.value(v)) * m.flow_quantum for k, v in m.f.items() if solver.value(v) > 0}
     return plan
 
 
