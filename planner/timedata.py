@@ -650,11 +650,6 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
                 i = int(bad.idxmax())
                 out.append(f"hourly {col} at hour {b.hour[i]} {b.site[i]} {b.accelerator[i]} states {a[col][i]}, "
                            f"the plan gives {b[col][i]}")
-    for section, recomputed in (("objective", objective), ("kpis", kpis)):
-        stated = plan.get(section, {})
-        for k, v in recomputed.items():
-            if k not in stated:
-                out.append(f"{section}.{k} is missing")
-            elif not math.isclose(float(stated[k]), float(v), rel_tol=REL_TOL, abs_tol=1e-6):
-                out.append(f"{section}.{k} states {stated[k]}, the plan gives {v}")
-    return out
+    from planner.verify import compare_figures
+
+    return out + compare_figures(plan, objective, kpis)

@@ -61,6 +61,19 @@ def check_plan_shape(problem: Problem, plan: Any, file: str = "<plan>") -> None:
                              field=f"{where}.tokens_per_s", fix=fix)
 
 
+def compare_figures(plan: dict[str, Any], objective: dict[str, float], kpis: dict[str, float]) -> list[str]:
+    """Every objective term and KPI the plan states, against the same figure recomputed from the plan."""
+    out = []
+    for section, recomputed in (("objective", objective), ("kpis", kpis)):
+        stated = plan.get(section, {})
+        for key, value in recomputed.items():
+            if key not in stated:
+                out.append(f"{section}.{key} is missing")
+            elif not math.isclose(float(stated[key]), float(value), rel_tol=REL_TOL, abs_tol=1e-6):
+                out.append(f"{section}.{key} states {stated[key]}, the plan gives {value}")
+    return out
+
+
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0 or \
         isinstance(value, float) and value.is_integer() and value >= 0
@@ -179,13 +192,7 @@ def verify_plan(problem: Problem, plan: dict[str, Any], scenario: Any = None) ->
 
     # -- figures recomputed from the plan ---------------------------------------------------
     objective, kpis = evaluate(problem, placements, routing)
-    for section, recomputed in (("objective", objective), ("kpis", kpis)):
-        stated = plan.get(section, {})
-        for key, value in recomputed.items():
-            if key not in stated:
-                out.append(f"{section}.{key} is missing")
-            elif not math.isclose(float(stated[key]), float(value), rel_tol=REL_TOL, abs_tol=1e-6):
-                out.append(f"{section}.{key} states {stated[key]}, the plan gives {value}")
+    out += compare_figures(plan, objective, kpis)
     for row in placements.itertuples(index=False):
         hours = problem.horizon_h if row.kind == "inference" else problem.jobs.get(row.workload) and \
             problem.jobs[row.workload].hours.get(row.accelerator)
