@@ -30,7 +30,7 @@ class InputError(ValueError):
         text = f"{where}: {self.detail}" if where else self.detail
         if self.fix:
             text = f"{text} (fix: {self.fix})"
-        return text
+        return _one_line(text)
 
 
 class UnknownNameError(InputError, KeyError):
@@ -48,6 +48,11 @@ class UnknownNameError(InputError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return self.format()
+
+
+def _one_line(text: str) -> str:
+    """Escape control characters (from names in a file) so a message is always one printable line."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str | None:
