@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import settings
 
 from planner import Result, Scenario, solve
 from planner.problem import build_problem
 from planner.scenario import scenario_from_dict
 from planner.verify import verify_plan
+
+# Property tests explore a fixed sequence of examples, so a run on main is reproducible;
+# HYPOTHESIS_PROFILE=explore searches afresh each run.
+settings.register_profile("reproducible", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "reproducible"))
 
 DATA = Path(__file__).parent / "data"
 CORE = DATA / "core"
