@@ -36,9 +36,7 @@ def check_plan_shape(problem: Problem, plan: Any, file: str = "<plan>") -> None:
             raise InputError("not a placement row", file=file, field=where, fix=fix)
         if row.get("kind") not in (*JOB_KINDS, "inference"):
             raise InputError(f"unknown kind {row.get('kind')!r}", file=file, field=f"{where}.kind", fix=fix)
-        for key, known, kind in (("site", problem.sites, "site"), ("accelerator", problem.accels, "accelerator")):
-            if row.get(key) not in known:
-                raise UnknownNameError(kind, str(row.get(key)), known, file=file, field=f"{where}.{key}")
+        _check_pool_names(problem, row, file, where)
         for key in ("chips", "replicas"):
             if not _is_count(row.get(key, 0)):
                 raise InputError(f"{key} is {row.get(key)!r}, not a whole number", file=file,
@@ -50,9 +48,7 @@ def check_plan_shape(problem: Problem, plan: Any, file: str = "<plan>") -> None:
         if row.get("service") not in problem.services:
             raise UnknownNameError("service", str(row.get("service")), problem.services, file=file,
                                    field=f"{where}.service")
-        for key, known, kind in (("site", problem.sites, "site"), ("accelerator", problem.accels, "accelerator")):
-            if row.get(key) not in known:
-                raise UnknownNameError(kind, str(row.get(key)), known, file=file, field=f"{where}.{key}")
+        _check_pool_names(problem, row, file, where)
         if (row.get("city"), row.get("site")) not in problem.rtt_ms:
             raise InputError(f"city {row.get('city')!r} is not a demand city of this scenario", file=file,
                              field=f"{where}.city", fix=fix)
@@ -72,6 +68,12 @@ def compare_figures(plan: dict[str, Any], objective: dict[str, float], kpis: dic
             elif not math.isclose(float(stated[key]), float(value), rel_tol=REL_TOL, abs_tol=1e-6):
                 out.append(f"{section}.{key} states {stated[key]}, the plan gives {value}")
     return out
+
+
+def _check_pool_names(problem: Problem, row: dict[str, Any], file: str, where: str) -> None:
+    for key, known in (("site", problem.sites), ("accelerator", problem.accels)):
+        if row.get(key) not in known:
+            raise UnknownNameError(key, str(row.get(key)), known, file=file, field=f"{where}.{key}")
 
 
 def _is_count(value: Any) -> bool:
