@@ -148,6 +148,7 @@ def main() -> None:
           f"{result.kpis['unserved_tokens_per_s']:,.0f} tokens/s unserved")
     print(f"ratio           CP-SAT / greedy = {result.objective['total_cny'] / greedy.objective['total_cny']:.4f}; "
           f"greedy gap to bound {100 * (greedy.objective['total_cny'] - s['best_bound']) / greedy.objective['total_cny']:.2f} %")
+    print(f"start           {s.get('start')}; bound from {s.get('bound_source', 'CP-SAT')}")
     print(f"verify          {'ok' if not violations else f'{len(violations)} violations: {violations[:3]}'}")
 
 

@@ -71,6 +71,11 @@ class BuiltModel:
         return {"variables": len(proto.variables), "constraints": len(proto.constraints),
                 "job_classes": len(self.classes), "jobs": sum(len(c.job_ids) for c in self.classes)}
 
+    def integer_variables(self) -> set[int]:
+        """Variables whose integrality costs the gap: whole replicas and whole purchases (``solve_model``)."""
+        return {v.index for v in self.replicas.values()} | {
+            var.index for units in self.added_chips.values() for _c, var in units}
+
 
 def job_classes(problem: Problem) -> list[JobClass]:
     """Group interchangeable jobs so the model counts them with one integer per pool."""

@@ -1,7 +1,10 @@
-"""The one solver runner: CP-SAT settings, progress reports, status mapping and the relative gap.
+"""The one solver runner: settings, the two-phase start, CP-SAT, progress, status and the gap.
 
 Every model in the project (spatial, time of use, capacity, Pareto points) is solved through
-``new_solver`` and ``run_solver``, so settings and status mean the same everywhere.
+``solve_model`` (or ``new_solver`` and ``run_solver`` for a re-solve of the same model), with
+``Settings`` resolved once by ``resolve_settings``, so settings and status mean the same everywhere:
+an argument given (not None) wins over the scenario's ``solver`` section, which wins over the
+defaults, and the time limit covers the whole solve from ``Settings.started``, build included.
 """
 
 from __future__ import annotations
@@ -9,13 +12,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ortools.sat.python import cp_model
 
 from planner.core import scaling
+from planner.core.twophase import LinearView, Phase, add_solution_hint, hint_objective, milp_phase, relax_and_round
+from planner.inputs.scenario import Scenario, SolverSettings
 from planner.results.result import Status
+
+#: a model with at least this many variables gets the two-phase start (``start="auto"``)
+AUTO_START_VARIABLES = 3000
+#: share of the remaining time the two-phase start may use, and of that the MILP (phase 1 b)
+START_SHARE = 0.5
+MILP_SHARE = 0.6
 
 _STATUS = {
     cp_model.OPTIMAL: Status.optimal,
@@ -44,6 +55,36 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     if objective is None or bound is None or math.isnan(objective) or math.isnan(bound):
         return None
     return abs(objective - bound) / max(abs(objective), 1.0)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Solver settings, resolved once: the whole solve (build included) ends by ``started + time_limit_s``."""
+
+    time_limit_s: float
+    workers: int
+    seed: int
+    relative_gap_limit: float
+    started: float = field(default_factory=time.perf_counter)
+
+    def remaining_s(self) -> float:
+        return self.time_limit_s - (time.perf_counter() - self.started)
+
+    def as_info(self) -> dict[str, Any]:
+        return {"time_limit_s": self.time_limit_s, "workers": self.workers, "seed": self.seed}
+
+
+def resolve_settings(source: Any = None, *, time_limit_s: float | None = None, workers: int | None = None,
+                     seed: int | None = None, relative_gap_limit: float | None = None,
+                     started: float | None = None) -> Settings:
+    """Arguments that are not None win, then ``source``'s ``solver`` section (a Scenario), then the defaults."""
+    base = source.solver if isinstance(source, Scenario) else SolverSettings()
+    return Settings(time_limit_s=float(time_limit_s if time_limit_s is not None else base.time_limit_s),
+                    workers=int(workers if workers is not None else base.workers),
+                    seed=int(seed if seed is not None else base.seed),
+                    relative_gap_limit=float(relative_gap_limit if relative_gap_limit is not None
+                                             else base.relative_gap),
+                    started=started if started is not None else time.perf_counter())
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
@@ -99,3 +140,86 @@ def run_solver(solver: cp_model.CpSolver, model: cp_model.CpModel, scale: scalin
         info["best_bound"] = scale.cny(solver.best_objective_bound)
         info["gap"] = relative_gap(info["objective"], info["best_bound"])
     return status, info
+
+
+class Values:
+    """Variable values of a solved model, read as ``CpSolver.value`` reads them."""
+
+    def __init__(self, values: list[int]) -> None:
+        self._values = values
+
+    def value(self, var: cp_model.IntVar) -> int:
+        return self._values[var.index]
+
+
+def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Settings, *,
+                integer: set[int] | None = None, start: str = "auto",
+                on_progress: Callable[[Progress], None] | None = None) -> tuple[Status, dict[str, Any], Any]:
+    """Solve a core model within what is left of ``settings``' limit; returns (status, info, values).
+
+    ``integer`` names the variables whose integrality costs the gap (replicas, purchases). With
+    ``start="auto"`` a model of ``AUTO_START_VARIABLES`` or more gets the two-phase start
+    (``planner.core.twophase``); ``start="two_phase"`` forces it and ``"off"`` skips it. CP-SAT
+    then starts from phase 2's plan if it beats the model's own hint. ``best_bound`` is the
+    stronger of phase 1's and CP-SAT's bounds; ``values`` reads the best plan found (``.value(var)``)."""
+    info: dict[str, Any] = {}
+    best: Phase | None = None
+    bound_units: float | None = None
+    n_vars = len(model.Proto().variables)
+    if integer is not None and (start == "two_phase" or (start == "auto" and n_vars >= AUTO_START_VARIABLES)):
+        best, bound_units, info["start"] = _two_phase(model, scale, settings, integer)
+    solver = new_solver(settings.remaining_s(), settings.workers, settings.seed, settings.relative_gap_limit)
+    status, outcome = run_solver(solver, model, scale, on_progress)
+    info.update(outcome)
+    values: Any = solver
+    if best is not None and (not status.has_plan or scale.cny(best.objective_units) < outcome["objective"] - 1e-9):
+        values = Values(best.values)  # CP-SAT ran out of time before it matched phase 2's plan
+        info["objective"] = scale.cny(best.objective_units)
+        if not status.has_plan:
+            status = Status.feasible
+            info["status"] = status.value
+    if bound_units is not None and status.has_plan:
+        bound = scale.cny(bound_units)
+        if info["best_bound"] is None or bound > info["best_bound"]:
+            info["best_bound"] = bound
+            info["bound_source"] = "two-phase start: HiGHS on the model with only replicas and purchases integer"
+        info["gap"] = relative_gap(info["objective"], info["best_bound"])
+    return status, info, values
+
+
+def _two_phase(model: cp_model.CpModel, scale: scaling.CostScale, settings: Settings, integer: set[int]
+               ) -> tuple[Phase | None, float | None, dict[str, Any]]:
+    """Phase 1 (relax and round, then the MILP for its bound), phase 2 (CP-SAT with ``integer`` fixed);
+    the best plan becomes the model's hint. Uses ``START_SHARE`` of the time left."""
+    budget = settings.remaining_s() * START_SHARE
+    t0 = time.perf_counter()
+    view = LinearView(model)
+    phases = [relax_and_round(view, integer, budget * 0.2)]
+    phases.append(milp_phase(view, integer, budget * MILP_SHARE - (time.perf_counter() - t0)))
+    report: dict[str, Any] = {p.status: {"s": round(p.seconds, 3), "objective": _cny(scale, p.objective_units),
+                                         "bound": _cny(scale, p.bound_units)} for p in phases}
+    bounds = [p.bound_units for p in phases if p.bound_units is not None]
+    bound = max(bounds) if bounds else None
+    plans = [p for p in phases if p.values is not None]
+    if not plans:
+        return None, bound, report
+    best = min(plans, key=lambda p: p.objective_units)
+    sub = model.clone()
+    for i in integer:
+        sub.add(sub.get_int_var_from_proto_index(i) == best.values[i])
+    add_solution_hint(sub, best.values)
+    t1 = time.perf_counter()
+    solver = new_solver(budget - (t1 - t0), settings.workers, settings.seed, 1e-5)
+    status, outcome = run_solver(solver, sub, scale, None)
+    if status.has_plan and scale.units(outcome["objective"]) < best.objective_units:
+        values = [int(solver.value(sub.get_int_var_from_proto_index(i))) for i in range(view.n)]
+        best = Phase(values, view.objective(values), None, time.perf_counter() - t1, "CP-SAT, integer fixed")
+    report["phase 2"] = {"s": round(time.perf_counter() - t1, 3), "objective": _cny(scale, best.objective_units)}
+    if best.objective_units < hint_objective(view, model):
+        add_solution_hint(model, best.values)
+        report["hinted"] = True
+    return best, bound, report
+
+
+def _cny(scale: scaling.CostScale, units: float | None) -> float | None:
+    return None if units is None else scale.cny(units)

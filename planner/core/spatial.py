@@ -19,7 +19,7 @@ from planner.check.evaluate import evaluate
 from planner.core import scaling
 from planner.core.greedy import Plan, greedy_plan
 from planner.core.model import BuiltModel, add_hints, build_model
-from planner.core.runner import Progress, new_solver, run_solver
+from planner.core.runner import Progress, Settings, Values, resolve_settings, solve_model
 from planner.inputs.scenario import Scenario
 from planner.problem.build import Problem, build_problem
 from planner.results.columns import (
@@ -35,43 +35,36 @@ from planner.results.result import Result, Status
 
 def solve_spatial(scenario: Scenario | Problem, *, time_limit_s: float | None = None, workers: int | None = None,
                   seed: int | None = None, relative_gap_limit: float | None = None,
-                  on_progress: Callable[[Progress], None] | None = None, hint: bool = True) -> Result:
+                  on_progress: Callable[[Progress], None] | None = None, hint: bool = True,
+                  settings: Settings | None = None, start: str = "auto") -> Result:
     """Place the scenario's work with the spatial CP-SAT model (one block over the horizon)."""
-    settings = scenario.solver if isinstance(scenario, Scenario) else None
+    if settings is None:
+        settings = resolve_settings(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed,
+                                    relative_gap_limit=relative_gap_limit)
     problem = build_problem(scenario) if isinstance(scenario, Scenario) else scenario
-    time_limit_s = time_limit_s if time_limit_s is not None else (settings.time_limit_s if settings else 30.0)
-    workers = workers if workers is not None else (settings.workers if settings else 2)
-    seed = seed if seed is not None else (settings.seed if settings else 0)
-    if relative_gap_limit is None:
-        relative_gap_limit = settings.relative_gap if settings else 0.0
-
-    t0 = time.perf_counter()
     greedy = greedy_plan(problem)
     built = build_model(problem)
     if hint:
         add_hints(built, greedy)
-    build_s = time.perf_counter() - t0
+    build_s = time.perf_counter() - settings.started
 
-    solver = new_solver(time_limit_s - build_s, workers, seed, relative_gap_limit)  # the limit covers the build
-    status, outcome = run_solver(solver, built.model, built.scale, on_progress)
+    status, outcome, values = solve_model(built.model, built.scale, settings, integer=built.integer_variables(),
+                                          start=start, on_progress=on_progress)
     solver_info = {
         **outcome,
-        "wall_s": round(time.perf_counter() - t0, 3),
+        "wall_s": round(time.perf_counter() - settings.started, 3),
         "build_s": round(build_s, 3),
-        "time_limit_s": time_limit_s, "workers": workers, "seed": seed,
+        **settings.as_info(),
         "cost_units_per_cny": built.scale.units_per_cny,
         **built.stats(),
     }
-    if status.has_plan:
-        plan = extract_plan(built, solver)
-    else:
-        plan = Plan()
+    plan = extract_plan(built, values) if status.has_plan else Plan()
     result = write_back(problem, plan, status, solver_info)
     result.solver["greedy_objective"] = write_back(problem, greedy, Status.feasible, {}).objective["total_cny"]
     return result
 
 
-def extract_plan(built: BuiltModel, solver: cp_model.CpSolver) -> Plan:
+def extract_plan(built: BuiltModel, solver: cp_model.CpSolver | Values) -> Plan:
     """Read the solver's values into a Plan, naming which job of a class goes where."""
     plan = Plan()
     per_class: dict[int, list] = defaultdict(list)
