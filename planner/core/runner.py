@@ -25,8 +25,8 @@ from planner.results.result import Status
 #: a model with at least this many variables gets the two-phase start (``start="auto"``)
 AUTO_START_VARIABLES = 3000
 #: share of the remaining time the two-phase start may use, and of that the MILP (phase 1 b)
-START_SHARE = 0.5
-MILP_SHARE = 0.6
+START_SHARE = 0.65
+MILP_SHARE = 0.7
 
 _STATUS = {
     cp_model.OPTIMAL: Status.optimal,
@@ -195,7 +195,7 @@ def _two_phase(model: cp_model.CpModel, scale: scaling.CostScale, settings: Sett
     t0 = time.perf_counter()
     view = LinearView(model)
     phases = [relax_and_round(view, integer, budget * 0.2)]
-    phases.append(milp_phase(view, integer, budget * MILP_SHARE - (time.perf_counter() - t0)))
+    phases.append(milp_phase(view, integer, budget * MILP_SHARE - (time.perf_counter() - t0), hint=phases[0].values))
     report: dict[str, Any] = {p.status: {"s": round(p.seconds, 3), "objective": _cny(scale, p.objective_units),
                                          "bound": _cny(scale, p.bound_units)} for p in phases}
     bounds = [p.bound_units for p in phases if p.bound_units is not None]

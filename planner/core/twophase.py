@@ -132,12 +132,18 @@ class LinearView:
 
 
 def _solve(mip: model_pb2.ModelProto, time_limit_s: float, gap: float,
-           log: Callable[[str], None] | None = None) -> tuple[mathopt.SolveResult, list[float] | None]:
+           log: Callable[[str], None] | None = None, hint: list[int] | None = None
+           ) -> tuple[mathopt.SolveResult, list[float] | None]:
     """HiGHS on ``mip``; returns the result and its point (one value per variable), if it has one."""
     model = mathopt.Model.from_model_proto(mip)
     params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.05, time_limit_s)),
                                      relative_gap_tolerance=gap, random_seed=0, enable_output=log is not None)
-    res = mathopt.solve(model, mathopt.SolverType.HIGHS, params=params,
+    model_params = None
+    if hint is not None:
+        variables = list(model.variables())
+        model_params = mathopt.ModelSolveParameters(solution_hints=[mathopt.SolutionHint(
+            variable_values={v: float(hint[v.id]) for v in variables})])
+    res = mathopt.solve(model, mathopt.SolverType.HIGHS, params=params, model_params=model_params,
                         msg_cb=(lambda lines: [log(x) for x in lines]) if log else None)
     if not res.has_primal_feasible_solution():
         return res, None
@@ -160,10 +166,12 @@ def relax_and_round(view: LinearView, integer: set[int], time_limit_s: float) ->
 
 
 def milp_phase(view: LinearView, integer: set[int], time_limit_s: float, relative_gap: float = 0.002,
-               log: Callable[[str], None] | None = None) -> Phase:
-    """Phase 1 (b): HiGHS on the MILP with only ``integer`` integer; its dual bound holds for the model."""
+               log: Callable[[str], None] | None = None, hint: list[int] | None = None) -> Phase:
+    """Phase 1 (b): HiGHS on the MILP with only ``integer`` integer; its dual bound holds for the model.
+
+    ``hint`` (a plan, e.g. relax and round's) gives HiGHS an incumbent to improve from."""
     t0 = time.perf_counter()
-    res, point = _solve(view.mip(integer), time_limit_s, relative_gap, log)
+    res, point = _solve(view.mip(integer), time_limit_s, relative_gap, log, hint)
     bound = _finite(res.termination.objective_bounds.dual_bound) if view.linear else None
     name = res.termination.reason.name
     if point is None:
