@@ -13,6 +13,7 @@ teams submit standard job shapes, so identical jobs can be aggregated.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import time
 from typing import Any
@@ -40,7 +41,11 @@ DEFAULT_INFERENCE_TOKENS_PER_S = 40e6
 
 def random_scenario(jobs: int, services: int, cities: int, sites: int, accelerators: int,
                     seed: int = 0, horizon_h: float = 168.0,
-                    inference_tokens_per_s: float = DEFAULT_INFERENCE_TOKENS_PER_S) -> dict[str, Any]:
+                    inference_tokens_per_s: float = DEFAULT_INFERENCE_TOKENS_PER_S,
+                    distinct: bool = False) -> dict[str, Any]:
+    """A seeded national scenario. ``distinct`` draws every job's shape afresh (a duration from a
+    log-uniform 2-168 h, a gang of 8·k chips, its own set of allowed accelerators), as a week of
+    real submissions looks, so almost no two jobs aggregate into one class."""
     rng = random.Random(seed)
     cat = hardware_catalog.load()
     topo = topology_mod.load()
@@ -61,6 +66,10 @@ def random_scenario(jobs: int, services: int, cities: int, sites: int, accelerat
         chips = rng.choices(GANG_SIZES, GANG_WEIGHTS)[0]
         hours = rng.choice(DURATIONS_H)
         allowed = rng.choice(allowed_menu)
+        if distinct:
+            chips = max(8, int(chips * rng.uniform(0.6, 1.4)) // 8 * 8)
+            hours = round(math.exp(rng.uniform(math.log(2), math.log(168))), 1)
+            allowed = sorted(rng.sample(accel_ids, rng.randint(2, min(5, len(accel_ids)))))
         job_list.append({
             "id": f"job{j:05d}", "chips": chips, "allowed_accelerators": allowed,
             # the same work takes longer on a slower chip (bf16 peak ratio, capped at 4×)
@@ -118,6 +127,8 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--distinct", action="store_true",
+                    help="jobs of distinct shapes (durations, gangs, allowed sets), which do not aggregate")
     ap.add_argument("--tokens-per-s", type=float, default=DEFAULT_INFERENCE_TOKENS_PER_S,
                     help="total inference demand over all services")
     args = ap.parse_args()
@@ -125,7 +136,7 @@ def main() -> None:
     t0 = time.perf_counter()
     scenario = scenario_from_dict(random_scenario(args.jobs, args.services, args.cities, args.sites,
                                                   args.accelerators, args.seed,
-                                                  inference_tokens_per_s=args.tokens_per_s))
+                                                  inference_tokens_per_s=args.tokens_per_s, distinct=args.distinct))
     problem = build_problem(scenario)
     t_check = time.perf_counter() - t0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from planner.core.runner import Progress, relative_gap
+from planner.core.runner import Progress, relative_gap, resolve_settings
 from planner.core.spatial import solve_spatial
 from planner.core.timemodel import solve_time
 from planner.inputs.scenario import Scenario
@@ -27,12 +27,14 @@ def solve(scenario: Scenario | Problem, *, time_limit_s: float | None = None, wo
     """Place the scenario's work with CP-SAT and return the plan.
 
     ``mode="time"`` (or ``time.mode: time`` in the scenario) schedules it hour by hour
-    with ``planner.core.timemodel``; ``mode="spatial"`` forces the spatial model.
+    with ``planner.core.timemodel``; ``mode="spatial"`` forces the spatial model. Settings
+    are resolved once (``planner.core.runner.resolve_settings``) and the time limit covers
+    the whole call, the problem's build included.
     """
+    settings = resolve_settings(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed,
+                                relative_gap_limit=relative_gap_limit)
     if isinstance(scenario, Scenario) and (mode or scenario.time.mode) == "time":
-        return solve_time(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed,
-                          relative_gap_limit=relative_gap_limit, on_progress=on_progress, hint=hint)
+        return solve_time(scenario, settings=settings, on_progress=on_progress, hint=hint)
     if mode == "time":
         raise TypeError("the time model needs the Scenario (its time section), not a Problem")
-    return solve_spatial(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed,
-                         relative_gap_limit=relative_gap_limit, on_progress=on_progress, hint=hint)
+    return solve_spatial(scenario, settings=settings, on_progress=on_progress, hint=hint)

@@ -44,7 +44,7 @@ import bisect
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 from ortools.sat.python import cp_model
@@ -52,7 +52,7 @@ from ortools.sat.python import cp_model
 from planner.check.timeline import evaluate_timeline
 from planner.core import scaling
 from planner.core.model import minimize
-from planner.core.runner import new_solver, relative_gap, run_solver
+from planner.core.runner import Settings, relative_gap, resolve_settings, solve_model
 from planner.core.spatial import context_tables, solve_spatial
 from planner.inputs.scenario import Scenario
 from planner.problem.build import Pool, Problem, build_problem
@@ -127,6 +127,10 @@ class TimeModel:
         return {"variables": len(proto.variables), "constraints": len(proto.constraints),
                 "job_classes": len(self.classes), "jobs": sum(len(c.job_ids) for c in self.classes),
                 "steps": self.td.steps, "blocks": len(self.td.blocks)}
+
+    def integer_variables(self) -> set[int]:
+        """Variables whose integrality costs the gap: whole replicas per block (``solve_model``)."""
+        return {v.index for v in self.r.values()}
 
 
 # ---------------------------------------------------------------------------- pricing helpers
@@ -584,7 +588,8 @@ def add_hints(m: TimeModel, plan: TimePlan) -> None:
 def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeData | None = None,
                time_limit_s: float | None = None, workers: int | None = None, seed: int | None = None,
                relative_gap_limit: float | None = None, on_progress: Callable | None = None,
-               hint: bool = True, decompose: str = "auto") -> Result:
+               hint: bool = True, decompose: str = "auto", settings: Settings | None = None,
+               start: str = "auto") -> Result:
     """Schedule the scenario hour by hour (or block by block) with CP-SAT and return the plan with its timeline.
 
     ``decompose="spatial"`` first places the work with the spatial model (``SPATIAL_SHARE`` of the
@@ -596,14 +601,11 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     """
     if decompose not in ("auto", "spatial", "off"):
         raise ValueError(f"decompose must be auto, spatial or off, not {decompose!r}")
-    settings = scenario.solver
+    if settings is None:
+        settings = resolve_settings(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed,
+                                    relative_gap_limit=relative_gap_limit)
+    t0 = settings.started
     problem = problem if problem is not None else build_problem(scenario)
-    time_limit_s = time_limit_s if time_limit_s is not None else settings.time_limit_s
-    workers = workers if workers is not None else settings.workers
-    seed = seed if seed is not None else settings.seed
-    relative_gap_limit = relative_gap_limit if relative_gap_limit is not None else settings.relative_gap
-
-    t0 = time.perf_counter()
     td = td if td is not None else build_time_data(scenario, problem)
     greedy = greedy_schedule(problem, td)
     greedy_s = time.perf_counter() - t0
@@ -612,19 +614,20 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     job_pools = serving_pools = None
     spatial_info: dict = {}
     if decompose == "spatial":
-        job_pools, serving_pools, spatial_info = spatial_pools(problem, SPATIAL_SHARE * time_limit_s, workers, seed)
+        share = replace(settings, time_limit_s=SPATIAL_SHARE * settings.remaining_s(), started=time.perf_counter())
+        job_pools, serving_pools, spatial_info = spatial_pools(problem, share)
     m = build_time_model(problem, td, greedy, job_pools=job_pools, serving_pools=serving_pools)
     if hint:
         add_hints(m, greedy)
     build_s = time.perf_counter() - t0
 
-    solver = new_solver(time_limit_s - build_s, workers, seed, relative_gap_limit)  # the limit covers the build
-    status, outcome = run_solver(solver, m.model, m.scale, on_progress)
+    status, outcome, solver = solve_model(m.model, m.scale, settings, integer=m.integer_variables(),
+                                          start=start, on_progress=on_progress)
     relaxed = relaxed_bound(problem, td)
     info = {
         "model": "time", **outcome,
         "wall_s": round(time.perf_counter() - t0, 3), "build_s": round(build_s, 3), "greedy_s": round(greedy_s, 3),
-        "time_limit_s": time_limit_s, "workers": workers, "seed": seed,
+        **settings.as_info(),
         "cost_units_per_cny": m.scale.units_per_cny, "start_grid": td.start_grid,
         "decomposition": decompose, **spatial_info, "relaxed_bound": relaxed,
         **m.stats(),
@@ -657,10 +660,9 @@ def replica_variables(problem: Problem, td: TimeData) -> int:
     return len(td.blocks) * sum(len(s.pools) for s in problem.services.values())
 
 
-def spatial_pools(problem: Problem, time_limit_s: float, workers: int, seed: int
-                  ) -> tuple[dict[str, set[Pool]], dict[str, set[Pool]], dict]:
+def spatial_pools(problem: Problem, settings: Settings) -> tuple[dict[str, set[Pool]], dict[str, set[Pool]], dict]:
     """Place the work with the spatial model and return the pools it chose per job and per service."""
-    placed = solve_spatial(problem, time_limit_s=time_limit_s, workers=workers, seed=seed)
+    placed = solve_spatial(problem, settings=settings)
     job_pools: dict[str, set[Pool]] = defaultdict(set)
     serving_pools: dict[str, set[Pool]] = defaultdict(set)
     for r in placed.placements.itertuples(index=False):
