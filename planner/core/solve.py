@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from planner.core.runner import Progress, relative_gap, resolve_settings
+from planner.core.runner import Progress, Settings, relative_gap, resolve_settings
 from planner.core.spatial import solve_spatial
 from planner.core.timemodel import solve_time
 from planner.inputs.scenario import Scenario
@@ -23,7 +23,7 @@ __all__ = ["Progress", "relative_gap", "solve"]
 def solve(scenario: Scenario | Problem, *, time_limit_s: float | None = None, workers: int | None = None,
           seed: int | None = None, relative_gap_limit: float | None = None,
           on_progress: Callable[[Progress], None] | None = None, hint: bool = True,
-          mode: str | None = None) -> Result:
+          mode: str | None = None, settings: Settings | None = None) -> Result:
     """Place the scenario's work with CP-SAT and return the plan.
 
     ``mode="time"`` (or ``time.mode: time`` in the scenario) schedules it hour by hour
@@ -31,8 +31,9 @@ def solve(scenario: Scenario | Problem, *, time_limit_s: float | None = None, wo
     are resolved once (``planner.core.runner.resolve_settings``) and the time limit covers
     the whole call, the problem's build included.
     """
-    settings = resolve_settings(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed,
-                                relative_gap_limit=relative_gap_limit)
+    if settings is None:
+        settings = resolve_settings(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed,
+                                    relative_gap_limit=relative_gap_limit)
     if isinstance(scenario, Scenario) and (mode or scenario.time.mode) == "time":
         return solve_time(scenario, settings=settings, on_progress=on_progress, hint=hint)
     if mode == "time":

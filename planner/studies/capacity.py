@@ -42,7 +42,7 @@ from planner.core.model import (
     minimize,
     objective_parts,
 )
-from planner.core.runner import Progress, new_solver, run_solver
+from planner.core.runner import Progress, Settings, resolve_settings, solve_model
 from planner.core.spatial import extract_plan, write_back
 from planner.errors import InputError, UnknownNameError
 from planner.inputs.scenario import CapacitySettings, Scenario
@@ -254,14 +254,19 @@ def period_problems(scenario: Scenario, options: list[Option], catalog: Any, top
 # ---------------------------------------------------------------------------
 def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, workers: int | None = None,
                   seed: int | None = None, on_progress: Callable[[Progress], None] | None = None,
-                  restrict: Callable[[Any], bool] | None = None,
-                  extra_constraints: Callable[[cp_model.CpModel, dict], None] | None = None) -> CapacityResult:
+                  restrict: Callable[[Any], bool] | None = None, min_share: dict[str, float] | None = None,
+                  relative_gap_limit: float | None = None, settings: Settings | None = None,
+                  start: str = "auto") -> CapacityResult:
     """Choose purchases and placements for every period. ``restrict(accelerator) -> bool`` limits
-    which accelerators may be bought and used (for ``planner compare``)."""
+    which accelerators may be bought and used, and ``min_share`` sets the least share of the chips
+    bought per accelerator (both for ``planner compare``)."""
+    if settings is None:
+        settings = resolve_settings(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed,
+                                    relative_gap_limit=relative_gap_limit)
     if scenario.capacity is None:
         raise InputError("the scenario has no capacity section", file=scenario.source_path, field="capacity",
                          fix="add capacity: {candidates: [{system: hgx-h20}]} (see workloads/examples)")
-    t0 = time.perf_counter()
+    t0 = settings.started
     cap = scenario.capacity
     catalog = load_catalog_for(scenario)
     topology = load_topology_for(scenario)
@@ -298,8 +303,7 @@ def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, work
     add_capex_budget(model, buy, cap, names)
     add_supply_cap(model, buy, cap, names)
     add_space_envelope(model, buy, cap)
-    if extra_constraints is not None:
-        extra_constraints(model, {"buy": buy, "names": names})
+    add_purchase_share(model, buy, min_share or {})
 
     terms: dict[str, list] = defaultdict(list)
     constants: dict[str, float] = defaultdict(float)
@@ -320,12 +324,11 @@ def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, work
         model.add_hint(var, 0)
     build_s = time.perf_counter() - t0
 
-    settings = scenario.solver
-    limit = time_limit_s if time_limit_s is not None else settings.time_limit_s
-    solver = new_solver(limit - build_s, workers or settings.workers, seed if seed is not None else settings.seed,
-                        settings.relative_gap)
-    status, outcome = run_solver(solver, model, scale, on_progress)
+    integer = {v.index for v in buy.values()}.union(*(b.integer_variables() for b in builts))
+    status, outcome, solver = solve_model(model, scale, settings, integer=integer, start=start,
+                                          on_progress=on_progress)
     info: dict[str, Any] = {**outcome, "wall_s": round(time.perf_counter() - t0, 3), "build_s": round(build_s, 3),
+                            **settings.as_info(),
                             "variables": len(model.Proto().variables), "constraints": len(model.Proto().constraints),
                             "cost_units_per_cny": scale.units_per_cny}
     if status.has_plan:
@@ -346,6 +349,14 @@ def add_capex_budget(model: cp_model.CpModel, buy: dict, cap: CapacitySettings, 
     for t, period in enumerate(cap.periods):
         if period.budget_cny is not None:
             model.add(sum(spend(t)) <= int(period.budget_cny)).with_name(f"capex_budget[{names[t]}]")
+
+
+def add_purchase_share(model: cp_model.CpModel, buy: dict, min_share: dict[str, float]) -> None:
+    """Σ chips bought of accelerator a ≥ share_a · Σ chips bought, over all periods (in hundredths, integer)."""
+    total = [o.chips * v for (_t, o), v in buy.items()]
+    for accel, share in min_share.items():
+        mine = [o.chips * v for (_t, o), v in buy.items() if o.accelerator == accel]
+        model.add(100 * sum(mine) >= int(round(100 * share)) * sum(total)).with_name(f"min_share[{accel}]")
 
 
 def add_supply_cap(model: cp_model.CpModel, buy: dict, cap: CapacitySettings, names: list[str]) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner.core.runner import resolve_settings
 from planner.core.solve import solve
 from planner.errors import InputError, UnknownNameError, did_you_mean
 from planner.inputs.scenario import Scenario
@@ -107,7 +108,7 @@ def compare(scenario: Scenario, mixes: list[Mix], *, time_limit_s: float | None 
     for mix in mixes:
         if scenario.capacity is not None:
             result = plan_capacity(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed,
-                                   restrict=mix.allowed, extra_constraints=_share_constraint(mix))
+                                   restrict=mix.allowed, min_share=mix.min_share)
             rows.append(_capacity_row(mix, result))
         else:
             if mix.min_share:
@@ -115,27 +116,11 @@ def compare(scenario: Scenario, mixes: list[Mix], *, time_limit_s: float | None 
                                  field="--mix", fix="add a capacity section, or use only:/no: filters")
             restricted = restrict_inventory(scenario, catalog, mix.allowed)
             problem = build_problem(restricted, catalog, topology, strict=False)
-            result = solve(problem, time_limit_s=time_limit_s if time_limit_s is not None
-                           else scenario.solver.time_limit_s, workers=workers or scenario.solver.workers,
-                           seed=seed if seed is not None else scenario.solver.seed)
+            result = solve(problem, settings=resolve_settings(scenario, time_limit_s=time_limit_s,
+                                                              workers=workers, seed=seed))
             rows.append(_place_row(mix, result))
         results[mix.name] = result
     return pd.DataFrame(rows), results
-
-
-def _share_constraint(mix: Mix) -> Callable[..., None] | None:
-    if not mix.min_share:
-        return None
-
-    def add(model: Any, ctx: dict) -> None:
-        buy = ctx["buy"]
-        total = [o.chips * v for (_t, o), v in buy.items()]
-        for accel, share in mix.min_share.items():
-            mine = [o.chips * v for (_t, o), v in buy.items() if o.accelerator == accel]
-            # Σ chips(accel) ≥ share · Σ chips, in hundredths to stay integer
-            model.add(100 * sum(mine) >= int(round(100 * share)) * sum(total)).with_name(f"min_share[{accel}]")
-
-    return add
 
 
 def _place_row(mix: Mix, r: Any) -> dict[str, Any]:
