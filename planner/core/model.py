@@ -243,6 +243,11 @@ def add_replica_rounding_cuts(b: BuiltModel) -> None:
                 b.model.add(inflow <= rho * r + q * (cap - rho)).with_name(f"{b.prefix}replica_mir[{sid},{site}]")
 
 
+def add_latency_budget(b: BuiltModel, latency: cp_model.LinearExpr, limit_units: int) -> None:
+    """Σ lat·flow ≤ ε (objective units): the ε-constraint that traces the cost–latency frontier."""
+    b.model.add(latency <= limit_units).with_name(f"{b.prefix}latency_budget")
+
+
 Terms = dict[str, list[tuple[float, cp_model.IntVar]]]
 
 

@@ -24,8 +24,8 @@ from ortools.sat.python import cp_model
 from planner.check.verify import verify_plan
 from planner.core import scaling
 from planner.core.greedy import Plan, greedy_plan
-from planner.core.model import add_hints, build_model, objective_parts
-from planner.core.runner import _STATUS, new_solver
+from planner.core.model import add_hints, add_latency_budget, build_model, objective_parts
+from planner.core.runner import new_solver, resolve_settings, run_solver
 from planner.core.spatial import extract_plan, write_back
 from planner.problem.build import Problem
 from planner.results.result import Result
@@ -64,14 +64,15 @@ class _Frontier:
     def run(self, built: Any, objective: cp_model.LinearExpr) -> tuple[cp_model.CpSolver, Any]:
         built.model.minimize(objective)
         solver = new_solver(self.time_limit_s, self.workers, self.seed)
-        return solver, _STATUS.get(solver.solve(built.model))
+        status, _info = run_solver(solver, built.model, self.scale, None)
+        return solver, status
 
     def point(self, first: str, latency_limit: int | None = None) -> tuple[Result, int]:
         """Lexicographic: minimise ``first`` ("cost" or "latency"), then the other at that optimum."""
         t0 = time.perf_counter()
         built, cost, latency_first, latency = self.build()
         if latency_limit is not None:
-            built.model.add(latency <= latency_limit).with_name("epsilon_latency")
+            add_latency_budget(built, latency, latency_limit)
         primary, secondary = (cost, latency_first) if first == "cost" else (latency_first, cost)
         solver, status = self.run(built, primary)
         gap = None
@@ -91,12 +92,16 @@ class _Frontier:
         return write_back(self.problem, plan, status, info), lat_units
 
 
-def pareto_frontier(problem: Problem, points: int = 6, *, time_limit_s: float = 10.0, workers: int = 2,
-                    seed: int = 0) -> tuple[pd.DataFrame, list[Result]]:
-    """Trace up to ``points`` plans from cheapest to lowest latency; returns the table and the plans."""
+def pareto_frontier(problem: Problem, points: int = 6, *, time_limit_s: float | None = 10.0,
+                    workers: int | None = None, seed: int | None = None) -> tuple[pd.DataFrame, list[Result]]:
+    """Trace up to ``points`` plans from cheapest to lowest latency; returns the table and the plans.
+
+    ``time_limit_s`` is per solve (two per point); settings mean what they mean everywhere
+    (``planner.core.runner.resolve_settings``)."""
     if problem.latency_cny_per_mtokens_ms == 0:
         problem = dataclasses.replace(problem, latency_cny_per_mtokens_ms=1.0)
-    f = _Frontier(problem, time_limit_s, workers, seed)
+    settings = resolve_settings(None, time_limit_s=time_limit_s, workers=workers, seed=seed)
+    f = _Frontier(problem, settings.time_limit_s, settings.workers, settings.seed)
     points = max(2, points)
     cheapest, hi = f.point("cost")
     fastest, lo = f.point("latency")

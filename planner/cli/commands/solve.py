@@ -11,6 +11,7 @@ from planner.cli.commands.plan_capacity import run_capacity
 from planner.cli.output import make_console, print_frame
 from planner.cli.progress import ProgressLine
 from planner.cli.util import load_with_sets, set_option
+from planner.core.runner import resolve_settings
 from planner.core.solve import solve
 from planner.core.timemodel import solve_time
 from planner.problem.build import build_problem
@@ -42,19 +43,17 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
         run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets)
         return
     scenario = load_with_sets(file, sets)
+    # resolved once, before the build: the time limit covers the whole command
+    settings = resolve_settings(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
     problem = build_problem(scenario)
     err = make_console(stderr=True)
     for w in problem.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False)
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
-        settings = dict(time_limit_s=time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s,
-                        workers=workers or scenario.solver.workers,
-                        seed=seed if seed is not None else scenario.solver.seed,
-                        relative_gap_limit=scenario.solver.relative_gap, on_progress=progress)
         if (model or scenario.time.mode) == "time":
-            result = solve_time(scenario, problem=problem, **settings)
+            result = solve_time(scenario, problem=problem, settings=settings, on_progress=progress)
         else:
-            result = solve(problem, **settings)
+            result = solve(problem, settings=settings, on_progress=progress)
     if output:
         result.to_json(output)
     if export_dir:
