@@ -56,6 +56,15 @@ from planner.core.runner import Settings, relative_gap, resolve_settings, solve_
 from planner.core.spatial import context_tables, solve_spatial
 from planner.inputs.scenario import Scenario
 from planner.problem.build import Pool, Problem, build_problem
+from planner.problem.costs import (
+    StepPrices,
+    idle_power_cny,
+    replica_block_cny,
+    replica_energy,
+    run_power_cny,
+    step_power_cny,
+    transfer_cny,
+)
 from planner.problem.timedata import TimeData, build_time_data, job_energy, run_steps_of
 from planner.results.columns import (
     PLACEMENT_COLUMNS,
@@ -133,42 +142,10 @@ class TimeModel:
         return {v.index for v in self.r.values()}
 
 
-# ---------------------------------------------------------------------------- pricing helpers
-class _Prices:
-    """Prefix sums of each pool's step prices, so a run's cost is O(1)."""
-
-    def __init__(self, td: TimeData) -> None:
-        self.td = td
-        self.prefix = {p: [0.0] + list(_accumulate(v)) for p, v in td.price.items()}
-
-    def run_price(self, pool: Pool, start: int, steps: int, busy_last: float) -> float:
-        """Σ price over the run, the last step weighted by its busy fraction (CNY/kWh · steps)."""
-        pre = self.prefix[pool]
-        full = pre[start + steps - 1] - pre[start]
-        return full + busy_last * (pre[start + steps] - pre[start + steps - 1])
-
-
-def _accumulate(values: tuple[float, ...]):
-    total = 0.0
-    for v in values:
-        total += v
-        yield total
-
-
-def busy_kw_marginal(problem: Problem, td: TimeData, pool: Pool) -> float:
-    """kW at the meter a chip adds when busy: full power, or full minus idle if idle chips stay on."""
-    kw = problem.meter_kw_per_chip(*pool)
-    return kw * (1.0 - td.idle_fraction) if td.idle_mode == "idle" else kw
-
-
-def start_cost(problem: Problem, td: TimeData, prices: _Prices, jid: str, pool: Pool, start: int) -> float:
-    """Power plus transfer cost of running job ``jid`` on ``pool`` from step ``start`` (CNY, marginal)."""
-    w = td.jobs[jid].windows[pool]
-    chips = problem.jobs[jid].chips
-    energy = chips * busy_kw_marginal(problem, td, pool) * td.step_h
-    tr = td.jobs[jid].transfers.get(pool[0])
-    return (problem.power_cost_weight * energy * prices.run_price(pool, start, w.steps, w.busy_last)
-            + (tr.cost_cny if tr else 0.0))
+# ---------------------------------------------------------------------------- pricing (planner.problem.costs)
+def start_cost(problem: Problem, td: TimeData, prices: StepPrices, jid: str, pool: Pool, start: int) -> float:
+    """What placing job ``jid`` on ``pool`` from step ``start`` adds (CNY): its marginal power and its transfer."""
+    return run_power_cny(problem, td, prices, jid, pool, start) + transfer_cny(td, jid, pool[0])
 
 
 def _watts(problem: Problem, td: TimeData, pool: Pool) -> tuple[int, int]:
@@ -209,7 +186,7 @@ def select_pools_and_starts(problem: Problem, td: TimeData, classes: list[TimeCl
 
     ``job_pools`` (a decomposition's placement) confines each class to the pools named for its
     jobs plus the greedy's; a class with none named keeps its single cheapest pool."""
-    prices = _Prices(td)
+    prices = StepPrices(td)
     n_pairs = sum(len(td.jobs[c.template].windows) for c in classes)
     keep = td.pools_per_job or (AUTO_POOLS_PER_JOB if n_pairs > AUTO_POOLS_LIMIT else None)
     if job_pools is not None:
@@ -253,7 +230,7 @@ def greedy_schedule(problem: Problem, td: TimeData) -> TimePlan:
     free = {p: [n] * T for p, n in problem.inventory.items()}
     free_w = {s: [_site_cap_w(problem, td, s)] * T for s in problem.sites}
     watts = {p: _watts(problem, td, p)[0] for p in problem.inventory}
-    prices = _Prices(td)
+    prices = StepPrices(td)
 
     def fits(pool: Pool, chips: int, steps: range) -> bool:
         fp, fw, need_w = free[pool], free_w[pool[0]], chips * watts[pool]
@@ -274,8 +251,7 @@ def greedy_schedule(problem: Problem, td: TimeData) -> TimePlan:
             unserved_rate = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h
 
             def per_token(p: Pool) -> float:
-                kw = busy_kw_marginal(problem, td, p) * svc.chips_per_replica[p[1]]
-                return (kw * td.block_price(p, b) * problem.power_cost_weight / svc.replica_tokens_per_s(p[1])
+                return ((replica_block_cny(problem, td, sid, p, b) / td.block_hours(b)) / svc.replica_tokens_per_s(p[1])
                         + problem.latency_cny_per_token_per_s(sid, city, p[0]) / problem.horizon_h)
 
             for unit, pool in sorted((per_token(p), p) for p in svc.pools if p[0] in svc.city_sites[city]):
@@ -308,11 +284,8 @@ def greedy_schedule(problem: Problem, td: TimeData) -> TimePlan:
                     continue
                 chosen = sorted(sorted(ok, key=lambda u: (td.price[pool][u], u))[:w.steps])
                 segs = _runs(chosen)
-                kwh_cost = job_energy(problem, td, jid, pool, chosen)[1] * (
-                    1.0 - td.idle_fraction if td.idle_mode == "idle" else 1.0)
-                tr = tj.transfers.get(pool[0])
-                cost = (problem.power_cost_weight * kwh_cost + tj.checkpoint_cny * (len(segs) - 1)
-                        + (tr.cost_cny if tr else 0.0))
+                cost = (sum(step_power_cny(problem, td, jid, pool, u) for u in chosen)
+                        + tj.checkpoint_cny * (len(segs) - 1) + transfer_cny(td, jid, pool[0]))
                 if best is None or cost < best[0]:
                     best = (cost, pool, segs)
             if best is not None and best[0] <= penalty:
@@ -502,45 +475,33 @@ def set_objective(m: TimeModel) -> None:
     """min power (marginal; idle draw of the inventory is a constant) + transfer + checkpoint
     + latency + unserved + unplaced, in CNY, scaled once by ``CostScale``."""
     p, td = m.problem, m.td
-    prices = _Prices(td)
-    w = p.power_cost_weight
+    prices = StepPrices(td)
     power, transfer, penalty, latency, checkpoint = [], [], [], [], []
     for (ci, pool, t), var in m.x.items():
         jid = m.classes[ci].template
-        tr = td.jobs[jid].transfers.get(pool[0])
-        power.append((start_cost(p, td, prices, jid, pool, t) - (tr.cost_cny if tr else 0.0), var))
-        if tr and tr.cost_cny:
-            transfer.append((tr.cost_cny, var))
+        power.append((run_power_cny(p, td, prices, jid, pool, t), var))
+        if transfer_cny(td, jid, pool[0]):
+            transfer.append((transfer_cny(td, jid, pool[0]), var))
         penalty.append((-p.jobs[jid].penalty_cny, var))
     for (ci, pool), var in m.on.items():
         jid = m.classes[ci].template
-        tr = td.jobs[jid].transfers.get(pool[0])
-        if tr and tr.cost_cny:
-            transfer.append((tr.cost_cny, var))
+        if transfer_cny(td, jid, pool[0]):
+            transfer.append((transfer_cny(td, jid, pool[0]), var))
         penalty.append((-p.jobs[jid].penalty_cny, var))
         checkpoint.append((-td.jobs[jid].checkpoint_cny, var))
     for (ci, pool, u), var in m.run.items():
         jid = m.classes[ci].template
-        wd = td.jobs[jid].windows[pool]
-        frac = (wd.steps - 1 + wd.busy_last) / wd.steps  # spread the short last step over the run
-        kw = busy_kw_marginal(p, td, pool) * p.jobs[jid].chips
-        power.append((w * kw * td.step_h * frac * td.price[pool][u], var))
+        power.append((step_power_cny(p, td, jid, pool, u), var))
         checkpoint.append((td.jobs[jid].checkpoint_cny, m.seg[(ci, pool, u)]))
     for (sid, site, accel, b), var in m.r.items():
-        kw = busy_kw_marginal(p, td, (site, accel)) * p.services[sid].chips_per_replica[accel]
-        power.append((w * kw * td.block_hours(b) * td.block_price((site, accel), b), var))
+        power.append((replica_block_cny(p, td, sid, (site, accel), b), var))
     for (sid, city, site, b), var in m.f.items():
         hours = td.block_hours(b)
         q = m.flow_quantum
         latency.append((q * p.latency_cny_per_token_per_s(sid, city, site) / p.horizon_h * hours, var))
         penalty.append((-q * p.unserved_cny_per_token_per_s(sid) / p.horizon_h * hours, var))
-    idle = 0.0
-    if td.idle_mode == "idle":
-        for pool, inv in p.inventory.items():
-            kw = p.meter_kw_per_chip(*pool) * td.idle_fraction
-            idle += w * inv * kw * td.step_h * sum(td.price[pool])
     constants = {
-        "power_cost": idle,
+        "power_cost": idle_power_cny(p, td),
         "unplaced_penalty": sum(j.penalty_cny for j in p.jobs.values())
         + sum(p.unserved_cny_per_token_per_s(sid) / p.horizon_h * td.block_hours(b) * scaling.demand_tokens(d)
               for (sid, _c), per in td.demand.items() for b, d in enumerate(per)),
@@ -676,27 +637,21 @@ def relaxed_bound(problem: Problem, td: TimeData) -> float:
     """A lower bound on the full time model (CNY): every job at its cheapest (pool, start) or unplaced,
     every token of demand served at its cheapest pool in reach (fractional replicas) or unserved,
     ignoring chips and power caps; plus the idle draw of the inventory, which no plan avoids."""
-    prices = _Prices(td)
-    w = problem.power_cost_weight
-    total = 0.0
-    if td.idle_mode == "idle":
-        for pool, inv in problem.inventory.items():
-            total += w * inv * problem.meter_kw_per_chip(*pool) * td.idle_fraction * td.step_h * sum(td.price[pool])
+    prices = StepPrices(td)
+    total = idle_power_cny(problem, td)
     for jid, job in problem.jobs.items():
         tj = td.jobs.get(jid)
         best = job.penalty_cny
         if tj is not None and jid not in td.pre_unplaced:
             for pool, wd in tj.windows.items():
-                tr = tj.transfers.get(pool[0])
-                if tj.preemptible:
-                    frac = (wd.steps - 1 + wd.busy_last) / wd.steps
-                    kw = busy_kw_marginal(problem, td, pool) * job.chips
-                    cheapest = sorted(td.price[pool][wd.earliest:wd.deadline])[:wd.steps]
-                    cost = w * kw * td.step_h * frac * sum(cheapest)
+                if tj.preemptible:  # its cheapest steps, each priced as the model prices a run step
+                    cost = sum(sorted(step_power_cny(problem, td, jid, pool, u)
+                                      for u in range(wd.earliest, wd.deadline))[:wd.steps])
+                    cost += transfer_cny(td, jid, pool[0])
                 else:
-                    cost = min(start_cost(problem, td, prices, jid, pool, t) for t in (
-                        range(wd.earliest, wd.latest_start + 1))) - (tr.cost_cny if tr else 0.0)
-                best = min(best, cost + (tr.cost_cny if tr else 0.0))
+                    cost = min(start_cost(problem, td, prices, jid, pool, t)
+                               for t in range(wd.earliest, wd.latest_start + 1))
+                best = min(best, cost)
         total += best
     for (sid, city), per in td.demand.items():
         svc = problem.services[sid]
@@ -708,8 +663,7 @@ def relaxed_bound(problem: Problem, td: TimeData) -> float:
             hours = td.block_hours(b)
             unit = unserved * hours
             for q in reach:
-                kw = busy_kw_marginal(problem, td, q) * svc.chips_per_replica[q[1]]
-                unit = min(unit, w * kw * hours * td.block_price(q, b) / scaling.tokens_down(svc.replica_tokens_per_s(q[1]))
+                unit = min(unit, replica_block_cny(problem, td, sid, q, b) / scaling.tokens_down(svc.replica_tokens_per_s(q[1]))
                            + problem.latency_cny_per_token_per_s(sid, city, q[0]) / problem.horizon_h * hours)
             total += unit * scaling.demand_tokens(d)
     return total
@@ -746,15 +700,11 @@ def write_back_time(problem: Problem, td: TimeData, plan: TimePlan, status: Stat
     sched_rows, transfer_rows = [], []
     for jid, (pool, segs) in sorted(plan.segments.items()):
         steps = run_steps_of(segs)
-        fracs = td.busy_fractions(jid, pool, len(steps))
         i = 0
         for k, (s, e) in enumerate(sorted(segs)):
             n = e - s
-            kwh = cost = 0.0
-            for u, f in zip(range(s, e), fracs[i:i + n]):
-                piece = problem.jobs[jid].chips * problem.meter_kw_per_chip(*pool) * step * f
-                kwh += piece
-                cost += piece * td.price[pool][u]
+            # the segment's share of the job's energy: job_energy over all its steps, split by segment
+            kwh, cost = job_energy(problem, td, jid, pool, steps, part=(i, i + n))
             i += n
             sched_rows.append((jid, pool[0], pool[1], problem.jobs[jid].chips, k + 1, s * step, e * step,
                                kwh / 1000, problem.power_cost_weight * cost))
@@ -825,12 +775,10 @@ def _summaries(problem: Problem, td: TimeData, schedule: pd.DataFrame, replicas:
             cpr = problem.services[sid].chips_per_replica[accel]
             peak = int(g.replicas.max())
             replica_h = float(((g.end_h - g.start_h) * g.replicas).sum())
-            kw = problem.meter_kw_per_chip(site, accel) * cpr
-            cost = sum(kw * float(r.replicas) * sum(td.price[(site, accel)][u] * td.step_h
-                                                    for u in range(int(r.start_h // td.step_h), int(r.end_h // td.step_h)))
-                       for r in g.itertuples(index=False))
+            energy = [replica_energy(problem, td, sid, (site, accel), int(r.replicas), int(r.start_h // td.step_h),
+                                     int(r.end_h // td.step_h)) for r in g.itertuples(index=False)]
             rows.append((sid, "inference", site, accel, peak * cpr, peak, replica_h / peak if peak else 0.0,
-                         kw * replica_h / 1000, problem.power_cost_weight * cost))
+                         sum(e for e, _c in energy) / 1000, problem.power_cost_weight * sum(c for _e, c in energy)))
     placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
     route = []
     if len(serving):
@@ -842,7 +790,7 @@ def _summaries(problem: Problem, td: TimeData, schedule: pd.DataFrame, replicas:
 
 def _explain_unplaced(problem: Problem, td: TimeData, plan: TimePlan, serving: pd.DataFrame) -> list[tuple]:
     rows = []
-    prices = _Prices(td)
+    prices = StepPrices(td)
     for jid in sorted(problem.jobs):
         if jid in plan.segments:
             continue

@@ -337,12 +337,15 @@ def _window_reason(sjob: Any, data: Any, allowed_sites: set[str], transfers: dic
 
 
 # ---------------------------------------------------------------------------
-def job_energy(problem: Problem, td: TimeData, jid: str, pool: Pool, run_steps: list[int]) -> tuple[float, float]:
-    """(kWh, CNY) a job draws busy over its run steps (full chip power, before any idle accounting)."""
+def job_energy(problem: Problem, td: TimeData, jid: str, pool: Pool, run_steps: list[int],
+               part: tuple[int, int] | None = None) -> tuple[float, float]:
+    """(kWh, CNY before the power-cost weight) a job draws busy over its run steps (full chip power,
+    before any idle accounting); ``part`` = (i, j) counts only run steps i..j−1 of them."""
     chips = problem.jobs[jid].chips
     kw = problem.meter_kw_per_chip(*pool)
     kwh = cost = 0.0
-    for u, f in zip(run_steps, td.busy_fractions(jid, pool, len(run_steps))):
+    pairs = list(zip(run_steps, td.busy_fractions(jid, pool, len(run_steps))))
+    for u, f in (pairs if part is None else pairs[part[0]:part[1]]):
         e = chips * kw * td.step_h * f
         kwh += e
         cost += e * td.price[pool][u]
