@@ -124,7 +124,7 @@ class TimeData:
 
     @property
     def steps(self) -> int:
-        return self.horizon_h // self.step_h
+        return int(round(self.horizon_h / self.step_h))
 
     def block_hours(self, b: int) -> float:
         s, e = self.blocks[b]
@@ -272,6 +272,27 @@ def build_time_data(scenario: Scenario, problem: Problem, topology: Any = None,
                     demand=demand, jobs=jobs, idle_mode=t.idle_chips, idle_fraction=idle_fraction,
                     start_grid=grid, pools_per_job=t.pools_per_job, profile=profile.name,
                     pre_unplaced=pre_unplaced)
+
+
+def one_block(problem: Problem) -> TimeData:
+    """The spatial plan as time data: one block over the whole horizon at each pool's mean price.
+
+    Every job may run on any of its pools from the block's start, busy for ``hours / horizon``
+    of the block (more than 1 for a job longer than the horizon, which the spatial plan bills
+    in full), with no windows, transfers or idle draw; demand is each city's mean. The time
+    model over this data is the spatial model (``tests/test_models.py`` checks the optimum on
+    every example)."""
+    horizon = problem.horizon_h
+    price = {pool: (problem.price_cny_per_kwh(*pool),) for pool in problem.inventory}
+    demand = {(svc.id, city): (d,) for svc in problem.services.values() for city, d in svc.demand_tokens_per_s.items()}
+    jobs = {}
+    for jid, job in problem.jobs.items():
+        windows = {pool: Window(0, 1, 1, job.hours[pool[1]] / horizon) for pool in job.pools}
+        jobs[jid] = TimeJob(jid, 0.0, horizon, False, 0.0, windows, {})
+    return TimeData(horizon_h=horizon, step_h=horizon, price=price, band={s: ("mean",) for s in problem.sites},
+                    blocks=((0, 1),), demand=demand, jobs=jobs, idle_mode="off", idle_fraction=0.0,
+                    start_grid="every_step", pools_per_job=None, profile="mean demand",
+                    pre_unplaced=dict(problem.pre_unplaced))
 
 
 def _band_names(tariff: Any, month: int | None) -> list[str]:
