@@ -1,8 +1,9 @@
 """The spatial plan: check → build → solve → write back, as PyPSA's ``optimize()`` does.
 
 ``solve_spatial(scenario)`` never mutates the scenario: it resolves it into a
-``Problem``, builds the CP-SAT model, warm-starts it from the greedy plan,
-solves, and turns the solver's values into a ``Result`` whose costs are
+``Problem``, builds the one model core (``planner.core.model``) over one block of
+the whole horizon (``one_block``), warm-starts it from the greedy plan, solves it
+through the runner, and turns the solver's values into a ``Result`` whose costs are
 recomputed from the plan in floating point.
 """
 
@@ -18,10 +19,12 @@ from ortools.sat.python import cp_model
 from planner.check.evaluate import evaluate
 from planner.core import scaling
 from planner.core.greedy import Plan, greedy_plan
-from planner.core.model import BuiltModel, add_hints, build_model
+from planner.core.model import TimeModel, TimePlan, add_hints, build_time_model
+from planner.core.model import extract_plan as extract_time_plan
 from planner.core.runner import Progress, Settings, Values, resolve_settings, solve_model
 from planner.inputs.scenario import Scenario
 from planner.problem.build import Problem, build_problem
+from planner.problem.timedata import one_block
 from planner.results.columns import (
     CITY_COLUMNS,
     INVENTORY_COLUMNS,
@@ -43,9 +46,9 @@ def solve_spatial(scenario: Scenario | Problem, *, time_limit_s: float | None = 
                                     relative_gap_limit=relative_gap_limit)
     problem = build_problem(scenario) if isinstance(scenario, Scenario) else scenario
     greedy = greedy_plan(problem)
-    built = build_model(problem)
+    built = build_spatial_model(problem, greedy)
     if hint:
-        add_hints(built, greedy)
+        add_hints(built, as_time_plan(greedy))
     build_s = time.perf_counter() - settings.started
 
     status, outcome, values = solve_model(built.model, built.scale, settings, integer=built.integer_variables(),
@@ -64,20 +67,24 @@ def solve_spatial(scenario: Scenario | Problem, *, time_limit_s: float | None = 
     return result
 
 
-def extract_plan(built: BuiltModel, solver: cp_model.CpSolver | Values) -> Plan:
-    """Read the solver's values into a Plan, naming which job of a class goes where."""
-    plan = Plan()
-    per_class: dict[int, list] = defaultdict(list)
-    for (ci, pool), var in built.place.items():
-        per_class[ci].append((pool, solver.value(var)))
-    for ci, pools in per_class.items():
-        members = iter(built.classes[ci].job_ids)
-        for pool, n in pools:
-            for _ in range(int(n)):
-                plan.job_pool[next(members)] = pool
-    plan.replicas = {k: int(solver.value(v)) for k, v in built.replicas.items() if solver.value(v) > 0}
-    plan.flow = {k: int(solver.value(v)) * built.flow_quantum for k, v in built.flow.items() if solver.value(v) > 0}
-    return plan
+def build_spatial_model(problem: Problem, greedy: Plan | None = None, **kwargs) -> TimeModel:
+    """The core over one block of the whole horizon (``kwargs`` as ``build_time_model``'s)."""
+    return build_time_model(problem, one_block(problem), as_time_plan(greedy) if greedy else None, **kwargs)
+
+
+def as_time_plan(plan: Plan) -> TimePlan:
+    """A spatial plan as a one-block schedule: every job from the block's start, replicas and flows in block 0."""
+    return TimePlan(segments={jid: (pool, [(0, 1)]) for jid, pool in plan.job_pool.items()},
+                    replicas={(*k, 0): n for k, n in plan.replicas.items()},
+                    flow={(*k, 0): n for k, n in plan.flow.items()})
+
+
+def extract_plan(built: TimeModel, solver: cp_model.CpSolver | Values) -> Plan:
+    """Read the solver's values into a spatial Plan (the one block's schedule, without its block index)."""
+    timed = extract_time_plan(built, solver)
+    return Plan(job_pool={jid: pool for jid, (pool, _segs) in timed.segments.items()},
+                replicas={k[:3]: n for k, n in timed.replicas.items()},
+                flow={k[:3]: n for k, n in timed.flow.items()})
 
 
 def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) -> Result:

@@ -279,7 +279,8 @@ def one_block(problem: Problem) -> TimeData:
 
     Every job may run on any of its pools from the block's start, busy for ``hours / horizon``
     of the block (more than 1 for a job longer than the horizon, which the spatial plan bills
-    in full), with no windows, transfers or idle draw; demand is each city's mean. The time
+    in full), with no windows, transfers or idle draw, on every pool it allows (no pool is
+    dropped for size); demand is each city's mean. The time
     model over this data is the spatial model (``tests/test_models.py`` checks the optimum on
     every example)."""
     horizon = problem.horizon_h
@@ -291,7 +292,7 @@ def one_block(problem: Problem) -> TimeData:
         jobs[jid] = TimeJob(jid, 0.0, horizon, False, 0.0, windows, {})
     return TimeData(horizon_h=horizon, step_h=horizon, price=price, band={s: ("mean",) for s in problem.sites},
                     blocks=((0, 1),), demand=demand, jobs=jobs, idle_mode="off", idle_fraction=0.0,
-                    start_grid="every_step", pools_per_job=None, profile="mean demand",
+                    start_grid="every_step", pools_per_job=max(1, len(problem.inventory)), profile="mean demand",
                     pre_unplaced=dict(problem.pre_unplaced))
 
 

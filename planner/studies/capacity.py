@@ -35,15 +35,9 @@ from ortools.sat.python import cp_model
 
 from planner.check.verify import check_plan_shape, verify_plan
 from planner.core.greedy import Plan, greedy_plan
-from planner.core.model import (
-    BuiltModel,
-    add_hints,
-    build_model,
-    minimize,
-    objective_parts,
-)
+from planner.core.model import TimeModel, add_hints, minimize, objective_parts
 from planner.core.runner import Progress, Settings, resolve_settings, solve_model
-from planner.core.spatial import extract_plan, write_back
+from planner.core.spatial import as_time_plan, build_spatial_model, extract_plan, write_back
 from planner.errors import InputError, UnknownNameError
 from planner.inputs.scenario import CapacitySettings, Scenario
 from planner.problem.build import (
@@ -290,14 +284,14 @@ def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, work
                 var = model.new_int_var(0, o.max_units, f"buy[{names[t]},{o.site},{o.system}]")
                 buy[(t, o)] = var
                 upper[var.index] = o.max_units
-    builts: list[BuiltModel] = []
+    builts: list[TimeModel] = []
     for t, problem in enumerate(problems):
         added: dict[Pool, list] = defaultdict(list)
         for (tau, o), var in buy.items():
             if tau + o.lead <= t:
                 added[(o.site, o.accelerator)].append((o.chips, var))
-        built = build_model(problem, model=model, prefix=f"{names[t]}:", base_inventory=on_hand,
-                            added_chips=added, objective=False)
+        built = build_spatial_model(problem, model=model, prefix=f"{names[t]}:", base_inventory=on_hand,
+                                    added_chips=added, objective=False)
         upper.update(built.upper)
         builts.append(built)
     add_capex_budget(model, buy, cap, names)
@@ -319,7 +313,7 @@ def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, work
         terms["maintenance"].append((owned_periods * cap.maintenance_fraction_per_year * o.price_cny, var))
     scale, _ = minimize(model, dict(terms), dict(constants), upper)
     for built in builts:  # warm start: buy nothing, place greedily on what is on hand
-        add_hints(built, greedy_plan(dataclasses.replace(built.problem, inventory=dict(on_hand))))
+        add_hints(built, as_time_plan(greedy_plan(dataclasses.replace(built.problem, inventory=dict(on_hand)))))
     for var in buy.values():
         model.add_hint(var, 0)
     build_s = time.perf_counter() - t0
@@ -386,7 +380,7 @@ def realised_inventory(on_hand: dict[Pool, int], bought: dict[tuple[int, Option]
     return {p: n for p, n in inv.items() if n > 0}
 
 
-def _write_back(scenario: Scenario, problems: list[Problem], builts: list[BuiltModel], solver: Any,
+def _write_back(scenario: Scenario, problems: list[Problem], builts: list[TimeModel], solver: Any,
                 options: list[Option], bought: dict[tuple[int, Option], int], on_hand: dict[Pool, int],
                 status: Status, info: dict[str, Any], notes: list[str], annual: float, crf: float) -> CapacityResult:
     cap: CapacitySettings = scenario.capacity  # type: ignore[assignment]

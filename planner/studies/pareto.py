@@ -24,9 +24,9 @@ from ortools.sat.python import cp_model
 from planner.check.verify import verify_plan
 from planner.core import scaling
 from planner.core.greedy import Plan, greedy_plan
-from planner.core.model import add_hints, add_latency_budget, build_model, objective_parts
+from planner.core.model import add_hints, add_latency_budget, objective_parts
 from planner.core.runner import new_solver, resolve_settings, run_solver
-from planner.core.spatial import extract_plan, write_back
+from planner.core.spatial import as_time_plan, build_spatial_model, extract_plan, write_back
 from planner.problem.build import Problem
 from planner.results.result import Result
 
@@ -45,7 +45,7 @@ class _Frontier:
     scale: scaling.CostScale | None = None
 
     def build(self) -> tuple[Any, cp_model.LinearExpr, cp_model.LinearExpr, cp_model.LinearExpr]:
-        built = build_model(self.problem, objective=False)
+        built = build_spatial_model(self.problem, objective=False)
         terms, constants = objective_parts(built)
         cost_terms = terms["power_cost"] + terms["unplaced_penalty"]
         everything = cost_terms + terms["latency"]
@@ -57,7 +57,7 @@ class _Frontier:
         def expr(ts: list) -> cp_model.LinearExpr:
             return cp_model.LinearExpr.weighted_sum([v for _, v in ts], [scale.units(c) for c, _ in ts])
 
-        add_hints(built, greedy_plan(self.problem))
+        add_hints(built, as_time_plan(greedy_plan(self.problem)))
         unplaced = expr(terms["unplaced_penalty"])  # kept in both objectives: serving all still comes first
         return built, expr(terms["power_cost"]) + unplaced, expr(terms["latency"]) + unplaced, expr(terms["latency"])
 
@@ -81,7 +81,8 @@ class _Frontier:
             gap = abs(solver.objective_value - solver.best_objective_bound) / max(abs(solver.objective_value), 1)
             built.model.add(primary <= best)
             built.model.clear_hints()
-            for var in list(built.place.values()) + list(built.replicas.values()) + list(built.flow.values()):
+            for i in range(len(built.model.Proto().variables)):
+                var = built.model.get_int_var_from_proto_index(i)
                 built.model.add_hint(var, solver.value(var))
             second, status2 = self.run(built, secondary)
             if status2.has_plan:
