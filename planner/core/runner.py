@@ -165,13 +165,39 @@ def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Set
     info: dict[str, Any] = {}
     best: Phase | None = None
     bound_units: float | None = None
+    #: (seconds since the solve started, objective, bound) each time either improved, in CNY
+    trace: list[tuple[float, float | None, float | None]] = []
     n_vars = len(model.Proto().variables)
+    view: LinearView | None = None
     if integer is not None and (start == "two_phase" or (start == "auto" and n_vars >= AUTO_START_VARIABLES)):
-        best, bound_units, info["start"] = _two_phase(model, scale, settings, integer)
+        view = LinearView(model)
+        best, bound_units, info["start"] = _two_phase(model, view, scale, settings, integer)
+        trace.append((time.perf_counter() - settings.started, _cny(scale, best and best.objective_units),
+                      _cny(scale, bound_units)))
+    floor = _cny(scale, bound_units)
+
+    def progress(p: Progress) -> None:
+        bound = p.bound_cny if floor is None or p.bound_cny is None else max(floor, p.bound_cny)
+        objective = p.objective_cny
+        if best is not None and (objective is None or scale.cny(best.objective_units) < objective):
+            objective = scale.cny(best.objective_units)
+        trace.append((time.perf_counter() - settings.started, objective, bound))
+        if on_progress is not None:
+            on_progress(Progress(time.perf_counter() - settings.started, objective, bound))
+
     solver = new_solver(settings.remaining_s(), settings.workers, settings.seed, settings.relative_gap_limit)
-    status, outcome = run_solver(solver, model, scale, on_progress)
+    status, outcome = run_solver(solver, model, scale, progress)
+    info["trace"] = [(round(t, 3), o, b) for t, o, b in trace]
     info.update(outcome)
     values: Any = solver
+    if not status.has_plan and best is None:  # fall back on the model's own hint (the greedy plan) if it is one
+        view = view or LinearView(model)
+        hinted = hint_objective(view, model)
+        if math.isfinite(hinted):
+            proto = model.Proto()
+            hint = dict(zip(proto.solution_hint.vars, proto.solution_hint.values))
+            best = Phase([hint[i] for i in range(view.n)], hinted, None, 0.0, "the model's hint")
+            info["plan_source"] = "hint (CP-SAT found no plan in time)"
     if best is not None and (not status.has_plan or scale.cny(best.objective_units) < outcome["objective"] - 1e-9):
         values = Values(best.values)  # CP-SAT ran out of time before it matched phase 2's plan
         info["objective"] = scale.cny(best.objective_units)
@@ -187,14 +213,13 @@ def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Set
     return status, info, values
 
 
-def _two_phase(model: cp_model.CpModel, scale: scaling.CostScale, settings: Settings, integer: set[int]
-               ) -> tuple[Phase | None, float | None, dict[str, Any]]:
+def _two_phase(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale, settings: Settings,
+               integer: set[int]) -> tuple[Phase | None, float | None, dict[str, Any]]:
     """Phase 1 (relax and round, then the MILP for its bound), phase 2 (CP-SAT with ``integer`` fixed);
     the best plan becomes the model's hint. Uses ``START_SHARE`` of the time left."""
     budget = settings.remaining_s() * START_SHARE
     t0 = time.perf_counter()
-    view = LinearView(model)
-    phases = [relax_and_round(view, integer, budget * 0.2)]
+    phases = [relax_and_round(view, integer, budget * 0.3)]
     phases.append(milp_phase(view, integer, budget * MILP_SHARE - (time.perf_counter() - t0), hint=phases[0].values))
     report: dict[str, Any] = {p.status: {"s": round(p.seconds, 3), "objective": _cny(scale, p.objective_units),
                                          "bound": _cny(scale, p.bound_units)} for p in phases}

@@ -137,9 +137,12 @@ def _route_to_accelerators(problem: Problem, plan: Plan) -> list[tuple]:
     left: dict[tuple[str, str, str], int] = {
         (sid, site, accel): scaling.tokens_down(problem.services[sid].replica_tokens_per_s(accel)) * n
         for (sid, site, accel), n in plan.replicas.items()}
+    by_site: dict[tuple[str, str], list] = defaultdict(list)  # (service, site) → replica keys
+    for key in sorted(left):
+        by_site[key[:2]].append(key)
     rows = []
     for (sid, city, site), tps in sorted(plan.flow.items()):
-        for key in sorted(k for k in left if k[0] == sid and k[1] == site):
+        for key in by_site[(sid, site)]:
             take = min(tps, left[key])
             if take > 0:
                 rows.append((sid, city, site, key[2], take, problem.rtt_ms[(city, site)]))

@@ -341,9 +341,12 @@ def _route_blocks(problem: Problem, td: TimeData, plan: TimePlan) -> list[tuple]
     """Split each block's (service, city, site) flow over the accelerators serving it there."""
     left = {k: scaling.tokens_down(problem.services[k[0]].replica_tokens_per_s(k[2])) * n
             for k, n in plan.replicas.items()}
+    by_site: dict[tuple[str, str, int], list] = defaultdict(list)  # (service, site, block) → replica keys
+    for key in sorted(left):
+        by_site[(key[0], key[1], key[3])].append(key)
     rows = []
     for (sid, city, site, b), tps in sorted(plan.flow.items(), key=lambda kv: (kv[0][3], kv[0])):
-        for key in sorted(k for k in left if k[0] == sid and k[1] == site and k[3] == b):
+        for key in by_site[(sid, site, b)]:
             take = min(tps, left[key])
             if take > 0:
                 rows.append((td.blocks[b][0] * td.step_h, td.blocks[b][1] * td.step_h, sid, city, site, key[2],
