@@ -218,7 +218,7 @@ def _runs(steps: list[int]) -> list[tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------------- build
-def build_time_model(problem: Problem, td: TimeData, greedy: TimePlan | None = None, *,
+def build_model(problem: Problem, td: TimeData, greedy: TimePlan | None = None, *,
                      job_pools: dict[str, set[Pool]] | None = None,
                      serving_pools: dict[str, set[Pool]] | None = None,
                      model: cp_model.CpModel | None = None, prefix: str = "",
@@ -254,6 +254,10 @@ def build_time_model(problem: Problem, td: TimeData, greedy: TimePlan | None = N
     if objective:
         set_objective(m)
     return m
+
+
+#: the name the time-of-use callers knew
+build_time_model = build_model
 
 
 def add_job_variables(m: TimeModel) -> None:

@@ -19,7 +19,7 @@ from ortools.sat.python import cp_model
 from planner.check.evaluate import evaluate
 from planner.core import scaling
 from planner.core.greedy import Plan, greedy_plan
-from planner.core.model import TimeModel, TimePlan, add_hints, build_time_model
+from planner.core.model import TimeModel, TimePlan, add_hints, build_model
 from planner.core.model import extract_plan as extract_time_plan
 from planner.core.runner import Progress, Settings, Values, resolve_settings, solve_model
 from planner.inputs.scenario import Scenario
@@ -68,8 +68,8 @@ def solve_spatial(scenario: Scenario | Problem, *, time_limit_s: float | None = 
 
 
 def build_spatial_model(problem: Problem, greedy: Plan | None = None, **kwargs) -> TimeModel:
-    """The core over one block of the whole horizon (``kwargs`` as ``build_time_model``'s)."""
-    return build_time_model(problem, one_block(problem), as_time_plan(greedy) if greedy else None, **kwargs)
+    """The core over one block of the whole horizon (``kwargs`` as ``build_model``'s)."""
+    return build_model(problem, one_block(problem), as_time_plan(greedy) if greedy else None, **kwargs)
 
 
 def as_time_plan(plan: Plan) -> TimePlan:

@@ -34,6 +34,7 @@ from planner.core.model import (
     _site_cap_w,
     _watts,
     add_hints,
+    build_model,
     build_time_model,
     extract_plan,
     start_cost,
@@ -64,7 +65,7 @@ from planner.results.columns import (
 from planner.results.result import Result, Status
 
 __all__ = ["TimeClass", "TimeModel", "TimePlan", "build_time_model", "greedy_schedule", "relaxed_bound",
-           "solve_time", "write_back_time"]
+           "solve_time", "write_back_time", "build_model"]
 
 #: above this many replica variables (service × pool × block), ``decompose="auto"`` places with the spatial model first
 AUTO_DECOMPOSE_REPLICA_VARIABLES = 20_000
@@ -192,7 +193,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     if decompose == "spatial":
         share = replace(settings, time_limit_s=SPATIAL_SHARE * settings.remaining_s(), started=time.perf_counter())
         job_pools, serving_pools, spatial_info = spatial_pools(problem, share)
-    m = build_time_model(problem, td, greedy, job_pools=job_pools, serving_pools=serving_pools)
+    m = build_model(problem, td, greedy, job_pools=job_pools, serving_pools=serving_pools)
     if hint:
         add_hints(m, greedy)
     build_s = time.perf_counter() - t0
