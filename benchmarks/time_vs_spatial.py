@@ -107,6 +107,7 @@ def main() -> None:
           f" {t['job_classes']} classes, {t['variables']} variables, {t['constraints']} constraints, "
           f"start grid {t['start_grid']}; greedy {t['greedy_objective']:,.0f} CNY; "
           f"{timed.kpis['jobs_unplaced']} jobs unplaced")
+    print(f"start           {t.get('start')}; bound from {t.get('bound_source', 'CP-SAT')}")
     if t["decomposition"] == "spatial":
         rgap = "–" if t["restricted_gap"] is None else f"{100 * t['restricted_gap']:.3f} %"
         print(f"decomposition   spatial placement {t['spatial_s']:.1f} s; bound above is the full model's capacity-free "

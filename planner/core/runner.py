@@ -171,9 +171,7 @@ def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Set
     view: LinearView | None = None
     if integer is not None and (start == "two_phase" or (start == "auto" and n_vars >= AUTO_START_VARIABLES)):
         view = LinearView(model)
-        best, bound_units, info["start"] = _two_phase(model, view, scale, settings, integer)
-        trace.append((time.perf_counter() - settings.started, _cny(scale, best and best.objective_units),
-                      _cny(scale, bound_units)))
+        best, bound_units, info["start"] = _two_phase(model, view, scale, settings, integer, trace)
     floor = _cny(scale, bound_units)
 
     def progress(p: Progress) -> None:
@@ -214,13 +212,22 @@ def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Set
 
 
 def _two_phase(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale, settings: Settings,
-               integer: set[int]) -> tuple[Phase | None, float | None, dict[str, Any]]:
+               integer: set[int], trace: list) -> tuple[Phase | None, float | None, dict[str, Any]]:
     """Phase 1 (relax and round, then the MILP for its bound), phase 2 (CP-SAT with ``integer`` fixed);
     the best plan becomes the model's hint. Uses ``START_SHARE`` of the time left."""
     budget = settings.remaining_s() * START_SHARE
     t0 = time.perf_counter()
+
+    def record(phases: list[Phase]) -> None:
+        plans = [p.objective_units for p in phases if p.objective_units is not None]
+        bounds = [p.bound_units for p in phases if p.bound_units is not None]
+        trace.append((time.perf_counter() - settings.started, _cny(scale, min(plans, default=None)),
+                      _cny(scale, max(bounds, default=None))))
+
     phases = [relax_and_round(view, integer, budget * 0.6)]  # seconds on the national week; its LP takes longer on big models
+    record(phases)
     phases.append(milp_phase(view, integer, budget * MILP_SHARE - (time.perf_counter() - t0), hint=phases[0].values))
+    record(phases)
     report: dict[str, Any] = {p.status: {"s": round(p.seconds, 3), "objective": _cny(scale, p.objective_units),
                                          "bound": _cny(scale, p.bound_units)} for p in phases}
     bounds = [p.bound_units for p in phases if p.bound_units is not None]
@@ -240,6 +247,7 @@ def _two_phase(model: cp_model.CpModel, view: LinearView, scale: scaling.CostSca
         values = [int(solver.value(sub.get_int_var_from_proto_index(i))) for i in range(view.n)]
         best = Phase(values, view.objective(values), None, time.perf_counter() - t1, "CP-SAT, integer fixed")
     report["phase 2"] = {"s": round(time.perf_counter() - t1, 3), "objective": _cny(scale, best.objective_units)}
+    record(phases + [best])
     if best.objective_units < hint_objective(view, model):
         add_solution_hint(model, best.values)
         report["hinted"] = True

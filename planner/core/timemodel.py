@@ -214,6 +214,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         info["bound_scope"] = "full (relaxed); restricted_bound covers the restricted pools only"
         info["restricted_bound"], info["restricted_gap"] = outcome["best_bound"], outcome["gap"]
         info["best_bound"] = relaxed
+        info["bound_source"] = "relaxed_bound (chips and power caps dropped)"
         if status == Status.optimal:
             status = Status.feasible
             info["status"] = status.value
