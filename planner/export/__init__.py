@@ -17,9 +17,12 @@ from typing import Any
 
 import yaml
 
+from planner.check.verify import check_plan_shape, verify_plan
 from planner.errors import InputError
 from planner.export.kube import KIND_ORDER, TARGETS, Export, build_export
 from planner.export.names import ORIGINAL_NAME, Namer, sanitize
+from planner.problem.build import build_problem
+from planner.studies.capacity import verify_capacity
 
 __all__ = ["KIND_ORDER", "ORIGINAL_NAME", "TARGETS", "Export", "Namer", "build_export", "load_plan",
            "refuse_unverified", "sanitize", "scenario_path_of", "to_yaml", "write_export"]
@@ -58,10 +61,6 @@ def scenario_path_of(data: dict[str, Any], given: str | None, file: str) -> str:
 
 def refuse_unverified(scenario: Any, data: dict[str, Any], file: str) -> None:
     """Raise InputError (one line) unless the plan has a plan and passes `planner verify` against ``scenario``."""
-    from planner.capacity import verify_capacity
-    from planner.problem import build_problem
-    from planner.verify import check_plan_shape, verify_plan
-
     status = data.get("status")
     if status not in ("optimal", "feasible"):
         raise InputError(f"the plan's status is {status!r}: there is no plan to export", file=file, field="status",
