@@ -164,6 +164,14 @@ def test_every_object_validates_against_its_upstream_schema(which, target):
                      else {"Queue", "Job", "Deployment"})
     for obj in export.objects:
         check_object(obj)
+    for cq in (o for o in export.objects if o["kind"] == "ClusterQueue"):
+        # Kueue's own rules beyond the schema: each flavor quotes every covered resource; a resource
+        # and a flavor belong to one resource group only.
+        groups = cq["spec"]["resourceGroups"]
+        assert all(len(f["resources"]) == len(g["coveredResources"]) for g in groups for f in g["flavors"])
+        covered = [r for g in groups for r in g["coveredResources"]]
+        flavors = [f["name"] for g in groups for f in g["flavors"]]
+        assert len(covered) == len(set(covered)) and len(flavors) == len(set(flavors))
     # The YAML on disk is the same objects, read back with the safe loader.
     assert list(yaml.safe_load_all(to_yaml(export.objects))) == export.objects
 
