@@ -22,6 +22,7 @@ from planner.errors import InputError
 from planner.export.kube import KIND_ORDER, TARGETS, Export, build_export
 from planner.export.names import ORIGINAL_NAME, Namer, sanitize
 from planner.problem.build import build_problem
+from planner.results.result import Status
 from planner.studies.capacity import verify_capacity
 
 __all__ = ["KIND_ORDER", "ORIGINAL_NAME", "TARGETS", "Export", "Namer", "build_export", "load_plan",
@@ -62,7 +63,7 @@ def scenario_path_of(data: dict[str, Any], given: str | None, file: str) -> str:
 def refuse_unverified(scenario: Any, data: dict[str, Any], file: str) -> None:
     """Raise InputError (one line) unless the plan has a plan and passes `planner verify` against ``scenario``."""
     status = data.get("status")
-    if status not in ("optimal", "feasible"):
+    if status not in {s.value for s in Status if s.has_plan}:
         raise InputError(f"the plan's status is {status!r}: there is no plan to export", file=file, field="status",
                          fix="solve the scenario again until it reports a feasible or optimal plan")
     if data.get("kind") == "capacity":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from hardware_catalog.device_plugins import load_device_plugins
-from planner.cli.util import load_with_sets
+from planner.cli.util import load_with_sets, set_option
 from planner.errors import InputError
 from planner.export import (
     TARGETS,
@@ -45,12 +45,17 @@ def _resource_overrides(items: tuple[str, ...]) -> dict[str, str]:
               help="device-plugin resource name for an accelerator, overriding the built-in table")
 @click.option("--single-file", is_flag=True, help="write one multi-document YAML file instead of one per kind")
 @click.option("--dry-run", is_flag=True, help="print the objects per kind and chips per pool; write nothing")
+@set_option
 def command(plan: str, target: str, out_dir: str | None, namespace: str, serving_namespace: str | None,
             scenario: str | None, period: str | None, image: str | None, resource_names: tuple[str, ...],
-            single_file: bool, dry_run: bool) -> None:
-    """Export a verified plan as Kueue or Volcano objects (quotas, queues, jobs, deployments)."""
+            single_file: bool, dry_run: bool, sets: tuple[str, ...]) -> None:
+    """Export a verified plan as Kueue or Volcano objects (quotas, queues, jobs, deployments).
+
+    The plan is first re-checked against its scenario (give the same --set overrides it was
+    solved with); a plan that fails `planner verify` is refused with exit 2.
+    """
     data = load_plan(plan)
-    loaded = load_with_sets(scenario_path_of(data, scenario, plan), ())
+    loaded = load_with_sets(scenario_path_of(data, scenario, plan), sets)
     refuse_unverified(loaded, data, plan)
     export = build_export(data, target, load_catalog_for(loaded), load_device_plugins(), namespace=namespace,
                           serving_namespace=serving_namespace, period=period, image=image,
