@@ -81,6 +81,7 @@ def render_report(result: Result, title: str | None = None, source: str | None =
         "<h2>Power per site</h2>", _table(stats.utilisation_power()),
         "<h2>Latency of served tokens</h2>", _table(stats.latency_percentiles()), _table(stats.latency()),
         "<h2>Placements</h2>", _table(result.placements),
+        "<h2>Estimated throughput</h2>", _estimated(result),
         "<h2>Routing</h2>", _table(result.routing),
         "<h2>Unplaced work</h2>",
         _table(stats.unplaced()) if len(result.unplaced) else "<p>Every job is placed and all demand is served.</p>",
@@ -90,6 +91,16 @@ def render_report(result: Result, title: str | None = None, source: str | None =
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def _estimated(result: Result) -> str:
+    from planner.estimated import estimated_frame
+
+    frame = estimated_frame(result.meta)
+    if not len(frame):
+        return "<p>Every service's throughput was given in the scenario.</p>"
+    return ("<p>These services run on throughput the planner estimated (output tokens/s per chip, end to end, "
+            "prefill chips included); <code>basis</code> says how.</p>" + _table(frame))
 
 
 def write_report(result: Result, path: str | Path, title: str | None = None, source: str | None = None) -> Path:

@@ -19,6 +19,7 @@ import pandas as pd
 from ortools.sat.python import cp_model
 
 from planner import scaling
+from planner.estimated import estimated_throughput
 from planner.evaluate import PLACEMENT_COLUMNS, ROUTING_COLUMNS, UNPLACED_COLUMNS, evaluate
 from planner.greedy import Plan, greedy_plan
 from planner.model import BuiltModel, add_hints, build_model
@@ -201,7 +202,8 @@ def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) 
                   warnings=list(problem.warnings),
                   meta={"catalog_version": problem.catalog_version, "catalog_changes": list(problem.catalog_changes),
                         "topology_version": problem.topology_version,
-                        "horizon_h": problem.horizon_h, "figures": list(problem.figures)})
+                        "horizon_h": problem.horizon_h, "figures": list(problem.figures),
+                        "estimated_throughput": estimated_throughput(problem.figures)})
 
 
 def context_tables(problem: Problem, placements: pd.DataFrame) -> tuple[pd.DataFrame, ...]:

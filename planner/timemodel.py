@@ -50,6 +50,7 @@ import pandas as pd
 from ortools.sat.python import cp_model
 
 from planner import scaling
+from planner.estimated import estimated_throughput
 from planner.evaluate import PLACEMENT_COLUMNS, ROUTING_COLUMNS, UNPLACED_COLUMNS
 from planner.model import minimize
 from planner.problem import Pool, Problem, build_problem
@@ -785,7 +786,8 @@ def write_back_time(problem: Problem, td: TimeData, plan: TimePlan, status: Stat
                   meta={"catalog_version": problem.catalog_version, "topology_version": problem.topology_version,
                         "horizon_h": problem.horizon_h, "mode": "time", "step_h": td.step_h,
                         "demand_profile": td.profile, "idle_chips": td.idle_mode,
-                        "idle_power_fraction": td.idle_fraction},
+                        "idle_power_fraction": td.idle_fraction, "figures": list(problem.figures),
+                        "estimated_throughput": estimated_throughput(problem.figures)},
                   timeline=timeline, hourly=hourly, schedule=schedule, replicas=replicas, serving=serving, transfers=transfers)
 
 

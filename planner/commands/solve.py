@@ -7,6 +7,7 @@ import sys
 import click
 import pandas as pd
 
+from planner.estimated import estimated_frame
 from planner.output import make_console, print_frame
 from planner.problem import build_problem
 from planner.progress import ProgressLine
@@ -96,6 +97,10 @@ def print_result(result: Result) -> None:
         from planner.timedata import cost_by_band
 
         print_frame(cost_by_band(result.hourly), title="Power cost by time-of-use band", console=console)
+    estimated = estimated_frame(result.meta)
+    if len(estimated):
+        print_frame(estimated, title="Estimated throughput (not given in the scenario): output tokens/s per chip, "
+                                     "end to end, and its basis", console=console)
     o, k, s = result.objective, result.kpis, result.solver
     totals = pd.DataFrame([
         ("objective", f"{o['total_cny']:,.0f} CNY"),
