@@ -354,6 +354,24 @@ def _error_pct(estimate: float, measured: float) -> float:
     return 100.0 * (estimate - measured) / measured
 
 
+def factor_table(calibration: Calibration | None = None) -> pd.DataFrame:
+    """The fitted factors: per (stack, phase) where the stack has rows, per phase across stacks otherwise."""
+    cal = calibration or calibrate()
+    rows = [{"stack": stack, "phase": phase, "factor": f,
+             "rows": sum(1 for m in cal.measurements if m.phase == phase and not m.held_out
+                         and _stack_of(m) == stack)}
+            for (stack, phase), f in sorted(cal.stack_factors.items())]
+    rows += [{"stack": "(all stacks: stacks without rows)", "phase": phase, "factor": f,
+              "rows": sum(1 for m in cal.measurements if m.phase == phase and not m.held_out)}
+             for phase, f in sorted(cal.phase_factors.items())]
+    return pd.DataFrame(rows)
+
+
+def _stack_of(m: Measurement) -> str | None:
+    spec = catalog_hardware([m.hardware]).get(m.hardware)
+    return spec.software_stack if spec else None
+
+
 def error_report(hardware: Mapping[str, HardwareSpec] | None = None, models: Mapping[str, ModelSpec] | None = None,
                  measurements: Sequence[Measurement] | None = None) -> pd.DataFrame:
     """The calibrated model (never a measurement) against every published row.

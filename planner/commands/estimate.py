@@ -84,7 +84,7 @@ TABLE_COLUMNS = ("accelerator", "output_tokens_per_s_per_chip", "input_tokens_pe
 
 
 def _print_calibration(fmt: str) -> None:
-    from workloads.calibration import chip_ratios, error_report, error_summary
+    from workloads.calibration import chip_ratios, error_report, error_summary, factor_table
 
     report = error_report()
     cols = ["id", "set", "hardware", "model", "precision", "phase", "chips", "tpot_ms", "measured", "uncalibrated",
@@ -94,12 +94,17 @@ def _print_calibration(fmt: str) -> None:
                       "model; held-out rows never fitted)")
     if fmt != "table":
         return
-    print_frame(error_summary(report), fmt, title="Absolute % error: in-sample, leave-one-out (calibration rows), "
-                                                  "held-out")
+    summary = error_summary(report).set_index("phase").T
+    summary = summary.reset_index().rename(columns={"index": "figure"})
+    print_frame(summary.map(_show), fmt, title="Absolute % error: in-sample and leave-one-out on calibration rows, "
+                                               "held-out rows against the full fit")
     print_frame(chip_ratios(report), fmt, title="Ratios between chips measured on the same phase and model")
+    print_frame(factor_table(), fmt, title="Fitted efficiency factors (x the stack's catalog compute efficiency)")
 
 
 def _show(value: object) -> str:
+    if isinstance(value, float) and value != value:  # NaN: no such figure
+        return "–"
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
     return "–" if value is None else str(value)
