@@ -7,8 +7,8 @@ import pytest
 import hardware_catalog
 from conftest import solve_checked
 from planner.errors import InputError
-from planner.problem import build_problem
-from planner.scenario import scenario_from_dict
+from planner.problem.build import build_problem
+from planner.inputs.scenario import scenario_from_dict
 from workloads.estimator import HardwareSpec, estimate_training
 from workloads.models import get_model
 
@@ -150,8 +150,8 @@ def test_estimate_and_solve_agree_on_the_figure_for_the_same_service():
 
 
 def test_report_and_solve_output_list_estimated_services(capsys):
-    from planner.commands.solve import print_result
-    from planner.report import render_report
+    from planner.cli.commands.solve import print_result
+    from planner.viz.report import render_report
 
     result = solve_checked(scenario_from_dict({**BASE, "inference_services": [SERVICE]}))
     html = render_report(result)
