@@ -453,9 +453,10 @@ def chip_ratios(report: pd.DataFrame) -> pd.DataFrame:
     ``off_pct`` how far each is from the published ratio.
     """
     ok = report[(report["status"] == "ok") & report["phase"].isin(["decode", "prefill"])]
+    models = load_models()
     records = []
     for (_, a), (_, b) in itertools.combinations(ok.iterrows(), 2):
-        if a["phase"] != b["phase"] or a["hardware"] == b["hardware"] or not _same_architecture(a["model"], b["model"]):
+        if a["phase"] != b["phase"] or a["hardware"] == b["hardware"] or not _same_architecture(models, a["model"], b["model"]):
             continue
         if a["phase"] == "decode" and a["tpot_ms"] != b["tpot_ms"]:
             continue  # chips compare at one service level
@@ -469,8 +470,7 @@ def chip_ratios(report: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def _same_architecture(a: str, b: str) -> bool:
-    models = load_models()
+def _same_architecture(models: Mapping[str, ModelSpec], a: str, b: str) -> bool:
     if a == b:
         return True
     if a not in models or b not in models:

@@ -82,7 +82,7 @@ def render_report(result: Result, title: str | None = None, source: str | None =
     parts += [
         "<h2>Cost per site</h2>", _table(stats.cost("site")),
         "<h2>Cost per accelerator</h2>", _table(stats.cost("accelerator")),
-        "<h2>Inference: CNY per million tokens</h2>", _table(stats.cny_per_mtokens()),
+        "<h2>Inference: CNY per million output tokens</h2>", _table(stats.cny_per_mtokens()),
         "<h2>Energy and carbon per site</h2>", _table(stats.energy()),
         "<h2>Chip utilisation per pool</h2>", _table(stats.utilisation_chips()),
         "<h2>Power per site</h2>", _table(stats.utilisation_power()),

@@ -109,7 +109,7 @@ def print_result(result: Result) -> None:
         ("energy", f"{k['energy_mwh']:,.1f} MWh"),
         ("carbon", f"{k['carbon_t']:,.1f} t CO2"),
         ("token-weighted RTT", f"mean {k['mean_rtt_ms']:.1f} ms, max {k['max_rtt_ms']:.1f} ms"),
-        ("inference power cost", f"{k['inference_cny_per_mtokens']:.4f} CNY per million tokens"),
+        ("inference power cost", f"{k['inference_cny_per_mtokens']:.4f} CNY per million output tokens"),
         ("solver", f"{result.status.value} ({s.get('cp_sat_status')}), wall {s.get('wall_s')} s"),
         ("best bound", "–" if s.get("best_bound") is None else f"{s['best_bound']:,.0f} CNY"),
         ("gap", "–" if s.get("gap") is None else f"{100 * s['gap']:.3f} %"),
