@@ -21,7 +21,8 @@ CASES = [("qwen3-32b", "h20", "bf16"), ("deepseek-v3", "h20", "fp8"), ("deepseek
 def main() -> None:
     models, hardware, cal = load_models(), catalog_hardware(), calibrate()
     worst = 0.0
-    print(f"{'model':16s} {'accelerator':13s} {'prec':5s} {'auto replica':>13s} {'fixed replica':>14s} {'training':>9s}")
+    print(f"{'model':16s} {'accelerator':13s} {'prec':5s} {'auto replica':>13s} {'fixed replica':>14s} "
+          f"{'training':>9s}")
     for model_id, accel, precision in CASES:
         model, hw = models[model_id], hardware[accel]
         n = 300

@@ -456,7 +456,9 @@ def chip_ratios(report: pd.DataFrame) -> pd.DataFrame:
     models = load_models()
     records = []
     for (_, a), (_, b) in itertools.combinations(ok.iterrows(), 2):
-        if a["phase"] != b["phase"] or a["hardware"] == b["hardware"] or not _same_architecture(models, a["model"], b["model"]):
+        if a["phase"] != b["phase"] or a["hardware"] == b["hardware"]:
+            continue
+        if not _same_architecture(models, a["model"], b["model"]):
             continue
         if a["phase"] == "decode" and a["tpot_ms"] != b["tpot_ms"]:
             continue  # chips compare at one service level

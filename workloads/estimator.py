@@ -377,15 +377,17 @@ def serving_peak(hw: HardwareSpec, precision: str) -> tuple[float, str | None]:
     estimate says so: an equivalence of storage and rate, not of numerics.
     """
     if precision not in PRECISIONS:
-        raise InputError(f"unknown precision '{precision}'", field="precision", fix=f"use one of {', '.join(PRECISIONS)}")
+        raise InputError(f"unknown precision '{precision}'", field="precision",
+                         fix=f"use one of {', '.join(PRECISIONS)}")
     peak = hw.peak(precision)
     if peak is not None:
         return peak, None
     if precision in ("fp8", "int8"):
         other = "int8" if precision == "fp8" else "fp8"
-        if hw.peak(other) is not None:
-            return hw.peak(other), (f"{precision} served as {other} (W8A8): same bytes per weight, {hw.id}'s "  # type: ignore[return-value]
-                                    f"{other} peak used; an equivalence, not a native {precision} figure")
+        other_peak = hw.peak(other)
+        if other_peak is not None:
+            return other_peak, (f"{precision} served as {other} (W8A8): same bytes per weight, {hw.id}'s "
+                                f"{other} peak used; an equivalence, not a native {precision} figure")
     return _peak_or_error(hw, precision), None
 
 
@@ -420,7 +422,8 @@ def min_chips_per_replica(model: ModelSpec, hw: HardwareSpec, precision: str = "
     raise InputError(
         f"{model.id} at {precision} needs {need / GIB:,.0f} GiB for weights plus one {context_tokens}-token context, "
         f"but {hw.id} offers at most {limit * usable / GIB:,.0f} GiB usable on the largest replica of {limit} chips",
-        field="accelerator", fix="use a lower precision (fp8/int8), a shorter context, or an accelerator with more memory")
+        field="accelerator",
+        fix="use a lower precision (fp8/int8), a shorter context, or an accelerator with more memory")
 
 
 def estimate_inference(model: ModelSpec, hw: HardwareSpec, precision: str = "bf16", tpot_ms: float = 50.0,
@@ -572,6 +575,7 @@ def cny_per_moutput_tokens(est: InferenceEstimate, price_cny_per_kwh: float, pue
 
 __all__ = [
     "HardwareSpec", "TrainingEstimate", "InferenceEstimate", "estimate_training", "estimate_inference",
-    "cny_per_moutput_tokens", "min_chips_per_replica", "serving_peak", "default", "with_throughput", "training_min_chips", "convert_chip_hours",
+    "cny_per_moutput_tokens", "min_chips_per_replica", "serving_peak", "default", "with_throughput",
+    "training_min_chips", "convert_chip_hours",
     "estimator_defaults", "PRECISIONS",
 ]

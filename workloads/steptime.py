@@ -67,7 +67,7 @@ class Efficiency:
 
     @classmethod
     def of(cls, hw: "HardwareSpec", factor: float = 1.0) -> "Efficiency":
-        """The stack's compute efficiency scaled by a calibration ``factor`` (capped at 1); HBM and links at their defaults.
+        """The stack's compute efficiency x a calibration ``factor`` (capped at 1); HBM and links at defaults.
 
         Kernels differ by software stack, so the calibration moves compute efficiency;
         the achievable shares of HBM and link bandwidth are hardware-level figures
