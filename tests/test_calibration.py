@@ -110,6 +110,12 @@ def test_catalog_specs_when_the_catalog_is_available():
     assert spec.software_stack == "cann" and spec.scale_up_domain_chips == 384
     assert spec.scale_up_gb_per_s == pytest.approx(392)  # 784 GB/s both ways
     assert spec.chip_power_kw == pytest.approx(cat.chip_power_kw("ascend-910c"))
+    # no catalogued system: a chip with a scale-up link takes the default 8-chip domain, one without stays alone
+    pr = HardwareSpec.from_catalog(cat, "ascend-950pr")
+    assert pr.scale_up_domain_chips == 8 and pr.scale_up_gb_per_s == pytest.approx(1000)
+    mlu = HardwareSpec.from_catalog(cat, "mlu590")
+    assert mlu.scale_up_domain_chips == 1 and mlu.scale_up_gb_per_s is None
+    assert mlu.memory_bandwidth_tb_per_s == pytest.approx(1.23)
 
 
 def test_leave_one_out_error_against_the_catalog_meets_the_target():

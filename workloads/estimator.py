@@ -472,7 +472,8 @@ def estimate_inference(model: ModelSpec, hw: HardwareSpec, precision: str = "bf1
     if chips_per_replica is not None:
         decode = _decode(setup, chips_per_replica)
     else:
-        options = [_decode(setup, n) for n in _candidate_sizes(_replica_limit(model, hw)) if n >= smallest]
+        options = [_decode(setup, n) for n in _candidate_sizes(_replica_limit(model, hw))
+                   if n >= smallest and _fits(setup, n)]
         met = [d for d in options if d.batch > 0]
         # most output tokens/s per chip; ties to the smaller replica. None meets the TPOT: the quickest single step.
         decode = max(met, key=lambda d: (d.tokens_per_s, -d.sm.layout.chips)) if met else \
@@ -539,6 +540,14 @@ class _Decode:
     batch: int
     tokens_per_s: float
     roofline: float
+
+
+def _fits(s: _Setup, chips: int) -> bool:
+    """Whether ``chips`` chips hold the weights and at least one longest context (layouts vary with size)."""
+    from workloads.steptime import layout
+
+    lay = layout(s.model, s.hw, s.precision, chips)
+    return lay.kv_room_bytes * chips >= lay.kv_copies * s.ctx_max * s.model.kv_bytes_per_token(s.kv_precision)
 
 
 def _decode(s: _Setup, chips: int) -> _Decode:
