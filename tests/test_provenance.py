@@ -93,3 +93,26 @@ def test_catalog_checks_exit_1_on_an_impossible_figure(monkeypatch):
     out = CliRunner().invoke(main, ["catalog", "checks"])
     assert out.exit_code == 1
     assert "range_excludes_value" in out.output
+
+
+def _raw_dicts(obj):
+    if isinstance(obj, dict):
+        yield obj
+        for value in obj.values():
+            yield from _raw_dicts(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _raw_dicts(value)
+
+
+def test_every_recorded_figure_says_whether_it_was_re_read():
+    """A figure written out in a data file states rechecked: true (read on `retrieved`) or false."""
+    root = Path(__file__).resolve().parents[1]
+    files = [*sorted((root / "planner" / "data" / "topology").glob("*.yaml")), *sorted(WORKLOAD_DATA.glob("*.yaml")),
+             root / "hardware_catalog" / "data" / "sources.yaml", root / "planner" / "data" / "profiles" / "profiles.yaml"]
+    missing = []
+    for path in files:
+        for d in _raw_dicts(yaml.safe_load(path.read_text(encoding="utf-8"))):
+            if "retrieved" in d and "confidence" in d and "rechecked" not in d:
+                missing.append(f"{path.name}: {str(d.get('source'))[:60]}")
+    assert missing == []
