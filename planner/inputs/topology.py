@@ -8,7 +8,10 @@ symmetric, non-negative and obeys the triangle inequality by construction.
 
 Estimated links use ``rtt_ms = 2 * km * route_factor / fibre_km_per_s * 1000
 + equipment_delay_ms`` with the constants stored (with sources) in
-``links.yaml``; reported links replace the estimate for their pair.
+``links.yaml``; reported links replace the estimate for their pair. A
+reported figure that does not say one-way or round trip is read one way
+everywhere: a round trip, but never below the pair's fibre floor
+(``read_reported_ms``; ``latency_checks`` judges claims the same way).
 
 Overlay (a dict, applied before validation; all keys optional)::
 

@@ -111,11 +111,14 @@ def _print_entry(entry, extra: dict, version: str) -> None:
             if value.range is not None:
                 shown += f"  [{value.range[0]:g}–{value.range[1]:g}]"
             detail = value.source
+            if value.mirror:
+                detail += f"\nmirror: {value.mirror}"
             if value.method:
                 detail += f"\nmethod: {value.method}"
             if value.note:
                 detail += f"\nnote: {value.note}"
-            table.add_row(name, shown, value.confidence.value, value.retrieved.isoformat(), detail)
+            read = value.retrieved.isoformat() + {True: " (re-read)", False: " (not re-read)"}.get(value.rechecked, "")
+            table.add_row(name, shown, value.confidence.value, read, detail)
         elif hasattr(value, "model_dump"):
             data = value.model_dump(mode="json")
             detail = data.pop("source", "")
