@@ -47,6 +47,13 @@ class SourcedName(BaseModel):
     confidence: Confidence
     method: str | None = None
     note: str | None = None
+    published: dt.date | None = None
+    rechecked: bool | None = None
+    mirror: str | None = None
+
+    def provenance(self) -> Figure:
+        """The provenance as a Figure (value None), so the catalog's audit applies to names too."""
+        return Figure.model_validate({k: v for k, v in self.model_dump().items() if k != "value"} | {"value": None})
 
     @model_validator(mode="after")
     def _check(self) -> "SourcedName":
@@ -98,6 +105,14 @@ class DevicePlugins:
         except KeyError:
             raise UnknownNameError("accelerator in the device-plugin table", accel_id, self.plugins,
                                    file=self.file, field="plugins") from None
+
+    def provenance(self) -> list[tuple[str, Figure]]:
+        """(where, provenance) of every sourced name and of ``default_chips_per_node``."""
+        out = [("default_chips_per_node", self.default_chips_per_node)]
+        for accel, p in self.plugins.items():
+            out.append((f"{accel}.resource_name", p.resource_name.provenance()))
+            out += [(f"{accel}.node_labels.{k}", v.provenance()) for k, v in p.node_labels.items()]
+        return out
 
     def to_frame(self) -> pd.DataFrame:
         """One row per accelerator: resource name, vendor labels, confidence and source."""

@@ -8,6 +8,7 @@ chips per pool, and each gang's pods request exactly its chips.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 
 import hardware_catalog
 from hardware_catalog.device_plugins import QUALIFIED_NAME, load_device_plugins
+from hardware_catalog.provenance import Confidence, audit
 from planner.cli import main
 from planner.core.solve import solve
 from planner.errors import InputError
@@ -360,6 +362,15 @@ def test_every_catalog_accelerator_has_a_sourced_device_plugin_entry():
     for p in plugins.plugins.values():
         if p.resource_name.value is not None and p.resource_name.confidence.value != "estimate":
             assert "http" in p.resource_name.source or "/" in p.resource_name.source
+
+
+def test_every_device_plugin_name_passes_the_provenance_audit():
+    """The catalog's audit (no bare domains, estimates with a method, honest dates) holds for names too."""
+    problems = [f"{where}: {p}" for where, fig in load_device_plugins().provenance() for p in audit(fig)]
+    assert problems == []
+    for where, fig in load_device_plugins().provenance():
+        if fig.confidence is not Confidence.estimate:
+            assert fig.rechecked is True and fig.retrieved == dt.date(2026, 12, 1), where
 
 
 def test_an_accelerator_without_a_known_resource_name_needs_one_given():
