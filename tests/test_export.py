@@ -442,6 +442,16 @@ def test_bad_plans_are_refused_with_one_line_and_exit_2(tmp_path, plan_file, cha
     assert "Traceback" not in r.output and not (tmp_path / "out").exists()
 
 
+def test_a_plan_written_by_solve_records_its_scenario_so_export_needs_no_scenario(tmp_path):
+    plan = tmp_path / "plan.json"
+    assert run("solve", SPATIAL, "-o", plan, "--quiet", "--set", "sites.guian.power_cap_mw=50").exit_code == 0
+    assert json.loads(plan.read_text())["scenario_file"] == {"path": str(SPATIAL.resolve()),
+                                                              "sets": ["sites.guian.power_cap_mw=50"]}
+    r = run("export", plan, "--to", "kueue", "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "ClusterQueue" in r.output
+
+
 def test_written_files_round_trip(tmp_path):
     export = export_of("spatial", "volcano")
     paths = write_export(export, tmp_path)

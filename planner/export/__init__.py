@@ -49,15 +49,17 @@ def load_plan(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def scenario_path_of(data: dict[str, Any], given: str | None, file: str) -> str:
-    """The scenario to verify against: ``--scenario``, else a path the plan records, else an InputError."""
+def scenario_path_of(data: dict[str, Any], given: str | None, file: str) -> tuple[str, tuple[str, ...]]:
+    """The scenario to verify against and the ``--set`` overrides the plan was solved with:
+    ``--scenario`` if given, else the file the plan records (``planner solve -o`` records it),
+    else an InputError asking for ``--scenario``."""
     if given:
-        return given
-    recorded = data.get("scenario_path") or (data.get("meta") or {}).get("scenario_path")
-    if isinstance(recorded, str) and recorded and Path(recorded).is_file():
-        return recorded
-    raise InputError("the plan does not record its scenario file, and export verifies the plan first", file=file,
-                     fix="pass --scenario FILE (the scenario the plan was solved from)")
+        return given, ()
+    recorded = data.get("scenario_file")
+    if isinstance(recorded, dict) and isinstance(recorded.get("path"), str) and Path(recorded["path"]).is_file():
+        return recorded["path"], tuple(str(s) for s in recorded.get("sets") or ())
+    raise InputError("the plan does not record a scenario file that exists here, and export verifies the plan "
+                     "first", file=file, fix="pass --scenario FILE (the scenario the plan was solved from)")
 
 
 def refuse_unverified(scenario: Any, data: dict[str, Any], file: str) -> None:

@@ -38,7 +38,8 @@ def _resource_overrides(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--namespace", default="planner", show_default=True, help="namespace of the training jobs")
 @click.option("--serving-namespace", help="namespace of the inference Deployments (default: --namespace)")
 @click.option("--scenario", type=click.Path(dir_okay=False),
-              help="the scenario the plan was solved from; the plan is verified against it before export")
+              help="the scenario the plan was solved from (default: the one the plan records); the plan is "
+                   "verified against it before export")
 @click.option("--period", help="for a capacity plan: the period whose fleet is exported (default: the last)")
 @click.option("--image", help="container image for every pod (default: planner/<workload>:latest)")
 @click.option("--resource-name", "resource_names", multiple=True, metavar="ACCEL=NAME",
@@ -55,7 +56,8 @@ def command(plan: str, target: str, out_dir: str | None, namespace: str, serving
     solved with); a plan that fails `planner verify` is refused with exit 2.
     """
     data = load_plan(plan)
-    loaded = load_with_sets(scenario_path_of(data, scenario, plan), sets)
+    scenario_file, recorded_sets = scenario_path_of(data, scenario, plan)
+    loaded = load_with_sets(scenario_file, recorded_sets + sets)
     refuse_unverified(loaded, data, plan)
     export = build_export(data, target, load_catalog_for(loaded), load_device_plugins(), namespace=namespace,
                           serving_namespace=serving_namespace, period=period, image=image,

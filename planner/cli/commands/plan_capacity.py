@@ -9,7 +9,7 @@ import pandas as pd
 
 from planner.cli.output import make_console, print_frame
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, set_option
+from planner.cli.util import load_with_sets, record_scenario, set_option
 from planner.studies.capacity import CapacityResult, plan_capacity
 
 
@@ -35,6 +35,7 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
         result = plan_capacity(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed, on_progress=progress)
     if output:
         result.to_json(output)
+        record_scenario(output, file, sets)
     if fmt == "json":
         click.echo(result.to_json())
     else:

@@ -10,7 +10,7 @@ import pandas as pd
 from planner.cli.commands.plan_capacity import run_capacity
 from planner.cli.output import make_console, print_frame
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, set_option
+from planner.cli.util import load_with_sets, record_scenario, set_option
 from planner.core.solve import solve
 from planner.core.timemodel import solve_time
 from planner.problem.build import build_problem
@@ -58,6 +58,7 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
             result = solve(problem, **settings)
     if output:
         result.to_json(output)
+        record_scenario(output, file, sets)
     if export_dir:
         written = export(result, export_dir)
         if fmt != "json":
