@@ -119,7 +119,7 @@ class DevicePlugins:
         return pd.DataFrame([{
             "accelerator": p.accelerator,
             "resource_name": p.resource_name.value,
-            "node_labels": ", ".join(f"{k}={v.value}" for k, v in p.node_labels.items()),
+            "node_labels": ", ".join(f"{k}={v.value} ({v.confidence.value})" for k, v in p.node_labels.items()),
             "confidence": p.resource_name.confidence.value,
             "source": p.resource_name.source,
         } for p in self.plugins.values()])

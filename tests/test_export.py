@@ -373,6 +373,13 @@ def test_every_device_plugin_name_passes_the_provenance_audit():
             assert fig.rechecked is True and fig.retrieved == dt.date(2026, 12, 1), where
 
 
+def test_catalog_plugins_lists_every_accelerator():
+    r = run("catalog", "plugins", "--format", "csv")
+    assert r.exit_code == 0
+    assert len(r.output.strip().splitlines()) == 1 + len(hardware_catalog.load().accelerators)
+    assert "huawei.com/Ascend910" in r.output and "NVIDIA-H20 (estimate)" in r.output
+
+
 def test_an_accelerator_without_a_known_resource_name_needs_one_given():
     plan = spatial_plan()
     for row in plan["placements"] + plan["inventory"]:
