@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from planner.errors import InputError, UnknownNameError
-from planner.export.names import Namer, label_value, sanitize
+from planner.export.names import Namer, is_dns_label, label_value, sanitize
 
 TARGETS = ("kueue", "volcano")
 JOB_KINDS = ("training", "batch")
@@ -159,16 +159,16 @@ def pod_split(chips: int, per_node: int) -> tuple[int, int]:
 def read_pools(plan: dict[str, Any], catalog: Any, plugins: Any, resource_overrides: dict[str, str],
                file: str) -> list[Pool]:
     """Pools with planned chips, in plan order."""
-    used: dict[tuple[str, str], list[int]] = {}
-    for row in plan.get("inventory") or []:
-        key = (row["site"], row["accelerator"])
-        used[key] = [int(row.get("chips_used", 0)), int(row.get("chips", 0))]
-    for row in plan.get("placements") or []:
-        key = (row["site"], row["accelerator"])
-        if key not in used:  # a plan without inventory rows: fall back to the placements
-            used[key] = [0, 0]
-        if not plan.get("inventory"):
-            used[key][0] += int(row["chips"])
+    inventory = plan.get("inventory") or []
+    used: dict[tuple[str, str], tuple[int, int]] = {}
+    if inventory:
+        used = {(r["site"], r["accelerator"]): (int(r.get("chips_used", 0)), int(r.get("chips", 0)))
+                for r in inventory}
+    else:  # a plan without inventory rows: the chips its placements hold
+        held: dict[tuple[str, str], int] = defaultdict(int)
+        for row in plan.get("placements") or []:
+            held[(row["site"], row["accelerator"])] += int(row["chips"])
+        used = {key: (chips, chips) for key, chips in held.items()}
     pools = []
     for (site, accel), (chips, owned) in used.items():
         if chips <= 0:
@@ -246,7 +246,7 @@ def build_export(data: dict[str, Any], target: str, catalog: Any, plugins: Any, 
     plan, period_name = select_plan(data, period, file)
     serving_namespace = serving_namespace or namespace
     for ns, opt in ((namespace, "--namespace"), (serving_namespace, "--serving-namespace")):
-        if not Namer().name(ns) == ns:
+        if not is_dns_label(ns):
             raise InputError(f"'{ns}' is not a valid namespace name", field=opt,
                              fix="use lowercase letters, digits and '-', at most 63 characters")
     pools = read_pools(plan, catalog, plugins, resource_overrides or {}, file)
@@ -309,14 +309,13 @@ def _namespace(ns: str, ctx: _Context) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": ctx.labels()}}
 
 
-def _workload_annotations(workload: str, site: str, accel: str, pods: int, pod_chips: int,
-                          ctx: _Context) -> dict[str, str]:
+def _workload_annotations(workload: str, site: str, accel: str, pods: int, pod_chips: int) -> dict[str, str]:
     return {"planner.io/workload": workload, "planner.io/site": site, "planner.io/accelerator": accel,
             "planner.io/pods": str(pods), "planner.io/chips-per-pod": str(pod_chips)}
 
 
 def _gang_annotations(g: Gang, pods: int, pod_chips: int, ctx: _Context) -> dict[str, str]:
-    out = _workload_annotations(g.workload, g.site, g.accelerator, pods, pod_chips, ctx)
+    out = _workload_annotations(g.workload, g.site, g.accelerator, pods, pod_chips)
     out["planner.io/chips"] = str(g.chips)
     if ctx.step_h is not None and g.segments:
         start = g.segments[0][0]
@@ -328,7 +327,7 @@ def _gang_annotations(g: Gang, pods: int, pod_chips: int, ctx: _Context) -> dict
 
 
 def _service_annotations(s: Service, pods_per_replica: int, pod_chips: int, ctx: _Context) -> dict[str, str]:
-    out = _workload_annotations(s.workload, s.site, s.accelerator, s.replicas * pods_per_replica, pod_chips, ctx)
+    out = _workload_annotations(s.workload, s.site, s.accelerator, s.replicas * pods_per_replica, pod_chips)
     out["planner.io/replicas"] = str(s.replicas)
     out["planner.io/pods-per-replica"] = str(pods_per_replica)
     if s.replicas_by_step is not None:
