@@ -101,3 +101,22 @@ def table_from_store(store: Any, sweep_id: str | None = None) -> pd.DataFrame:
     tail = [c for c in TAIL_COLUMNS if c in df.columns]
     middle = [c for c in df.columns if c not in first and c not in tail]
     return df[first + middle + tail]
+
+
+def sweep_source(path: str | Path, sweep_id: str | None = None) -> pd.DataFrame | None:
+    """The sweep table behind ``path`` when it is one (a run store, or a CSV/Parquet/JSON sweep table); else None."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".duckdb", ".db"):
+        from planner.sweep.store import RunStore
+
+        with RunStore(path, read_only=True) as store:
+            return table_from_store(store, sweep_id)
+    if suffix in (".csv", ".parquet"):
+        return read_table(path)
+    if suffix == ".json" and path.exists():
+        with path.open("rb") as fh:
+            head = fh.read(64).lstrip()
+        if head.startswith(b"["):  # a plan is a JSON object; a sweep table is a list of records
+            return read_table(path)
+    return None
