@@ -98,7 +98,7 @@ def table_from_store(store: Any, sweep_id: str | None = None) -> pd.DataFrame:
         raise InputError("the store holds no runs", file=str(store.path),
                          fix="record runs with `planner sweep FILE --store runs.duckdb`")
     first = [c for c in LEAD_COLUMNS + keys if c in df.columns] + ["status", "reason"]
-    tail = [c for c in TAIL_COLUMNS if c in df.columns]
+    tail = [c for c in TAIL_COLUMNS if c in df.columns and c not in first]
     middle = [c for c in df.columns if c not in first and c not in tail]
     return df[first + middle + tail]
 
