@@ -29,12 +29,20 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
 
 
 def run_capacity(file: str, output: str | None, time_limit_s: float | None, workers: int | None,
-                 seed: int | None, fmt: str, quiet: bool, sets: tuple[str, ...]) -> None:
+                 seed: int | None, fmt: str, quiet: bool, sets: tuple[str, ...], store: str | None = None) -> None:
     scenario = load_with_sets(file, sets)
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
         result = plan_capacity(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed, on_progress=progress)
     if output:
         result.to_json(output)
+    if store:
+        from planner.cliutil import parse_sets
+        from planner.sweep.run import record_solve
+
+        run_id = record_solve(store, file, parse_sets(sets), scenario, result, mode="capacity", model=None,
+                              time_limit_s=time_limit_s, workers=workers, seed=seed)
+        if fmt != "json":
+            make_console(stderr=True).print(f"run {run_id[:12]} recorded in {store}", highlight=False)
     if fmt == "json":
         click.echo(result.to_json())
     else:

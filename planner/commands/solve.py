@@ -31,13 +31,15 @@ from planner.solve import solve
               help="place work on the fleet on hand, or also choose what to buy (as plan-capacity)")
 @click.option("--model", "model", type=click.Choice(["spatial", "time"]),
               help="spatial (all work concurrent, mean prices) or time (hour by hour); default: the scenario's time.mode")
+@click.option("--store", type=click.Path(dir_okay=False),
+              help="also record the run (verified) in this DuckDB run store; see `planner runs`")
 @set_option
 def command(file: str, output: str | None, time_limit_s: float | None, workers: int | None, seed: int | None,
             fmt: str, quiet: bool, export_dir: str | None, mode: str, sets: tuple[str, ...],
-            model: str | None) -> None:
+            model: str | None, store: str | None) -> None:
     """Place the scenario's training jobs and inference services with CP-SAT."""
     if mode == "capacity":
-        run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets)
+        run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets, store=store)
         return
     scenario = load_with_sets(file, sets)
     problem = build_problem(scenario)
@@ -57,6 +59,14 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
             result = solve(problem, **settings)
     if output:
         result.to_json(output)
+    if store:
+        from planner.cliutil import parse_sets
+        from planner.sweep.run import record_solve
+
+        run_id = record_solve(store, file, parse_sets(sets), scenario, result, mode="place", model=model,
+                              time_limit_s=time_limit_s, workers=workers, seed=seed, problem=problem)
+        if fmt != "json":
+            make_console(stderr=True).print(f"run {run_id[:12]} recorded in {store}", highlight=False)
     if export_dir:
         from planner.statistics import export
 

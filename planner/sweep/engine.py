@@ -22,7 +22,7 @@ from typing import Any
 
 from planner.errors import InputError
 from planner.sweep.grid import RunSpec
-from planner.sweep.run import FAILED, execute_run, planner_version
+from planner.sweep.run import execute_run, new_record
 
 #: seconds to wait for a cluster address to answer before calling it unreachable
 CONNECT_TIMEOUT_S = 3.0
@@ -98,10 +98,9 @@ def disconnect(cluster: Cluster) -> None:
 
 def failed_run(spec: RunSpec, reason: str, wall_s: float | None = None) -> dict[str, Any]:
     """The record of a run that did not come back (killed, worker lost)."""
-    return {"run_id": spec.run_id, "status": FAILED, "reason": reason, "objective": {}, "kpis": {}, "gap": None,
-            "best_bound": None, "solve_s": None, "wall_s": wall_s, "verified": False, "violations": [],
-            "violation_count": 0, "catalog_version": None, "topology_version": None,
-            "planner_version": planner_version(), "placements": [], "routing": [], "purchases": [], "unplaced": []}
+    out = new_record(spec.run_id)
+    out.update(reason=reason, wall_s=wall_s)
+    return out
 
 
 def run_all(specs: Iterable[RunSpec], cluster: Cluster, *, cpus_per_run: float = 1.0,

@@ -38,11 +38,7 @@ def objective_key(mode: str) -> str:
 def execute_run(spec: RunSpec) -> dict[str, Any]:
     """Solve and verify one run; a dict with status, reason, objective, KPIs, timing and the plan's tables."""
     t0 = time.perf_counter()
-    out: dict[str, Any] = {"run_id": spec.run_id, "status": FAILED, "reason": "", "objective": {}, "kpis": {},
-                           "gap": None, "best_bound": None, "solve_s": None, "verified": False, "violations": [],
-                           "violation_count": 0, "catalog_version": None, "topology_version": None,
-                           "planner_version": planner_version(), "placements": [], "routing": [], "purchases": [],
-                           "unplaced": []}
+    out = new_record(spec.run_id)
     try:
         if spec.settings.mode == "capacity":
             _capacity(spec, out)
@@ -71,7 +67,6 @@ def _mix(spec: RunSpec) -> Any:
 def _place(spec: RunSpec, out: dict[str, Any]) -> None:
     from planner.problem import build_problem, load_catalog_for, load_topology_for
     from planner.solve import solve
-    from planner.verify import verify_plan
 
     scenario, s = spec.scenario, spec.settings
     mix = _mix(spec)
@@ -94,6 +89,13 @@ def _place(spec: RunSpec, out: dict[str, Any]) -> None:
     else:
         result = solve(problem, **settings)
     out["solve_s"] = round(time.perf_counter() - t, 3)
+    place_outcome(out, result, problem, scenario)
+
+
+def place_outcome(out: dict[str, Any], result: Any, problem: Any, scenario: Any) -> None:
+    """Fill a run's record from a placement ``Result``, verifying the plan against ``problem``."""
+    from planner.verify import verify_plan
+
     plan = result.to_dict()
     _fill(out, result.status.value, result.objective, result.kpis, result.solver, result.meta)
     if result.is_feasible():
@@ -106,7 +108,7 @@ def _place(spec: RunSpec, out: dict[str, Any]) -> None:
 
 
 def _capacity(spec: RunSpec, out: dict[str, Any]) -> None:
-    from planner.capacity import plan_capacity, verify_capacity
+    from planner.capacity import plan_capacity
     from planner.compare import _share_constraint, restrict_inventory
     from planner.problem import load_catalog_for
 
@@ -117,12 +119,19 @@ def _capacity(spec: RunSpec, out: dict[str, Any]) -> None:
                            restrict=mix.allowed if mix else None,
                            extra_constraints=_share_constraint(mix) if mix else None)
     out["solve_s"] = round(time.perf_counter() - t, 3)
+    checked = restrict_inventory(scenario, load_catalog_for(scenario), mix.allowed) if mix else scenario
+    capacity_outcome(out, result, checked)
+
+
+def capacity_outcome(out: dict[str, Any], result: Any, scenario: Any) -> None:
+    """Fill a run's record from a ``CapacityResult``, verifying purchases and every period."""
+    from planner.capacity import verify_capacity
+
     plan = json.loads(result.to_json())
     last = list(result.periods.values())[-1] if result.periods else None
     _fill(out, result.status.value, result.objective, result.kpis, result.solver, last.meta if last else {})
     if result.is_feasible():
-        checked = restrict_inventory(scenario, load_catalog_for(scenario), mix.allowed) if mix else scenario
-        _verdict(out, verify_capacity(checked, plan))
+        _verdict(out, verify_capacity(scenario, plan))
         out["purchases"] = _rows(plan["purchases"], None)
         for name, period in plan["periods"].items():
             out["placements"] += _rows(period["placements"], name)
@@ -162,3 +171,36 @@ def _num(v: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(f) else f
+
+
+def new_record(run_id: str) -> dict[str, Any]:
+    """An empty run record (status failed until filled)."""
+    return {"run_id": run_id, "status": FAILED, "reason": "", "objective": {}, "kpis": {}, "gap": None,
+            "best_bound": None, "solve_s": None, "wall_s": None, "verified": False, "violations": [],
+            "violation_count": 0, "catalog_version": None, "topology_version": None,
+            "planner_version": planner_version(), "placements": [], "routing": [], "purchases": [], "unplaced": []}
+
+
+def record_solve(store_path: str, file: str, sets: dict[str, Any], scenario: Any, result: Any, *, mode: str,
+                 model: str | None, time_limit_s: float | None, workers: int | None, seed: int | None,
+                 problem: Any = None) -> str:
+    """Record one ``planner solve`` in the run store (verified like a sweep's runs); returns the run id."""
+    from planner.sweep.grid import RunSpec, Settings, run_key, scenario_digest
+    from planner.sweep.store import RunStore
+
+    settings = Settings(mode=mode, model=model, time_limit_s=time_limit_s, workers=workers or scenario.solver.workers,
+                        seed=seed)
+    spec = RunSpec(run_key(scenario, settings), dict(sets), scenario, settings, scenario_digest(scenario), "single")
+    out = new_record(spec.run_id)
+    if mode == "capacity":
+        capacity_outcome(out, result, scenario)
+    else:
+        if problem is None:
+            from planner.problem import build_problem
+
+            problem = build_problem(scenario)
+        place_outcome(out, result, problem, scenario)
+    out["solve_s"] = out["wall_s"] = result.solver.get("wall_s")
+    with RunStore(store_path) as store:
+        store.record(spec, out, file)
+    return spec.run_id
