@@ -40,9 +40,9 @@ def list_runs(store: str, sweep_id: str | None, status: str | None, fmt: str) ->
     cols = ["run_id", "created_at", "scenario", "params", "mode", "mix", "status", "objective_cny", "gap", "wall_s",
             "verified"]
     table = df[cols].copy()
+    table["created_at"] = table["created_at"].astype(str).str[:19]
     if fmt == "table":
         table["run_id"] = table["run_id"].str[:12]
-        table["created_at"] = table["created_at"].astype(str).str[:19]
         table["params"] = table["params"].map(lambda p: ", ".join(f"{k}={v}" for k, v in json.loads(p).items())
                                               if p else "")
         print_frame(table, title=f"Runs in {store}")

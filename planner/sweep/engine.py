@@ -70,14 +70,14 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Cluster:
 
     import ray
 
+    if address not in (None, "auto"):
+        _probe(address)
     if ray.is_initialized():
         return Cluster("existing session", float(ray.cluster_resources().get("CPU", 1)), False)
     if address is None:
         ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.ERROR, configure_logging=True)
         return Cluster("local", float(ray.cluster_resources().get("CPU", 1)), True)
-    if address != "auto":
-        _probe(address)
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
     except Exception as exc:  # ConnectionError, RuntimeError, grpc errors … all one answer for the user
