@@ -18,13 +18,14 @@ import time
 from typing import Any
 
 import hardware_catalog
-from planner import topology as topology_mod
-from planner.greedy import greedy_plan
-from planner.problem import build_problem
-from planner.scenario import scenario_from_dict
-from planner.solve import solve, write_back
-from planner.result import Status
-from planner.verify import verify_plan
+from planner.inputs import topology as topology_mod
+from planner.core.greedy import greedy_plan
+from planner.problem.build import build_problem
+from planner.inputs.scenario import scenario_from_dict
+from planner.core.solve import solve
+from planner.core.spatial import write_back
+from planner.results.result import Status
+from planner.check.verify import verify_plan
 
 GANG_SIZES = [8, 16, 32, 64, 128, 256, 512, 1024, 2048]
 GANG_WEIGHTS = [30, 25, 18, 12, 7, 4, 2, 1.5, 0.5]

@@ -27,12 +27,13 @@ sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]
 
 from scale import random_scenario  # noqa: E402
 
-from planner.problem import build_problem  # noqa: E402
-from planner.scenario import scenario_from_dict  # noqa: E402
-from planner.solve import solve  # noqa: E402
-from planner.timedata import build_time_data, cost_by_band  # noqa: E402
-from planner.timemodel import solve_time  # noqa: E402
-from planner.verify import verify_plan  # noqa: E402
+from planner.problem.build import build_problem  # noqa: E402
+from planner.inputs.scenario import scenario_from_dict  # noqa: E402
+from planner.core.solve import solve  # noqa: E402
+from planner.problem.timedata import build_time_data
+from planner.results.statistics import cost_by_band  # noqa: E402
+from planner.core.timemodel import solve_time  # noqa: E402
+from planner.check.verify import verify_plan  # noqa: E402
 
 RELEASES_H = [0, 0, 24, 48, 72]
 SLACK_H = [0, 12, 24, 48, 96]

@@ -12,9 +12,9 @@ import yaml
 from hypothesis import settings
 
 from planner import Result, Scenario, solve
-from planner.problem import build_problem
-from planner.scenario import scenario_from_dict
-from planner.verify import verify_plan
+from planner.problem.build import build_problem
+from planner.inputs.scenario import scenario_from_dict
+from planner.check.verify import verify_plan
 
 # Property tests explore a fixed sequence of examples, so a run on main is reproducible;
 # HYPOTHESIS_PROFILE=explore searches afresh each run.

@@ -6,10 +6,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from planner.problem import AccelData, JobData, Problem, ServiceData, SiteData
-from planner.result import Result
-from planner.scenario import load_scenario
-from planner.solve import solve
+from planner.problem.build import AccelData, JobData, Problem, ServiceData, SiteData
+from planner.results.result import Result
+from planner.inputs.scenario import load_scenario
+from planner.core.solve import solve
 
 EXAMPLE = Path(__file__).parent.parent / "workloads" / "examples" / "east_west_small.yaml"
 HOSTILE_SITE = "<script>alert('site')</script>"

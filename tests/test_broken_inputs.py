@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from conftest import EXAMPLE
 from planner.errors import InputError
-from planner.problem import build_problem
-from planner.scenario import scenario_from_dict
+from planner.problem.build import build_problem
+from planner.inputs.scenario import scenario_from_dict
 
 BASE = yaml.safe_load(Path(EXAMPLE).read_text())
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import pytest
 
 from conftest import tiny
-from planner.capacity import capital_recovery_factor, plan_capacity, verify_capacity
-from planner.compare import compare, parse_mix
+from planner.studies.capacity import capital_recovery_factor, plan_capacity, verify_capacity
+from planner.studies.compare import compare, parse_mix
 from planner.errors import InputError
-from planner.pareto import pareto_frontier
-from planner.problem import build_problem
-from planner.scenario import load_scenario
+from planner.studies.pareto import pareto_frontier
+from planner.problem.build import build_problem
+from planner.inputs.scenario import load_scenario
 from conftest import EXAMPLE
 
 

@@ -7,8 +7,8 @@ import pytest
 import hardware_catalog
 from conftest import solve_checked
 from planner.errors import InputError
-from planner.problem import build_problem
-from planner.scenario import scenario_from_dict
+from planner.problem.build import build_problem
+from planner.inputs.scenario import scenario_from_dict
 from workloads.estimator import HardwareSpec, estimate_training
 from workloads.models import get_model
 

@@ -10,9 +10,9 @@ import plotly.graph_objects as go
 import pytest
 
 from planner.errors import InputError
-from planner.plots import plot_cost, plot_gantt, plot_latency, plot_map, plot_pareto, plot_utilisation, pareto_front
-from planner.plots._geo import PROVINCES, province_rings
-from planner.plots.map import MAX_FLOW_PX, MAX_MARKER_PX, MIN_MARKER_PX
+from planner.viz.plots import plot_cost, plot_gantt, plot_latency, plot_map, plot_pareto, plot_utilisation, pareto_front
+from planner.viz.plots._geo import PROVINCES, province_rings
+from planner.viz.plots.map import MAX_FLOW_PX, MAX_MARKER_PX, MIN_MARKER_PX
 from plan_fixtures import HOSTILE_SITE, example, hostile
 
 
@@ -161,7 +161,7 @@ def test_plots_draw_into_a_given_figure_and_escape_names() -> None:
 
 
 def test_pareto_plot_of_a_traced_frontier() -> None:
-    from planner.pareto import pareto_frontier
+    from planner.studies.pareto import pareto_frontier
     from plan_fixtures import hostile_problem
 
     table, _ = pareto_frontier(hostile_problem(), 3, time_limit_s=5, workers=1)

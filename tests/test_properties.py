@@ -13,9 +13,9 @@ import copy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.problem import AccelData, JobData, Problem, ServiceData, SiteData
-from planner.solve import solve
-from planner.verify import verify_plan
+from planner.problem.build import AccelData, JobData, Problem, ServiceData, SiteData
+from planner.core.solve import solve
+from planner.check.verify import verify_plan
 
 
 @st.composite
@@ -104,7 +104,7 @@ def capacity_scenarios(draw):
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(capacity_scenarios())
 def test_every_capacity_plan_verifies_and_never_costs_more_than_buying_nothing(scenario) -> None:
-    from planner.capacity import plan_capacity, verify_capacity
+    from planner.studies.capacity import plan_capacity, verify_capacity
 
     result = plan_capacity(scenario, time_limit_s=5, workers=1)
     assert result.is_feasible()

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from planner.cli import main
-from planner.report import render_report, write_report
+from planner.viz.report import render_report, write_report
 from plan_fixtures import HOSTILE_NAME, HOSTILE_SITE, example, hostile
 
 CHROMIUM = Path("/usr/bin/chromium")

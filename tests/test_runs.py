@@ -9,11 +9,11 @@ from click.testing import CliRunner
 
 from conftest import CORE
 from planner.cli import main
-from planner.scenario import load_scenario
-from planner.sweep.diff import diff_runs
-from planner.sweep.grid import RunSpec, Settings
-from planner.sweep.run import new_record
-from planner.sweep.store import RunStore
+from planner.inputs.scenario import load_scenario
+from planner.studies.sweep.diff import diff_runs
+from planner.studies.sweep.grid import RunSpec, Settings
+from planner.studies.sweep.run import new_record
+from planner.studies.sweep.store import RunStore
 
 
 def _run(run_id: str, job_pool: tuple[str, str, float], gpu_boxes: int, npu_boxes: int, total: float) -> tuple:

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.errors import InputError
-from planner.result import Result
-from planner.statistics import Statistics, export, tables
+from planner.results.result import Result
+from planner.results.statistics import Statistics, export, tables
 from plan_fixtures import HOSTILE_SITE, example, hostile
 
 

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from conftest import DATA, EXAMPLE, solve_checked
 from planner.cli import main
-from planner.scenario import load_scenario
-from planner.sweep.grid import Settings, parse_param
-from planner.sweep.sensitivity import marginal_values, tornado
-from planner.sweep.store import RunStore
-from planner.sweep.study import plan_runs, run_sweep
-from planner.sweep.tables import read_table, table_from_store
+from planner.inputs.scenario import load_scenario
+from planner.studies.sweep.grid import Settings, parse_param
+from planner.studies.sweep.sensitivity import marginal_values, tornado
+from planner.studies.sweep.store import RunStore
+from planner.studies.sweep.study import plan_runs, run_sweep
+from planner.studies.sweep.tables import read_table, table_from_store
 
 ray = pytest.importorskip("ray")
 MARGINAL = DATA / "sweep" / "marginal.yaml"
@@ -24,7 +23,7 @@ MARGINAL = DATA / "sweep" / "marginal.yaml"
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
     """One local Ray for the whole module; the engine reuses a running session and leaves it running."""
-    from planner.sweep.engine import _quiet_env
+    from planner.studies.sweep.engine import _quiet_env
 
     _quiet_env()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
@@ -144,7 +143,7 @@ def test_tornado_orders_parameters_by_swing(tmp_path):
     assert t.value_at_low.iloc[0] == pytest.approx(t.base_value.iloc[0])  # ×1 is the base
     assert t.swing.iloc[0] > 300_000 and t.swing.iloc[1] == pytest.approx(0.0, abs=1e-6)
     out = tmp_path / "tornado.parquet"
-    from planner.sweep.tables import write_table
+    from planner.studies.sweep.tables import write_table
 
     write_table(table, out)
     result = CliRunner().invoke(main, ["report", str(out), "-o", str(tmp_path / "r.html")])

@@ -19,12 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner import Result, solve
-from planner.demand_profiles import builtin_profile, load_profile_csv
+from planner.inputs.demand_profiles import builtin_profile, load_profile_csv
 from planner.errors import InputError
-from planner.problem import build_problem
-from planner.scenario import Scenario, scenario_from_dict
-from planner.timedata import build_time_data, cost_by_band
-from planner.verify import verify_plan
+from planner.problem.build import build_problem
+from planner.inputs.scenario import Scenario, scenario_from_dict
+from planner.problem.timedata import build_time_data
+from planner.results.statistics import cost_by_band
+from planner.check.verify import verify_plan
 
 TIME = Path(__file__).parent / "data" / "time"
 EAST_ONLY = {"east": {"inventory": {"gpu": 8}}}
@@ -91,7 +92,7 @@ def test_capacity_forces_two_jobs_to_run_one_after_the_other():
     assert spans == [(0, 4), (4, 8)]
     assert r.objective["total_cny"] == pytest.approx(19.2)
     assert r.hourly.training_chips.max() == 8
-    from planner.statistics import Statistics
+    from planner.results.statistics import Statistics
 
     gantt = Statistics(r).timeline()
     assert sorted(zip(gantt.start_h, gantt.end_h)) == [(0, 4), (4, 8)] and set(gantt.kind) == {"training"}
@@ -170,7 +171,7 @@ def test_the_capacity_free_bound_is_exact_for_a_job_alone_and_below_a_queue():
     """Alone, the valley job's cheapest run is the optimum: the bound is 9.6 CNY exactly. Two 4-hour
     jobs due by 06:00 on 8 GPUs cannot both run; the bound ignores chips and puts both in the valley
     [0, 4): 2 × 8 × 4 × 0.3 = 19.2 CNY, strictly below what any plan pays."""
-    from planner.timemodel import relaxed_bound
+    from planner.core.timemodel import relaxed_bound
 
     s = scenario(horizon_h=48, sites=EAST_ONLY, training_jobs=[job(release_h=12, deadline_h=48)])
     p = build_problem(s)
@@ -185,7 +186,7 @@ def test_a_decomposed_solve_keeps_its_restricted_bound_apart():
     """Placing with the spatial model first restricts the choices: the plan still verifies, but it is
     never called optimal, best_bound is the full model's capacity-free bound and the CP-SAT bound of the
     restricted model is reported as restricted_bound."""
-    from planner.timemodel import solve_time
+    from planner.core.timemodel import solve_time
 
     s = scenario(training_jobs=[job(id="a"), job(id="b", deadline_h=12)])
     r = solve_time(s, decompose="spatial", time_limit_s=10)

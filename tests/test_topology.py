@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hardware_catalog.provenance import Confidence, Figure
-from planner import topology
+from planner.inputs import topology
 from planner.cli import main
 from planner.errors import InputError, UnknownNameError
 

@@ -2,7 +2,7 @@
 
 Figures a scenario gives directly (duration, throughput per chip, chips per
 replica) are taken as given. Figures it leaves out are filled by the estimator
-when the scenario is prepared (``planner.problem``).
+when the scenario is prepared (``planner.problem.build``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,22 @@
+"""One comparison of a plan's stated figures with the figures recomputed from its decisions."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+#: relative tolerance on recomputed figures
+REL_TOL = 1e-6
+
+
+def compare_figures(plan: dict[str, Any], objective: dict[str, float], kpis: dict[str, float]) -> list[str]:
+    """Every objective term and KPI the plan states, against the same figure recomputed from the plan."""
+    out = []
+    for section, recomputed in (("objective", objective), ("kpis", kpis)):
+        stated = plan.get(section, {})
+        for key, value in recomputed.items():
+            if key not in stated:
+                out.append(f"{section}.{key} is missing")
+            elif not math.isclose(float(stated[key]), float(value), rel_tol=REL_TOL, abs_tol=1e-6):
+                out.append(f"{section}.{key} states {stated[key]}, the plan gives {value}")
+    return out

@@ -1,0 +1,289 @@
+"""Pricing and re-checking of a time-of-use timeline from the scenario and the plan's decisions, without a solver.
+
+``evaluate_timeline`` prices a schedule hour by hour (the write-back uses it, so a plan's figures are
+the checker's figures); ``verify_timeline`` re-checks a stated time-of-use plan against it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import pandas as pd
+
+from planner.check.figures import REL_TOL, compare_figures
+from planner.problem.build import Pool, Problem
+from planner.problem.timedata import TimeData, job_energy, merge_segments, run_steps_of
+from planner.results.columns import (
+    HOURLY_COLUMNS,
+    REPLICA_COLUMNS,
+    SCHEDULE_COLUMNS,
+    SERVING_COLUMNS,
+    TRANSFER_COLUMNS,
+)
+
+
+def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, replicas: pd.DataFrame,
+                      serving: pd.DataFrame) -> tuple[dict[str, float], dict[str, float], pd.DataFrame]:
+    """Objective terms, KPIs and the per-(hour, site, accelerator) usage table of a plan, in plain Python."""
+    T, step = td.steps, td.step_h
+    occupied: dict[Pool, list[float]] = defaultdict(lambda: [0.0] * T)
+    busy: dict[Pool, list[float]] = defaultdict(lambda: [0.0] * T)
+    inference: dict[Pool, list[float]] = defaultdict(lambda: [0.0] * T)
+    segs: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    pool_of: dict[str, Pool] = {}
+    for row in schedule.itertuples(index=False):
+        segs[row.workload].append((int(round(row.start_h / step)), int(round(row.end_h / step))))
+        pool_of[row.workload] = (row.site, row.accelerator)
+    transfer = checkpoint = 0.0
+    for jid, ss in segs.items():
+        pool = pool_of[jid]
+        chips = problem.jobs[jid].chips
+        steps = run_steps_of(ss)
+        for u, f in zip(steps, td.busy_fractions(jid, pool, len(steps))):
+            occupied[pool][u] += chips
+            busy[pool][u] += chips * f
+        tj = td.jobs[jid]
+        if pool[0] in tj.transfers:
+            transfer += tj.transfers[pool[0]].cost_cny
+        checkpoint += tj.checkpoint_cny * max(0, len(merge_segments(ss)) - 1)
+    rep: dict[tuple[str, str, str, int], int] = {}
+    for row in replicas.itertuples(index=False):
+        b = _block_index(td, row.start_h, row.end_h)
+        if b is None:
+            continue
+        rep[(row.service, row.site, row.accelerator, b)] = int(row.replicas)
+        cpr = problem.services[row.service].chips_per_replica[row.accelerator]
+        for u in range(*td.blocks[b]):
+            occupied[(row.site, row.accelerator)][u] += cpr * int(row.replicas)
+            busy[(row.site, row.accelerator)][u] += cpr * int(row.replicas)
+            inference[(row.site, row.accelerator)][u] += cpr * int(row.replicas)
+
+    rows = []
+    power_cost = energy_kwh = carbon_kg = 0.0
+    idle_on = td.idle_mode == "idle"
+    peak_site_kw: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for pool, inv in sorted(problem.inventory.items()):
+        site, accel = pool
+        kw = problem.meter_kw_per_chip(site, accel)
+        for u in range(T):
+            occ, b = occupied[pool][u] if pool in occupied else 0.0, busy[pool][u] if pool in busy else 0.0
+            idle = (inv - occ) + (occ - b) if idle_on else 0.0
+            meter_kw = kw * (occ + (td.idle_fraction * (inv - occ) if idle_on else 0.0))
+            e = step * kw * (b + td.idle_fraction * idle)
+            c = e * td.price[pool][u]
+            energy_kwh += e
+            power_cost += c
+            carbon_kg += e * (problem.sites[site].carbon_kg_per_kwh or 0.0)
+            peak_site_kw[u][site] += meter_kw
+            inf = inference[pool][u] if pool in inference else 0.0
+            rows.append((u * step, site, accel, td.band[site][u], td.price[pool][u], int(round(occ - inf)),
+                         int(round(inf)), (inv - occ) if idle_on else 0, meter_kw, e, problem.power_cost_weight * c))
+    timeline = pd.DataFrame(rows, columns=HOURLY_COLUMNS)
+
+    served: dict[tuple[str, str, int], float] = defaultdict(float)
+    latency = weighted_rtt = max_rtt = token_hours = 0.0
+    for row in serving.itertuples(index=False):
+        b = _block_index(td, row.start_h, row.end_h)
+        tps = float(row.tokens_per_s)
+        if b is None or tps <= 0:
+            continue
+        hours = td.block_hours(b)
+        served[(row.service, row.city, b)] += tps
+        latency += tps * hours * problem.latency_cny_per_token_per_s(row.service, row.city, row.site) / problem.horizon_h
+        rtt = problem.rtt_ms[(row.city, row.site)]
+        weighted_rtt += tps * hours * rtt
+        token_hours += tps * hours
+        max_rtt = max(max_rtt, rtt)
+    unplaced = sum(job.penalty_cny for jid, job in problem.jobs.items() if jid not in segs)
+    unserved_th = demand_th = 0.0
+    for (sid, city), per_block in td.demand.items():
+        rate = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h
+        for b, d in enumerate(per_block):
+            short = max(0.0, d - served[(sid, city, b)])
+            unserved_th += short * td.block_hours(b)
+            demand_th += d * td.block_hours(b)
+            unplaced += short * rate * td.block_hours(b)
+    weighted_power = problem.power_cost_weight * power_cost
+    objective = {
+        "total_cny": weighted_power + latency + unplaced + transfer + checkpoint,
+        "power_cost_cny": weighted_power,
+        "latency_cny": latency,
+        "unplaced_penalty_cny": unplaced,
+        "transfer_cny": transfer,
+        "checkpoint_cny": checkpoint,
+    }
+    H = float(td.horizon_h)
+    served_mtokens = token_hours * 3600 / 1e6
+    kpis = {
+        "power_cost_cny": power_cost,
+        "energy_mwh": energy_kwh / 1000,
+        "carbon_t": carbon_kg / 1000,
+        "mean_rtt_ms": weighted_rtt / token_hours if token_hours else 0.0,
+        "max_rtt_ms": max_rtt,
+        "served_tokens_per_s": token_hours / H,
+        "unserved_tokens_per_s": unserved_th / H,
+        "demand_tokens_per_s": demand_th / H,
+        "inference_cny_per_mtokens": (float(timeline.loc[timeline.inference_chips > 0, "power_cost_cny"].sum())
+                                      / served_mtokens) if served_mtokens else 0.0,
+        "chips_used": int(max((sum(occupied[p][u] for p in occupied) for u in range(T)), default=0)),
+        "jobs_placed": len(segs),
+        "jobs_unplaced": len(problem.jobs) - len(segs),
+        "peak_site_power_mw": max((kw for per in peak_site_kw.values() for kw in per.values()), default=0.0) / 1000,
+    }
+    return objective, kpis, timeline
+
+
+def _block_index(td: TimeData, start_h: float, end_h: float) -> int | None:
+    s, e = int(round(start_h / td.step_h)), int(round(end_h / td.step_h))
+    try:
+        return td.blocks.index((s, e))
+    except ValueError:
+        return None
+
+
+def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> list[str]:
+    """Every violated constraint and mis-stated figure of a time-of-use plan, step by step."""
+    out: list[str] = []
+    step = td.step_h
+    schedule = pd.DataFrame(plan.get("schedule", []), columns=SCHEDULE_COLUMNS)
+    replicas = pd.DataFrame(plan.get("replicas", []), columns=REPLICA_COLUMNS)
+    serving = pd.DataFrame(plan.get("serving", []), columns=SERVING_COLUMNS)
+    transfers = pd.DataFrame(plan.get("transfers", []), columns=TRANSFER_COLUMNS)
+    unplaced = {u["workload"] for u in plan.get("unplaced", []) if u.get("kind") != "inference"}
+
+    # -- jobs: once, whole, allowed pool, inside the window ------------------------------------------
+    segs: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    pools: dict[str, set[Pool]] = defaultdict(set)
+    for row in schedule.itertuples(index=False):
+        if row.workload not in problem.jobs:
+            out.append(f"schedule names unknown training job {row.workload}")
+            continue
+        s, e = row.start_h / step, row.end_h / step
+        if abs(s - round(s)) > 1e-9 or abs(e - round(e)) > 1e-9 or e <= s:
+            out.append(f"job {row.workload}: segment [{row.start_h}, {row.end_h}) h is not whole steps of {step} h")
+            continue
+        segs[row.workload].append((int(round(s)), int(round(e))))
+        pools[row.workload].add((row.site, row.accelerator))
+        if int(row.chips) != problem.jobs[row.workload].chips:
+            out.append(f"job {row.workload} has {row.chips} chips; its gang is {problem.jobs[row.workload].chips}")
+    for jid in problem.jobs:
+        if jid in segs and jid in unplaced:
+            out.append(f"training job {jid} is both scheduled and listed as unplaced")
+        if jid not in segs and jid not in unplaced:
+            out.append(f"training job {jid} is neither scheduled nor listed as unplaced")
+    for jid, ss in segs.items():
+        if len(pools[jid]) != 1:
+            out.append(f"job {jid} runs on {len(pools[jid])} pools; a gang runs on one")
+            continue
+        pool = next(iter(pools[jid]))
+        tj = td.jobs[jid]
+        w = tj.windows.get(pool)
+        if w is None:
+            out.append(f"job {jid} runs on {pool[1]} at {pool[0]}, which it does not allow, cannot hold it, "
+                       "or cannot reach in its window")
+            continue
+        ss = sorted(ss)
+        if any(a[1] > b[0] for a, b in zip(ss, ss[1:])):
+            out.append(f"job {jid} has overlapping segments")
+        run = sum(e - s for s, e in ss)
+        if run != w.steps:
+            out.append(f"job {jid} runs {run * step} h; it needs {w.steps * step} h on {pool[1]}")
+        if not tj.preemptible and len(merge_segments(ss)) > 1:
+            out.append(f"job {jid} is split in time but is not preemptible")
+        if ss[0][0] < w.earliest:
+            out.append(f"job {jid} starts at {ss[0][0] * step} h, before its release plus data transfer "
+                       f"({w.earliest * step} h)")
+        if ss[-1][1] > w.deadline:
+            out.append(f"job {jid} ends at {ss[-1][1] * step} h, after its deadline ({w.deadline * step} h)")
+        energy, cost = job_energy(problem, td, jid, pool, run_steps_of(ss))
+        stated = schedule[schedule.workload == jid]
+        if not math.isclose(float(stated.power_cost_cny.sum()), problem.power_cost_weight * cost,
+                            rel_tol=REL_TOL, abs_tol=1e-6):
+            out.append(f"job {jid} states {stated.power_cost_cny.sum()} CNY of power, the schedule gives "
+                       f"{problem.power_cost_weight * cost}")
+
+    # -- transfers as the topology gives them -----------------------------------------------------------
+    stated_tr = {r.workload: r for r in transfers.itertuples(index=False)}
+    for jid, ss in segs.items():
+        if len(pools[jid]) != 1:
+            continue
+        site = next(iter(pools[jid]))[0]
+        tr = td.jobs[jid].transfers.get(site)
+        got = stated_tr.get(jid)
+        if tr is None:
+            if got is not None and got.transfer_h > 0:
+                out.append(f"job {jid} lists a transfer but has no dataset to move")
+            continue
+        if got is None:
+            out.append(f"job {jid} moves {tr.dataset_gb:g} GB to {site} but the plan lists no transfer")
+        elif got.site != site or not math.isclose(float(got.transfer_h), tr.hours, rel_tol=REL_TOL, abs_tol=1e-9) \
+                or not math.isclose(float(got.cost_cny), tr.cost_cny, rel_tol=REL_TOL, abs_tol=1e-9):
+            out.append(f"job {jid}: transfer to {got.site} states {got.transfer_h} h, {got.cost_cny} CNY; "
+                       f"the topology gives {tr.hours} h, {tr.cost_cny} CNY to {site}")
+
+    # -- inference: replicas per block, SLO, demand, serving capacity -----------------------------------
+    rep: dict[tuple[str, str, str, int], int] = {}
+    for row in replicas.itertuples(index=False):
+        b = _block_index(td, row.start_h, row.end_h)
+        svc = problem.services.get(row.service)
+        if b is None:
+            out.append(f"replicas of {row.service} over [{row.start_h}, {row.end_h}) h do not match a block")
+        elif svc is None or (row.site, row.accelerator) not in svc.pools:
+            out.append(f"service {row.service} has replicas on {row.accelerator} at {row.site}, which it does not allow")
+        else:
+            rep[(row.service, row.site, row.accelerator, b)] = int(row.replicas)
+    served: dict[tuple[str, str, int], float] = defaultdict(float)
+    load: dict[tuple[str, str, str, int], float] = defaultdict(float)
+    for row in serving.itertuples(index=False):
+        b = _block_index(td, row.start_h, row.end_h)
+        svc = problem.services.get(row.service)
+        if b is None or svc is None or row.city not in svc.demand_tokens_per_s:
+            out.append(f"serving row {row.service} {row.city} [{row.start_h}, {row.end_h}) h names no demand block")
+            continue
+        if row.site not in svc.city_sites[row.city]:
+            out.append(f"latency SLO: {row.service} serves {row.city} from {row.site}, beyond {svc.rtt_slo_ms:g} ms")
+        served[(row.service, row.city, b)] += float(row.tokens_per_s)
+        load[(row.service, row.site, row.accelerator, b)] += float(row.tokens_per_s)
+    for (sid, city, b), tps in sorted(served.items()):
+        d = td.demand[(sid, city)][b]
+        if tps > d + 1e-6:
+            out.append(f"demand: {sid} serves {tps:,.1f} tokens/s to {city} in [{td.blocks[b][0] * step}, "
+                       f"{td.blocks[b][1] * step}) h; demand is {d:,.1f}")
+    for (sid, site, accel, b), tps in sorted(load.items()):
+        cap = rep.get((sid, site, accel, b), 0) * problem.services[sid].replica_tokens_per_s(accel)
+        if tps > cap + 1e-6:
+            out.append(f"serving capacity: {sid} routes {tps:,.1f} tokens/s to {accel} at {site} in block {b}; "
+                       f"its replicas serve {cap:,.1f}")
+
+    # -- every step: chips and power ----------------------------------------------------------------------
+    objective, kpis, timeline = evaluate_timeline(problem, td, schedule, replicas, serving)
+    site_kw = timeline.groupby(["hour", "site"])["meter_kw"].sum()
+    for row in timeline.itertuples(index=False):
+        used = row.training_chips + row.inference_chips
+        inv = problem.inventory[(row.site, row.accelerator)]
+        if used > inv:
+            out.append(f"chip capacity at hour {row.hour}: {used} {row.accelerator} used at {row.site}, only {inv}")
+    for (hour, site), kw in site_kw.items():
+        cap = problem.sites[site].power_cap_kw
+        if kw > cap * (1 + 1e-9):
+            out.append(f"power cap at hour {hour}: {site} draws {kw / 1000:.3f} MW at the meter, cap {cap / 1000:.3f} MW")
+
+    # -- the stated timeline and figures recompute ----------------------------------------------------------
+    stated_tl = pd.DataFrame(plan.get("hourly", []), columns=HOURLY_COLUMNS)
+    if len(stated_tl) != len(timeline):
+        out.append(f"hourly table has {len(stated_tl)} rows; the plan gives {len(timeline)} (hour × pool)")
+    else:
+        key = ["hour", "site", "accelerator"]
+        a = stated_tl.sort_values(key, ignore_index=True)
+        b = timeline.sort_values(key, ignore_index=True)
+        for col in ("training_chips", "inference_chips", "idle_chips", "meter_kw", "power_cost_cny",
+                    "price_cny_per_kwh"):
+            bad = ~pd.Series([math.isclose(float(x), float(y), rel_tol=REL_TOL, abs_tol=1e-6)
+                              for x, y in zip(a[col], b[col])])
+            if bad.any():
+                i = int(bad.idxmax())
+                out.append(f"hourly {col} at hour {b.hour[i]} {b.site[i]} {b.accelerator[i]} states {a[col][i]}, "
+                           f"the plan gives {b[col][i]}")
+    return out + compare_figures(plan, objective, kpis)

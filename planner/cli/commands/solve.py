@@ -1,0 +1,121 @@
+"""`planner solve FILE`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import pandas as pd
+
+from planner.cli.commands.plan_capacity import run_capacity
+from planner.cli.output import make_console, print_frame
+from planner.cli.progress import ProgressLine
+from planner.cli.util import load_with_sets, parse_sets, set_option
+from planner.core.solve import solve
+from planner.core.timemodel import solve_time
+from planner.problem.build import build_problem
+from planner.results.result import Result
+from planner.results.statistics import cost_by_band, export
+from planner.studies.sweep.run import record_solve
+
+
+@click.command("solve")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="write the plan JSON here")
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0.01), help="seconds (default: scenario)")
+@click.option("--workers", type=click.IntRange(min=1), help="CP-SAT worker threads (default: scenario)")
+@click.option("--seed", type=click.IntRange(min=0), help="random seed (default: scenario)")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              help="table for people, json (the plan) for scripts")
+@click.option("-q", "--quiet", is_flag=True, help="no progress line")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False),
+              help="write every statistics table as CSV and Parquet into this folder")
+@click.option("--mode", type=click.Choice(["place", "capacity"]), default="place",
+              help="place work on the fleet on hand, or also choose what to buy (as plan-capacity)")
+@click.option("--model", "model", type=click.Choice(["spatial", "time"]),
+              help="spatial (all work concurrent, mean prices) or time (hour by hour); default: the scenario's time.mode")
+@click.option("--store", type=click.Path(dir_okay=False),
+              help="also record the run (verified) in this DuckDB run store; see `planner runs`")
+@set_option
+def command(file: str, output: str | None, time_limit_s: float | None, workers: int | None, seed: int | None,
+            fmt: str, quiet: bool, export_dir: str | None, mode: str, sets: tuple[str, ...],
+            model: str | None, store: str | None) -> None:
+    """Place the scenario's training jobs and inference services with CP-SAT."""
+    if mode == "capacity":
+        run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets, store=store)
+        return
+    scenario = load_with_sets(file, sets)
+    problem = build_problem(scenario)
+    err = make_console(stderr=True)
+    for w in problem.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    with ProgressLine(enabled=not quiet and fmt == "table") as progress:
+        settings = dict(time_limit_s=time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s,
+                        workers=workers or scenario.solver.workers,
+                        seed=seed if seed is not None else scenario.solver.seed,
+                        relative_gap_limit=scenario.solver.relative_gap, on_progress=progress)
+        if (model or scenario.time.mode) == "time":
+            result = solve_time(scenario, problem=problem, **settings)
+        else:
+            result = solve(problem, **settings)
+    if output:
+        result.to_json(output)
+    if store:
+        run_id = record_solve(store, file, parse_sets(sets), scenario, result, mode="place", model=model,
+                              time_limit_s=time_limit_s, workers=workers, seed=seed, problem=problem)
+        if fmt != "json":
+            make_console(stderr=True).print(f"run {run_id[:12]} recorded in {store}", highlight=False)
+    if export_dir:
+        written = export(result, export_dir)
+        if fmt != "json":
+            make_console().print(f"{len(written)} tables written to {export_dir} (CSV and Parquet)")
+    if fmt == "json":
+        click.echo(result.to_json())
+    else:
+        print_result(result)
+        if output:
+            make_console().print(f"plan written to {output}")
+    if not result.is_feasible():
+        click.echo(f"no plan found: solver status {result.solver.get('cp_sat_status')} "
+                   f"after {result.solver.get('wall_s')} s; raise --time-limit", err=True)
+        sys.exit(1)
+
+
+def print_result(result: Result) -> None:
+    console = make_console()
+    p = result.placements
+    if len(p):
+        table = p.assign(energy_mwh=p.energy_mwh.round(2), power_cost_cny=p.power_cost_cny.round(0),
+                         hours=p.hours.round(1))
+        print_frame(table, title="Placements", console=console)
+    if len(result.routing):
+        print_frame(result.routing, title="Routing (tokens/s)", console=console)
+    if len(result.unplaced):
+        print_frame(result.unplaced, title="Unplaced", console=console)
+    if len(result.schedule):
+        sched = result.schedule.assign(energy_mwh=result.schedule.energy_mwh.round(2),
+                                       power_cost_cny=result.schedule.power_cost_cny.round(0))
+        print_frame(sched, title="Schedule (hours from the start, Monday 00:00)", console=console)
+    if len(result.transfers):
+        print_frame(result.transfers.drop(columns=["path"]), title="Dataset transfers", console=console)
+    if len(result.hourly):
+
+        print_frame(cost_by_band(result.hourly), title="Power cost by time-of-use band", console=console)
+    o, k, s = result.objective, result.kpis, result.solver
+    totals = pd.DataFrame([
+        ("objective", f"{o['total_cny']:,.0f} CNY"),
+        ("  power cost", f"{o['power_cost_cny']:,.0f} CNY"),
+        ("  latency", f"{o['latency_cny']:,.0f} CNY"),
+        ("  unplaced penalty", f"{o['unplaced_penalty_cny']:,.0f} CNY"),
+        *([("  data transfer", f"{o['transfer_cny']:,.0f} CNY"), ("  checkpoints", f"{o['checkpoint_cny']:,.0f} CNY")]
+          if "transfer_cny" in o else []),
+        ("energy", f"{k['energy_mwh']:,.1f} MWh"),
+        ("carbon", f"{k['carbon_t']:,.1f} t CO2"),
+        ("token-weighted RTT", f"mean {k['mean_rtt_ms']:.1f} ms, max {k['max_rtt_ms']:.1f} ms"),
+        ("inference power cost", f"{k['inference_cny_per_mtokens']:.4f} CNY per million tokens"),
+        ("solver", f"{result.status.value} ({s.get('cp_sat_status')}), wall {s.get('wall_s')} s"),
+        ("best bound", "–" if s.get("best_bound") is None else f"{s['best_bound']:,.0f} CNY"),
+        ("gap", "–" if s.get("gap") is None else f"{100 * s['gap']:.3f} %"),
+        ("greedy baseline", f"{s.get('greedy_objective', float('nan')):,.0f} CNY"),
+    ], columns=["", "value"])
+    print_frame(totals, title=f"Totals — {result.scenario}", console=console)
