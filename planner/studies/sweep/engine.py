@@ -3,7 +3,8 @@
 Ray is imported here only, when a sweep starts, so other commands do not pay for it.
 
 * ``connect(address)`` starts a local Ray (CPUs from the machine, no dashboard,
-  quiet logs, no usage reporting) or joins ``auto`` / ``HOST:PORT`` / ``ray://HOST:PORT``;
+  quiet logs, no usage reporting; each worker process imports the planner before the
+  first run is sent, so start-up is paid once, up front) or joins ``auto`` / ``HOST:PORT`` / ``ray://HOST:PORT``;
   an address that does not answer is bad input (``InputError``) after a short probe.
 * ``run_all(specs, on_done=...)`` keeps at most as many runs in flight as the
   cluster has slots (CPUs ÷ ``cpus_per_run``), so a run's submission is its start;
@@ -23,7 +24,7 @@ from typing import Any
 
 from planner.errors import InputError
 from planner.studies.sweep.grid import RunSpec
-from planner.studies.sweep.run import execute_run, new_record
+from planner.studies.sweep.run import execute_run, new_record, warm_up
 
 #: seconds to wait for a cluster address to answer before calling it unreachable
 CONNECT_TIMEOUT_S = 3.0
@@ -76,7 +77,10 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Cluster:
     if address is None:
         ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.ERROR, configure_logging=True)
-        return Cluster("local", float(ray.cluster_resources().get("CPU", 1)), True)
+        cluster = Cluster("local", float(ray.cluster_resources().get("CPU", 1)), True)
+        warm = ray.remote(num_cpus=1, max_retries=0)(warm_up)
+        ray.get([warm.remote() for _ in range(cluster.slots(1.0))])  # each worker imports the planner once, now
+        return cluster
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
     except Exception as exc:  # ConnectionError, RuntimeError, grpc errors … all one answer for the user

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 import traceback
 from importlib import metadata
@@ -34,6 +35,13 @@ def planner_version() -> str:
         return metadata.version("planner")
     except metadata.PackageNotFoundError:  # running from a source tree
         return "unknown"
+
+
+def warm_up(hold_s: float = 0.3) -> int:
+    """Nothing but this module's imports (the solver stack), then a short hold so that
+    concurrent warm-ups land on different worker processes; returns the process id."""
+    time.sleep(hold_s)
+    return os.getpid()
 
 
 def execute_run(spec: RunSpec) -> dict[str, Any]:
