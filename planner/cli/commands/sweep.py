@@ -8,10 +8,10 @@ import time
 import click
 
 from planner.cli.util import parse_sets, set_option
-from planner.errors import InputError
+from planner.errors import InputError, did_you_mean
 from planner.studies.compare import parse_mix
 from planner.studies.sweep.grid import Settings, parse_param
-from planner.studies.sweep.sensitivity import marginal_values, tornado as tornado_table
+from planner.studies.sweep.sensitivity import marginal_values, metric_columns, tornado as tornado_table
 from planner.studies.sweep.store import RunStore
 from planner.studies.sweep.study import plan_runs, run_sweep
 from planner.studies.sweep.tables import FORMATS, write_table
@@ -50,6 +50,8 @@ def _steps(values: tuple[str, ...]) -> dict[str, float]:
               help="seed of the Latin-hypercube sample")
 @click.option("--tornado", "tornado", multiple=True, metavar="KEY=LOW:HIGH",
               help="one-at-a-time sensitivity: the base, and KEY at LOW and at HIGH (repeatable)")
+@click.option("--tornado-metric", "tornado_metrics", multiple=True, metavar="KPI",
+              help="also print the tornado of this KPI or objective term (repeatable), e.g. energy_mwh, mean_rtt_ms")
 @click.option("--marginal", "marginal", multiple=True, metavar="power,chips,slo",
               help="marginal values by paired re-solves: 1 MW more cap per site, 1,000 more chips per pool, "
                    "1 ms looser SLO per service")
@@ -71,7 +73,7 @@ def _steps(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
 @set_option
 def command(file: str, params: tuple[str, ...], mixes: tuple[str, ...], samples: int | None, sample_seed: int,
-            tornado: tuple[str, ...], marginal: tuple[str, ...], marginal_steps: tuple[str, ...], mode: str,
+            tornado: tuple[str, ...], tornado_metrics: tuple[str, ...], marginal: tuple[str, ...], marginal_steps: tuple[str, ...], mode: str,
             model: str | None, address: str | None, cpus_per_run: float, time_limit_s: float | None,
             kill_after_s: float | None, store: str | None, output: str | None, fmt: str, quiet: bool,
             sets: tuple[str, ...]) -> None:
@@ -120,6 +122,12 @@ def command(file: str, params: tuple[str, ...], mixes: tuple[str, ...], samples:
         tor = tornado_table(table)
         if len(tor):
             print_frame(tor, title="Tornado (objective)", console=console)
+            for metric in tornado_metrics:
+                if metric not in metric_columns(table):
+                    raise InputError(f"unknown metric '{metric}'", field="--tornado-metric",
+                                     fix=did_you_mean(metric, metric_columns(table))
+                                     or f"use one of {', '.join(metric_columns(table))}")
+                print_frame(tornado_table(table, metric), title=f"Tornado ({metric})", console=console)
         mv = marginal_values(table)
         if len(mv):
             print_frame(mv, title="Marginal values (paired re-solves: objective(base) − objective(base + step))",
