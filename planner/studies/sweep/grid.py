@@ -83,16 +83,14 @@ def parse_param(item: str, flag: str = "--param") -> Param:
                              fix="give N of at least 1, e.g. KEY=10:30:3")
         values = tuple(_tidy(v) for v in np.linspace(low, high, n)) if n > 1 else (_tidy(low),)
         return Param(key, values=values, low=low, high=high)
-    values = []
-    for text in raw.split(","):
-        if not text.strip():
-            raise InputError(f"{flag} {item!r}: an empty value in the list", field=flag,
-                             fix="separate values with single commas, e.g. KEY=1,2,3")
-        try:
-            values.append(yaml.safe_load(text.strip()))
-        except yaml.YAMLError:
-            raise InputError(f"{flag} {item!r}: '{text}' is not a valid YAML value", field=flag,
-                             fix="quote strings that contain ':' or '#'") from None
+    try:  # a YAML flow sequence, so values may be quoted strings or lists: KEY=1,2 or KEY="a,b",[x, y]
+        values = yaml.safe_load(f"[{raw}]")
+    except yaml.YAMLError:
+        raise InputError(f"{flag} {item!r}: the values are not a valid YAML list", field=flag,
+                         fix="separate values with commas; quote strings that contain ',', ':' or '#'") from None
+    if any(v is None for v in values):
+        raise InputError(f"{flag} {item!r}: an empty value in the list", field=flag,
+                         fix="separate values with single commas, e.g. KEY=1,2,3")
     return Param(key, values=tuple(values))
 
 
@@ -116,7 +114,7 @@ def latin_hypercube(params: list[Param], n: int, seed: int = 0) -> list[dict[str
     """``n`` points: each dimension cut into ``n`` strata, each stratum used exactly once.
 
     A range draws uniformly inside its stratum; a value list maps the stratum onto
-    its items, so every item appears ⌊n/k⌋ or ⌈n/k⌉ times.
+    its k items (stratum i → item ⌊i·k/n⌋), so every item appears ⌊n/k⌋ or ⌈n/k⌉ times.
     """
     _check_unique(params)
     if n < 1:
@@ -131,8 +129,8 @@ def latin_hypercube(params: list[Param], n: int, seed: int = 0) -> list[dict[str
         u = (strata + rng.random(n)) / n  # one uniform draw per stratum, strata in random order
         if p.is_range:
             columns[p.key] = [_tidy(p.low + x * (p.high - p.low)) for x in u]
-        else:
-            columns[p.key] = [p.values[min(int(x * len(p.values)), len(p.values) - 1)] for x in u]
+        else:  # the stratum alone picks the item, so every item is drawn ⌊n/k⌋ or ⌈n/k⌉ times
+            columns[p.key] = [p.values[int(i * len(p.values) // n)] for i in strata]
     return [{k: columns[k][i] for k in columns} for i in range(n)]
 
 
