@@ -71,6 +71,7 @@ class Measurement(BaseModel):
     value: float = Field(gt=0)
     source: str = Field(min_length=1)
     retrieved: dt.date
+    rechecked: bool | None = None  # false: not re-read since first recorded (see hardware_catalog.provenance)
     confidence: Confidence
     held_out: bool = False
     setup: Setup = Setup()
