@@ -8,7 +8,8 @@ loop calls the same ``execute_run`` one run after another in this process (whose
 are already warm); Ray runs them on ``--cpus`` worker processes with one CPU each.
 
 Prints figures, never pass/fail:
-  * serial wall time and mean time per run;
+  * serial wall time and mean time per run, measured before and after the Ray pass (their
+    mean is the baseline, so a load that drifts during the benchmark counts on both sides);
   * Ray start-up (ray.init), the run phase (first submission to last result), and both
     speed-ups: run phase only, and including start-up;
   * overhead per run = (run phase × slots − Σ worker-side run time) / runs: the time a slot
@@ -49,8 +50,8 @@ def main() -> None:
 
     t = time.perf_counter()
     serial = engine.run_serial(specs)
-    serial_s = time.perf_counter() - t
-    print(f"serial: {serial_s:.2f} s, {serial_s / len(specs) * 1000:.0f} ms per run "
+    before_s = time.perf_counter() - t
+    print(f"serial, before Ray: {before_s:.2f} s, {before_s / len(specs) * 1000:.0f} ms per run "
           f"({sum(o['status'] == 'optimal' for o in serial)} optimal, {sum(o['verified'] for o in serial)} verified)")
 
     t = time.perf_counter()
@@ -62,6 +63,11 @@ def main() -> None:
         run_s = time.perf_counter() - t
     finally:
         engine.disconnect(cluster)
+    t = time.perf_counter()
+    engine.run_serial(specs)
+    after_s = time.perf_counter() - t
+    serial_s = (before_s + after_s) / 2
+    print(f"serial, after Ray: {after_s:.2f} s; the mean of the two, {serial_s:.2f} s, is the baseline")
     slots = cluster.slots(1.0)
     busy = sum(o["wall_s"] or 0.0 for o in parallel)
     print(f"ray ({slots} slots): start-up {start_s:.2f} s, run phase {run_s:.2f} s "

@@ -6,10 +6,9 @@ Ray is imported here only, when a sweep starts, so other commands do not pay for
   quiet logs, no usage reporting; each worker process imports the planner before the
   first run is sent, so start-up is paid once, up front) or joins ``auto`` / ``HOST:PORT`` / ``ray://HOST:PORT``;
   an address that does not answer is bad input (``InputError``) after a short probe.
-* ``run_all(specs, on_done=...)`` keeps at most as many runs in flight as the
-  cluster has slots (CPUs ÷ ``cpus_per_run``), so a run's submission is its start;
-  a run still going ``kill_after_s`` after it started is killed (its worker process
-  ends) and recorded as failed with that reason. Runs are never retried by Ray.
+* ``run_all(specs, on_done=...)`` keeps every slot (CPUs ÷ ``cpus_per_run``) busy with one
+  run queued behind it; a run still going ``kill_after_s`` after it started is killed (its
+  worker process ends) and recorded as failed with that reason. Runs are never retried by Ray.
 """
 
 from __future__ import annotations
@@ -109,41 +108,50 @@ def failed_run(spec: RunSpec, reason: str, wall_s: float | None = None) -> dict[
 def run_all(specs: Iterable[RunSpec], cluster: Cluster, *, cpus_per_run: float = 1.0,
             kill_after_s: float | None = None,
             on_done: Callable[[RunSpec, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
-    """Run every spec on the cluster; ``on_done`` sees each outcome as it arrives. Returns them all."""
+    """Run every spec on the cluster; ``on_done`` sees each outcome as it arrives. Returns them all.
+
+    One run per slot is queued behind the running ones, so a worker starts its next run as soon
+    as it returns one. Runs are taken as started in submission order, the oldest ``slots`` of
+    those in flight; a run's wall clock (for ``kill_after_s``) starts when it enters that window.
+    """
     import ray
 
     remote = ray.remote(num_cpus=cpus_per_run, max_retries=0)(execute_run)
     queue = list(specs)
     slots = cluster.slots(cpus_per_run)
-    running: dict[Any, tuple[RunSpec, float]] = {}
+    in_flight: dict[Any, RunSpec] = {}  # submission order
+    started: dict[Any, float] = {}
     outcomes: list[dict[str, Any]] = []
 
-    def finish(spec: RunSpec, outcome: dict[str, Any]) -> None:
+    def finish(ref: Any, outcome: dict[str, Any]) -> None:
+        spec = in_flight.pop(ref)
+        started.pop(ref, None)
         outcomes.append(outcome)
         if on_done is not None:
             on_done(spec, outcome)
 
-    while queue or running:
-        while queue and len(running) < slots:
+    while queue or in_flight:
+        while queue and len(in_flight) < 2 * slots:
             spec = queue.pop(0)
-            running[remote.remote(spec)] = (spec, time.perf_counter())
-        ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
+            in_flight[remote.remote(spec)] = spec
+        now = time.perf_counter()
+        for ref in list(in_flight)[:slots]:
+            started.setdefault(ref, now)
+        ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.2)
         for ref in ready:
-            spec, started = running.pop(ref)
             try:
                 outcome = ray.get(ref)
             except Exception as exc:  # the worker died or the task was cancelled
-                outcome = failed_run(spec, f"worker lost: {type(exc).__name__}: "
-                                     + " ".join(str(exc).split())[:200], time.perf_counter() - started)
-            finish(spec, outcome)
+                outcome = failed_run(in_flight[ref], f"worker lost: {type(exc).__name__}: "
+                                     + " ".join(str(exc).split())[:200], time.perf_counter() - started.get(ref, now))
+            finish(ref, outcome)
         if kill_after_s is not None:
             now = time.perf_counter()
-            for ref, (spec, started) in list(running.items()):
-                if now - started > kill_after_s:
+            for ref, t0 in list(started.items()):
+                if now - t0 > kill_after_s:
                     ray.cancel(ref, force=True)
-                    running.pop(ref)
-                    finish(spec, failed_run(spec, f"killed after {now - started:.1f} s: past the per-run wall "
-                                            f"limit of {kill_after_s:g} s (--kill-after)", round(now - started, 3)))
+                    finish(ref, failed_run(in_flight[ref], f"killed after {now - t0:.1f} s: past the per-run wall "
+                                           f"limit of {kill_after_s:g} s (--kill-after)", round(now - t0, 3)))
     return outcomes
 
 
