@@ -54,7 +54,7 @@ def moves(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 def _changed(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
     ga = _period(a).groupby(keys)[value].sum() if len(a) else pd.Series(dtype=float)
     gb = _period(b).groupby(keys)[value].sum() if len(b) else pd.Series(dtype=float)
-    both = pd.concat([ga.rename(f"{value}_a"), gb.rename(f"{value}_b")], axis=1).fillna(0.0)
+    both = pd.concat([ga.rename(f"{value}_a"), gb.rename(f"{value}_b")], axis=1).fillna(0.0).sort_index()
     both[f"change_{value}"] = both[f"{value}_b"] - both[f"{value}_a"]
     both = both[both[f"change_{value}"].abs() > TOL]
     out = both.reset_index() if len(both) else pd.DataFrame(columns=[*keys, f"{value}_a", f"{value}_b",
