@@ -92,6 +92,10 @@ def test_a_run_killed_on_purpose_is_recorded_as_failed_and_tried_again(tmp_path)
         assert store.done([row.run_id]) == {row.run_id: "failed"}
         again = run_sweep(plan, store=store, kill_after_s=1.0, progress=False)
         assert not again.skipped.any() and again.status.iloc[0] == "failed"
+        assert tornado(again).empty and marginal_values(again).empty
+    result = CliRunner().invoke(main, ["sweep", str(EXAMPLE.parent / "capacity_2027.yaml"), "--mode", "capacity",
+                                       "--time-limit", "60", "--kill-after", "1", "-q"])
+    assert result.exit_code == 1 and "killed after" in result.output and "no run found a plan" in result.output
 
 
 def test_marginal_values_match_two_re_solves_by_hand(tmp_path):

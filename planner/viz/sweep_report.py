@@ -36,7 +36,7 @@ TORNADO_KPIS = ("power_cost_cny", "energy_mwh", "carbon_t", "mean_rtt_ms", "unse
 def render_sweep_report(df: pd.DataFrame, title: str | None = None, source: str | None = None) -> str:
     """The sweep report as one HTML string."""
     heading = escape(title or "Sweep report")
-    objective = main_objective(df)
+    objective = main_objective(df, required=False) or "total_cny"
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>{heading}</title><style>{_CSS}</style></head><body>", f"<h1>{heading}</h1>",
              f'<p class="sub">{len(df)} runs' + (f" · from <code>{escape(source)}</code>" if source else "")

@@ -19,6 +19,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError
@@ -47,6 +48,14 @@ def _quiet_env() -> None:
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
 
+def _auth_env() -> None:
+    """Send the cluster's token when one is at hand: Ray 2.59+ clusters started with `ray start` use
+    token authentication, and a client without RAY_AUTH_MODE=token would wait out its timeout."""
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
+    if "RAY_AUTH_MODE" not in os.environ and (os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file()):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def _probe(address: str) -> None:
     """Fail fast (one line) when HOST:PORT does not accept a connection."""
     hostport = address.removeprefix("ray://")
@@ -67,6 +76,8 @@ def _probe(address: str) -> None:
 def connect(address: str | None = None, num_cpus: int | None = None) -> Cluster:
     """Join a Ray cluster, or start a local one (``address=None``). Reuses an already running session."""
     _quiet_env()
+    if address is not None:
+        _auth_env()  # before Ray is imported: it reads the mode once
     import ray
 
     if address not in (None, "auto"):

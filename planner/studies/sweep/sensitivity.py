@@ -39,7 +39,7 @@ def metric_columns(df: pd.DataFrame) -> list[str]:
 
 def tornado(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     """Per tornado key: the metric at the low and the high end, the base, and the swing, widest first."""
-    metric = metric or main_objective(df)
+    metric = metric or main_objective(df, required=False)
     t = df[df["study"] == "tornado"]
     cols = ["parameter", "low", "high", "metric", "base_value", "value_at_low", "value_at_high", "swing",
             "status_low", "status_high"]
@@ -69,11 +69,11 @@ def tornado(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
 
 def marginal_values(df: pd.DataFrame) -> pd.DataFrame:
     """One row per item: base and plus objective, the saving per step and per unit, exact or an interval."""
-    metric = main_objective(df)
+    metric = main_objective(df, required=False)
     m = df[df["study"] == "marginal"]
     cols = ["family", "item", "step", "unit", "base_cny", "plus_cny", "value_cny", "value_per_unit_cny",
             "value_low_cny", "value_high_cny", "exact", "method"]
-    if not len(m) or not (m["side"] == "base").any():
+    if metric is None or not len(m) or not (m["side"] == "base").any():
         return pd.DataFrame(columns=cols)
     rows = []
     for mix, g in m.groupby("mix", sort=False):

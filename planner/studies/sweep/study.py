@@ -222,10 +222,13 @@ class _Bar:
             self._progress.__exit__(*exc)
 
 
-def main_objective(df: pd.DataFrame) -> str:
-    """The objective column of a sweep table (total_cny, or total_cny_per_year for capacity runs)."""
+def main_objective(df: pd.DataFrame, required: bool = True) -> str | None:
+    """The objective column of a sweep table (total_cny, or total_cny_per_year for capacity runs);
+    None when no run has one and ``required`` is false (every run failed)."""
     for key in (objective_key("capacity"), objective_key("place")):
         if key in df.columns:
             return key
+    if not required:
+        return None
     raise InputError("the sweep table has no objective column", field="total_cny",
                      fix="give a table written by `planner sweep`")
