@@ -60,3 +60,31 @@ def test_run_ids_follow_the_resolved_scenario_not_how_it_was_written():
     assert run_key(base, s) != run_key(base, Settings(time_limit_s=5))
     assert other.inference_services[0].demand_tokens_per_s["shanghai"] == 2 * \
         base.inference_services[0].demand_tokens_per_s["shanghai"]
+
+
+def test_editing_a_file_the_scenario_names_makes_a_new_run(tmp_path):
+    """The run id covers the catalog and topology files a scenario points to, not only the scenario."""
+    import shutil
+
+    from conftest import CORE
+
+    for name in ("base.yaml", "catalog.yaml", "topology.yaml"):
+        shutil.copy(CORE / name, tmp_path / name)
+    before = run_key(resolve_point(str(tmp_path / "base.yaml"), {}), Settings())
+    assert run_key(resolve_point(str(tmp_path / "base.yaml"), {}), Settings()) == before
+    with (tmp_path / "topology.yaml").open("a") as fh:
+        fh.write("# re-read\n")
+    assert run_key(resolve_point(str(tmp_path / "base.yaml"), {}), Settings()) != before
+
+
+def test_a_latin_hypercube_sweep_plans_one_run_per_sample():
+    from planner.studies.sweep.study import plan_runs
+
+    plan = plan_runs(str(EXAMPLE), params=[parse_param("demand_scale=0.5:2"), parse_param("sites.yrd.power_cap_mw=5,15")],
+                     samples=6, seed=3)
+    assert len(plan.specs) == 6 and {s.study for s in plan.specs} == {"sample"}
+    scales = sorted(s.params["demand_scale"] for s in plan.specs)
+    assert all(0.5 + i * 0.25 <= x < 0.5 + (i + 1) * 0.25 for i, x in enumerate(scales))
+    assert sorted(s.params["sites.yrd.power_cap_mw"] for s in plan.specs) == [5, 5, 5, 15, 15, 15]
+    assert plan_runs(str(EXAMPLE), params=[parse_param("demand_scale=0.5:2")], samples=6, seed=3).sweep_id != \
+        plan_runs(str(EXAMPLE), params=[parse_param("demand_scale=0.5:2")], samples=6, seed=4).sweep_id

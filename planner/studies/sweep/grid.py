@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -187,9 +187,15 @@ def scale_demand(scenario: Scenario, factor: Any) -> Scenario:
 
 
 def scenario_digest(scenario: Scenario) -> str:
-    """SHA-256 of the resolved scenario's canonical JSON (what was solved, not how it was written)."""
+    """SHA-256 of the resolved scenario's canonical JSON (what was solved, not how it was written),
+    and of the files it names (catalog, topology, demand profile), so editing one of them makes new runs."""
     data = scenario.model_dump(mode="json")
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    h = hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
+    for ref in (scenario.catalog.path, scenario.topology.path, getattr(scenario.time, "demand_profile", None)):
+        path = scenario.resolve(ref) if ref else None
+        if path is not None and path.is_file():
+            h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def objective_key(mode: str) -> str:
@@ -231,4 +237,3 @@ class RunSpec:
     study: str = "grid"  # grid | sample | tornado | marginal | single
     axis: str = ""  # the tornado key or marginal item this run varies
     side: str = ""  # base | low | high | +STEP (a marginal run: one step more than the base)
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -53,10 +53,10 @@ class SweepPlan:
 
 
 def _spec(file: str, point: dict[str, Any], sets: dict[str, Any], settings: Settings, study: str,
-          axis: str = "", side: str = "", extra: dict[str, Any] | None = None) -> RunSpec:
+          axis: str = "", side: str = "") -> RunSpec:
     scenario = resolve_point(file, point, sets)
     return RunSpec(run_key(scenario, settings), dict(point), scenario, settings, scenario_digest(scenario),
-                   study, axis, side, dict(extra or {}))
+                   study, axis, side)
 
 
 def plan_runs(file: str, *, sets: dict[str, Any] | None = None, params: list[Param] = (),
