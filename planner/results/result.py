@@ -116,10 +116,7 @@ class Result:
         }
 
     def to_json(self, path: str | Path | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=2, allow_nan=False, default=_json_default)
-        if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
-        return text
+        return dump_json(self.to_dict(), path)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Result":
@@ -158,3 +155,11 @@ def _json_default(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()
     raise TypeError(f"not JSON serialisable: {type(obj)}")
+
+
+def dump_json(data: dict[str, Any], path: str | Path | None = None) -> str:
+    """A plan as JSON text (written to ``path`` too, if given): the one writer of plan files."""
+    text = json.dumps(data, indent=2, allow_nan=False, default=_json_default)
+    if path is not None:
+        Path(path).write_text(text + "\n", encoding="utf-8")
+    return text

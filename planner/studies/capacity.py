@@ -51,7 +51,7 @@ from planner.problem.build import (
     load_topology_for,
     restrict_inventory,
 )
-from planner.results.result import Result, Status
+from planner.results.result import Result, Status, dump_json
 
 HOURS_PER_YEAR = 8760.0
 PURCHASE_COLUMNS = ["period", "site", "system", "accelerator", "units", "chips", "in_service_from",
@@ -128,10 +128,7 @@ class CapacityResult:
                 "solver": self.solver, "warnings": self.warnings}
 
     def to_json(self, path: str | Path | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=2, allow_nan=False, default=lambda o: o.item())
-        if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
-        return text
+        return dump_json(self.to_dict(), path)
 
 
 # ---------------------------------------------------------------------------
