@@ -182,22 +182,25 @@ def relax_and_round(view: LinearView, integer: set[int], time_limit_s: float) ->
 
 
 def milp_phase(view: LinearView, integer: set[int], time_limit_s: float, relative_gap: float = 0.002,
-               log: Callable[[str], None] | None = None, hint: list[int] | None = None) -> Phase:
+               log: Callable[[str], None] | None = None, hint: list[int] | None = None,
+               whole: bool = False) -> Phase:
     """Phase 1 (b): HiGHS on the MILP with only ``integer`` integer; its dual bound holds for the model.
 
-    ``hint`` (a plan, e.g. relax and round's) gives HiGHS an incumbent to improve from."""
+    ``hint`` (a plan, e.g. relax and round's) gives HiGHS an incumbent to improve from. ``whole``
+    keeps every variable integer instead: the plain MILP of the model, whose plans need no
+    rounding (HiGHS's heuristics find good ones there sooner) and whose bound is weaker."""
     t0 = time.perf_counter()
-    res, point = _solve(view.mip(integer), time_limit_s, relative_gap, log, hint)
+    res, point = _solve(view.mip(None if whole else integer), time_limit_s, relative_gap, log, hint)
     bound = _finite(res.termination.objective_bounds.dual_bound) if view.linear else None
-    name = res.termination.reason.name
+    name = ("whole MILP " if whole else "MILP ") + res.termination.reason.name
     if point is None:
-        return Phase(None, None, bound, time.perf_counter() - t0, f"MILP {name}, no plan")
+        return Phase(None, None, bound, time.perf_counter() - t0, f"{name}, no plan")
     chosen = {i: int(round(point[i])) for i in integer}
     values = round_and_fill(view, point, integer, chosen)
     objective = view.objective(values)
     if objective is None:
-        return Phase(None, None, bound, time.perf_counter() - t0, f"MILP {name}, rounded plan infeasible")
-    return Phase(values, objective, bound, time.perf_counter() - t0, f"MILP {name}")
+        return Phase(None, None, bound, time.perf_counter() - t0, f"{name}, rounded plan infeasible")
+    return Phase(values, objective, bound, time.perf_counter() - t0, name)
 
 
 def _complete(view: LinearView, integer: set[int], chosen: dict[int, int], bound: float | None,
