@@ -12,8 +12,9 @@ counts, flows) is relaxed in phase 1::
                 with the relaxed variables at zero, else down; seconds at national scale;
             (b) the MILP with only ``integer`` integer (``milp_phase``), solved by HiGHS for
                 its dual bound: it is a relaxation of the model, so the bound is proven for
-                the model, usually far above CP-SAT's own at 60 s. Its plan replaces (a)'s
-                when it is cheaper.
+                the model, usually far above CP-SAT's own at 60 s; beside it, in a second
+                thread, HiGHS on the whole MILP (``whole=True``), whose heuristics find
+                plans sooner. Either plan replaces (a)'s when it is cheaper.
   phase 2   the ``integer`` variables fixed: the LP of the rest, rounded down and filled
             greedily (``round_and_fill``), and then CP-SAT on the model with the ``integer``
             variables fixed (``planner.core.runner.solve_model``), a small packing problem
