@@ -247,8 +247,17 @@ def round_and_fill(view: LinearView, point: list[float], integer: set[int], chos
     negative (a placed job or a served token saves its penalty), each as far as every row
     allows, so what rounding left unplaced goes wherever chips, power and replicas remain.
     Each step keeps every row within its bounds. Every row the core writes is ``≤`` with
-    non-negative coefficients on the relaxed variables, so rounding down keeps a plan."""
+    non-negative coefficients on the relaxed job and flow variables, so rounding those down
+    keeps a plan; a preemptible job's rows are not, so its variables are set to zero (the
+    job left out, which meets them) and CP-SAT places it later."""
     values = [chosen[i] if i in chosen else int(math.floor(x + 1e-6)) for i, x in enumerate(point)]
+    # relaxed variables tied by a homogeneous equality (a preemptible job's run steps and its
+    # on/off, Σ run = steps·on) cannot be rounded one by one: that job is left out, all zero
+    for r, terms in enumerate(view.rows):
+        if view.lo[r] == view.hi[r] == 0 and any(v not in integer for v in terms):
+            for v in terms:
+                if v not in integer and view.lb[v] <= 0:
+                    values[v] = 0
     act = [float(sum(c * values[v] for v, c in terms.items())) for terms in view.rows]
 
     def raise_by(v: int, most: int) -> None:
