@@ -10,6 +10,7 @@ defaults, and the time limit covers the whole solve from ``Settings.started``, b
 from __future__ import annotations
 
 import math
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
@@ -229,8 +230,22 @@ def _two_phase(model: cp_model.CpModel, view: LinearView, scale: scaling.CostSca
     record(phases)
     # the two MILPs run side by side (HiGHS releases the interpreter): one proves the bound, one finds plans
     limit = budget * MILP_SHARE - (time.perf_counter() - t0)
+    heard = {"plan": phases[0].objective_units, "bound": phases[0].bound_units}
+    lock = threading.Lock()
+
+    def hear(plan: float | None, bound: float | None) -> None:  # HiGHS's log, from either thread
+        with lock:
+            better = False
+            if plan is not None and (heard["plan"] is None or plan < heard["plan"]):
+                heard["plan"], better = plan, True
+            if bound is not None and (heard["bound"] is None or bound > heard["bound"]):
+                heard["bound"], better = bound, True
+            if better:
+                trace.append((time.perf_counter() - settings.started, _cny(scale, heard["plan"]),
+                              _cny(scale, heard["bound"])))
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = [pool.submit(milp_phase, view, integer, limit, hint=phases[0].values, whole=whole)
+        runs = [pool.submit(milp_phase, view, integer, limit, hint=phases[0].values, whole=whole, progress=hear)
                 for whole in (False, True)]
         phases += [run.result() for run in runs]
     record(phases)

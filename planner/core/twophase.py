@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -60,6 +61,18 @@ def _bound(v: int) -> float:
 
 def _finite(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+#: a node line of HiGHS's MIP log: … Expl.% BestBound BestSol Gap Cuts InLp Confl. LpIters Time
+_NODE_LINE = re.compile(r"^\s*[A-Za-z]?\s+\d+\s+\d+\s+\d+\s+[\d.]+%\s+(\S+)\s+(\S+)\s+\S+\s+\d+\s+\d+\s+\d+"
+                        r"\s+\d+\s+[\d.]+s\s*$")
 
 
 class LinearView:
@@ -184,14 +197,26 @@ def relax_and_round(view: LinearView, integer: set[int], time_limit_s: float) ->
 
 def milp_phase(view: LinearView, integer: set[int], time_limit_s: float, relative_gap: float = 0.002,
                log: Callable[[str], None] | None = None, hint: list[int] | None = None,
-               whole: bool = False) -> Phase:
+               whole: bool = False, progress: Callable[[float | None, float | None], None] | None = None) -> Phase:
     """Phase 1 (b): HiGHS on the MILP with only ``integer`` integer; its dual bound holds for the model.
 
     ``hint`` (a plan, e.g. relax and round's) gives HiGHS an incumbent to improve from. ``whole``
     keeps every variable integer instead: the plain MILP of the model, whose plans need no
-    rounding (HiGHS's heuristics find good ones there sooner) and whose bound is weaker."""
+    rounding (HiGHS's heuristics find good ones there sooner) and whose bound is weaker.
+    ``progress(plan, bound)`` hears HiGHS's incumbents (whole MILP only: the other's are not
+    plans of the model) and bounds as its log reports them (objective units)."""
     t0 = time.perf_counter()
-    res, point = _solve(view.mip(None if whole else integer), time_limit_s, relative_gap, log, hint)
+
+    def lines(text: str) -> None:
+        if log is not None:
+            log(text)
+        m = _NODE_LINE.match(text)
+        if progress is not None and m:
+            bound, plan = _finite(_number(m.group(1))), _finite(_number(m.group(2)))
+            progress(plan if whole else None, bound)
+
+    res, point = _solve(view.mip(None if whole else integer), time_limit_s, relative_gap,
+                        lines if (log or progress) else None, hint)
     bound = _finite(res.termination.objective_bounds.dual_bound) if view.linear else None
     name = ("whole MILP " if whole else "MILP ") + res.termination.reason.name
     if point is None:
