@@ -208,7 +208,7 @@ def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Set
         bound = scale.cny(bound_units)
         if info["best_bound"] is None or bound > info["best_bound"]:
             info["best_bound"] = bound
-            info["bound_source"] = "two-phase start: HiGHS on the model with only replicas and purchases integer"
+            info["bound_source"] = "two-phase start (HiGHS: the model with only replicas and purchases integer, or the whole MILP)"
         info["gap"] = relative_gap(info["objective"], info["best_bound"])
     return status, info, values
 
