@@ -134,7 +134,7 @@ def start_cost(problem: Problem, td: TimeData, prices: StepPrices, jid: str, poo
     return run_power_cny(problem, td, prices, jid, pool, start) + transfer_cny(td, jid, pool[0])
 
 
-def _watts(problem: Problem, td: TimeData, pool: Pool) -> tuple[int, int]:
+def meter_watts(problem: Problem, td: TimeData, pool: Pool) -> tuple[int, int]:
     """(W a busy chip adds, W an idle powered-on chip draws) at the meter, rounded up."""
     kw = problem.meter_kw_per_chip(*pool)
     if td.idle_mode == "idle":
@@ -143,9 +143,9 @@ def _watts(problem: Problem, td: TimeData, pool: Pool) -> tuple[int, int]:
     return scaling.power_w_up(kw), 0
 
 
-def _site_cap_w(problem: Problem, td: TimeData, site: str) -> int:
+def site_cap_w(problem: Problem, td: TimeData, site: str) -> int:
     """Watts left at the meter for busy chips after idle draw of the whole inventory."""
-    idle = sum(_watts(problem, td, p)[1] * n for p, n in problem.inventory.items() if p[0] == site)
+    idle = sum(meter_watts(problem, td, p)[1] * n for p, n in problem.inventory.items() if p[0] == site)
     return scaling.cap_w_down(problem.sites[site].power_cap_kw) - idle
 
 
@@ -207,7 +207,7 @@ def select_pools_and_starts(problem: Problem, td: TimeData, classes: list[TimeCl
                 cls.starts[pool] = sorted(t for t in cand if w.earliest <= t <= w.latest_start)
 
 
-def _runs(steps: list[int]) -> list[tuple[int, int]]:
+def runs_of(steps: list[int]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for u in steps:
         if out and out[-1][1] == u:
@@ -266,9 +266,9 @@ def add_job_variables(m: TimeModel) -> None:
     for ci, cls in enumerate(m.classes):
         chips = p.jobs[cls.template].chips
         for pool, starts in cls.starts.items():
-            w_busy, _ = _watts(p, m.td, pool)
+            w_busy, _ = meter_watts(p, m.td, pool)
             ub = min(len(cls.job_ids), p.inventory[pool] // chips,
-                     max(0, _site_cap_w(p, m.td, pool[0])) // max(1, chips * w_busy))
+                     max(0, site_cap_w(p, m.td, pool[0])) // max(1, chips * w_busy))
             if ub <= 0:
                 continue
             if cls.preemptible:
@@ -351,7 +351,7 @@ def add_capacity_at_every_step(m: TimeModel) -> None:
         for i in range(bisect.bisect_left(ticks, s), bisect.bisect_left(ticks, e)):
             chips[((site, accel), ticks[i])].append((p.services[sid].chips_per_replica[accel], var))
     site_terms: dict[tuple[str, int], list] = defaultdict(list)
-    watts = {pool: _watts(p, td, pool)[0] for pool in p.inventory}
+    watts = {pool: meter_watts(p, td, pool)[0] for pool in p.inventory}
     on_hand = p.inventory if m.base_inventory is None else m.base_inventory
     for (pool, tau), terms in chips.items():
         expr = cp_model.LinearExpr.weighted_sum([v for _c, v in terms], [c for c, _v in terms])
@@ -359,7 +359,7 @@ def add_capacity_at_every_step(m: TimeModel) -> None:
         m.model.add(expr <= on_hand.get(pool, 0) + sum(bought)).with_name(
             f"{m.prefix}chip_capacity[{pool[0]},{pool[1]},{tau}]")
         site_terms[(pool[0], tau)].extend((c * watts[pool], v) for c, v in terms)
-    caps = {s: _site_cap_w(p, td, s) for s in p.sites}
+    caps = {s: site_cap_w(p, td, s) for s in p.sites}
     for (site, tau), terms in site_terms.items():
         expr = cp_model.LinearExpr.weighted_sum([v for _c, v in terms], [c for c, _v in terms])
         m.model.add(expr <= max(0, caps[site])).with_name(f"{m.prefix}site_power_cap[{site},{tau}]")
@@ -548,7 +548,7 @@ def extract_plan(m: TimeModel, solver: cp_model.CpSolver) -> TimePlan:
     for (ci, pool), var in m.on.items():
         if solver.value(var):
             steps = sorted(u for (c, p, u), v in m.run.items() if c == ci and p == pool and solver.value(v))
-            plan.segments[m.classes[ci].template] = (pool, _runs(steps))
+            plan.segments[m.classes[ci].template] = (pool, runs_of(steps))
     plan.replicas = {k: int(solver.value(v)) for k, v in m.r.items() if solver.value(v) > 0}
     plan.flow = {k: int(solver.value(v)) * m.flow_quantum for k, v in m.f.items() if solver.value(v) > 0}
     return plan

@@ -30,13 +30,13 @@ from planner.core.model import (
     TimeClass,
     TimeModel,
     TimePlan,
-    _runs,
-    _site_cap_w,
-    _watts,
     add_hints,
     build_model,
     build_time_model,
     extract_plan,
+    meter_watts,
+    runs_of,
+    site_cap_w,
     start_cost,
 )
 from planner.core.runner import Settings, relative_gap, resolve_settings, solve_model
@@ -82,8 +82,8 @@ def greedy_schedule(problem: Problem, td: TimeData) -> TimePlan:
     plan = TimePlan()
     T = td.steps
     free = {p: [n] * T for p, n in problem.inventory.items()}
-    free_w = {s: [_site_cap_w(problem, td, s)] * T for s in problem.sites}
-    watts = {p: _watts(problem, td, p)[0] for p in problem.inventory}
+    free_w = {s: [site_cap_w(problem, td, s)] * T for s in problem.sites}
+    watts = {p: meter_watts(problem, td, p)[0] for p in problem.inventory}
     prices = StepPrices(td)
 
     def fits(pool: Pool, chips: int, steps: range) -> bool:
@@ -137,7 +137,7 @@ def greedy_schedule(problem: Problem, td: TimeData) -> TimePlan:
                 if len(ok) < w.steps:
                     continue
                 chosen = sorted(sorted(ok, key=lambda u: (td.price[pool][u], u))[:w.steps])
-                segs = _runs(chosen)
+                segs = runs_of(chosen)
                 cost = (sum(step_power_cny(problem, td, jid, pool, u) for u in chosen)
                         + tj.checkpoint_cny * (len(segs) - 1) + transfer_cny(td, jid, pool[0]))
                 if best is None or cost < best[0]:
