@@ -17,6 +17,7 @@ on this instance, not an error of either.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 import time
@@ -56,6 +57,28 @@ def with_windows(data: dict[str, Any], horizon_h: int, seed: int, preemptible_sh
     return data
 
 
+DAY_JOB_HOURS = [2, 4, 6, 8, 12, 24, 48]
+
+
+def daily_windows(data: dict[str, Any], horizon_h: int, seed: int) -> dict[str, Any]:
+    """A week of daily submissions: each job is released at a day boundary, runs 2-48 h (on its
+    fastest accelerator; slower ones scale as in ``scale.py``) and is due at a later day boundary,
+    0-2 days after the first one it could make. Work then has room to move into valley hours."""
+    rng = random.Random(seed + 2)
+    days = horizon_h // 24
+    for job in data["training_jobs"]:
+        fastest = min(job["duration_h_by_accelerator"].values())
+        hours = rng.choice(DAY_JOB_HOURS)
+        job["duration_h_by_accelerator"] = {a: round(h / fastest * hours, 1)
+                                            for a, h in job["duration_h_by_accelerator"].items()}
+        release = 24 * rng.randrange(days)
+        due = release + 24 * math.ceil(hours / 24) + 24 * rng.choice([0, 1, 2])
+        job["release_h"] = float(release)
+        job["deadline_h"] = float(min(horizon_h, due))
+    data["horizon_h"] = float(horizon_h)
+    return data
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jobs", type=int, default=300)
@@ -73,11 +96,13 @@ def main() -> None:
     ap.add_argument("--decompose", choices=["auto", "spatial", "off"], default="auto",
                     help="place with the spatial model first, then schedule on the pools it chose")
     ap.add_argument("--time-only", action="store_true", help="skip the spatial solve")
+    ap.add_argument("--daily", action="store_true",
+                    help="daily submissions: 2-48 h jobs released and due on day boundaries (daily_windows)")
     args = ap.parse_args()
 
     data = random_scenario(args.jobs, args.services, args.cities, args.sites, args.accelerators, args.seed,
                            horizon_h=float(args.horizon))
-    data = with_windows(data, args.horizon, args.seed)
+    data = (daily_windows if args.daily else with_windows)(data, args.horizon, args.seed)
     data["time"] = {"mode": "time", "demand_resolution_h": args.demand_resolution, "start_grid": args.start_grid}
     t0 = time.perf_counter()
     scenario = scenario_from_dict(data)
