@@ -8,9 +8,11 @@ from conftest import EXAMPLE
 from planner.check.verify import verify_plan
 from planner.core.runner import resolve_settings
 from planner.core.spatial import build_spatial_model, solve_spatial
+from planner.core.timemodel import cheapest_runs, energetic_bound, relaxed_bound, solve_time
 from planner.core.twophase import LinearView, milp_phase, relax_and_round
 from planner.inputs.scenario import load_scenario
 from planner.problem.build import build_problem
+from planner.problem.timedata import build_time_data
 
 
 def test_forced_start_keeps_the_example_optimum():
@@ -39,3 +41,16 @@ def test_phases_give_plans_of_the_model_and_bounds_below_them():
         assert phase.bound_units <= optimum + 1
         assert phase.objective_units >= optimum - 1
     assert rr.bound_units <= mp.bound_units + 1
+
+
+def test_energetic_bound_lies_between_the_capacity_free_bound_and_the_optimum():
+    """On the time-of-use example: capacity-free ≤ energetic (it adds rows to the same LP) ≤ optimum."""
+    scenario = load_scenario(EXAMPLE.parent / "time_of_use_day.yaml")
+    problem = build_problem(scenario)
+    td = build_time_data(scenario, problem)
+    runs = cheapest_runs(problem, td)
+    free, energetic = relaxed_bound(problem, td, runs), energetic_bound(problem, td, runs)
+    result = solve_time(scenario, problem=problem, td=td, time_limit_s=20)
+    assert result.status.value == "optimal"
+    assert free <= energetic + 1e-6
+    assert energetic <= result.solver["objective"] * (1 + 1e-9)

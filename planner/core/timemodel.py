@@ -11,18 +11,22 @@ Decomposition (``decompose``; automatic above ``AUTO_DECOMPOSE_REPLICA_VARIABLES
 spatial model places the work first, and each class and service is then offered only the
 pools that placement and the greedy schedule chose. The restricted model's CP-SAT bound is
 no bound on the full model, so it is reported apart (``restricted_bound``); ``best_bound``
-is then ``relaxed_bound``, which drops chips and power caps (every job at its cheapest run
-or unplaced, every token at its cheapest pool or unserved) and holds for the full model.
+is then ``relaxed_bound`` — the stronger of ``energetic_bound`` (chips and power in aggregate
+over window intervals, an LP) and the capacity-free bound (every job at its cheapest run or
+unplaced, every token at its cheapest pool or unserved) — which holds for the full model.
 """
 
 from __future__ import annotations
 
+import datetime
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
 
 import pandas as pd
+from ortools.math_opt.python import mathopt
 
 from planner.check.timeline import evaluate_timeline
 from planner.core import scaling
@@ -201,13 +205,17 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
 
     status, outcome, solver = solve_model(m.model, m.scale, settings, integer=m.integer_variables(),
                                           start=start, on_progress=on_progress)
-    relaxed = relaxed_bound(problem, td)
+    runs = cheapest_runs(problem, td)
+    capacity_free = relaxed_bound(problem, td, runs)
+    energetic = energetic_bound(problem, td, runs, time_limit_s=max(1.0, 0.05 * settings.time_limit_s))
+    relaxed = max(capacity_free, energetic if energetic is not None else capacity_free)
     info = {
         "model": "time", **outcome,
         "wall_s": round(time.perf_counter() - t0, 3), "build_s": round(build_s, 3), "greedy_s": round(greedy_s, 3),
         **settings.as_info(),
         "cost_units_per_cny": m.scale.units_per_cny, "start_grid": td.start_grid,
         "decomposition": decompose, **spatial_info, "relaxed_bound": relaxed,
+        "capacity_free_bound": capacity_free, "energetic_bound": energetic,
         **m.stats(),
     }
     if decompose == "spatial":
@@ -215,7 +223,9 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         info["bound_scope"] = "full (relaxed); restricted_bound covers the restricted pools only"
         info["restricted_bound"], info["restricted_gap"] = outcome["best_bound"], outcome["gap"]
         info["best_bound"] = relaxed
-        info["bound_source"] = "relaxed_bound (chips and power caps dropped)"
+        info["bound_source"] = ("energetic bound (chips and power in aggregate over window intervals)"
+                                if energetic is not None and energetic >= capacity_free
+                                else "capacity-free bound (chips and power caps dropped)")
         if status == Status.optimal:
             status = Status.feasible
             info["status"] = status.value
@@ -251,26 +261,31 @@ def spatial_pools(problem: Problem, settings: Settings) -> tuple[dict[str, set[P
     return dict(job_pools), dict(serving_pools), info
 
 
-def relaxed_bound(problem: Problem, td: TimeData) -> float:
-    """A lower bound on the full time model (CNY): every job at its cheapest (pool, start) or unplaced,
-    every token of demand served at its cheapest pool in reach (fractional replicas) or unserved,
-    ignoring chips and power caps; plus the idle draw of the inventory, which no plan avoids."""
+def cheapest_runs(problem: Problem, td: TimeData) -> dict[str, dict[Pool, float]]:
+    """Per job and pool, its cheapest run in its window (power and transfer, CNY, marginal)."""
     prices = StepPrices(td)
-    total = idle_power_cny(problem, td)
-    for jid, job in problem.jobs.items():
+    out: dict[str, dict[Pool, float]] = {}
+    for jid in problem.jobs:
         tj = td.jobs.get(jid)
-        best = job.penalty_cny
-        if tj is not None and jid not in td.pre_unplaced:
-            for pool, wd in tj.windows.items():
-                if tj.preemptible:  # its cheapest steps, each priced as the model prices a run step
-                    cost = sum(sorted(step_power_cny(problem, td, jid, pool, u)
-                                      for u in range(wd.earliest, wd.deadline))[:wd.steps])
-                    cost += transfer_cny(td, jid, pool[0])
-                else:
-                    cost = min(start_cost(problem, td, prices, jid, pool, t)
-                               for t in range(wd.earliest, wd.latest_start + 1))
-                best = min(best, cost)
-        total += best
+        if tj is None or jid in td.pre_unplaced:
+            continue
+        out[jid] = {}
+        for pool, wd in tj.windows.items():
+            if tj.preemptible:  # its cheapest steps, each priced as the model prices a run step
+                cost = sum(sorted(step_power_cny(problem, td, jid, pool, u)
+                                  for u in range(wd.earliest, wd.deadline))[:wd.steps])
+                cost += transfer_cny(td, jid, pool[0])
+            else:
+                cost = min(start_cost(problem, td, prices, jid, pool, t)
+                           for t in range(wd.earliest, wd.latest_start + 1))
+            out[jid][pool] = cost
+    return out
+
+
+def serving_bound(problem: Problem, td: TimeData) -> float:
+    """Every token of demand served at its cheapest pool in reach (fractional replicas, no chip or
+    power limit) or unserved, block by block (CNY)."""
+    total = 0.0
     for (sid, city), per in td.demand.items():
         svc = problem.services[sid]
         unserved = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h
@@ -285,6 +300,82 @@ def relaxed_bound(problem: Problem, td: TimeData) -> float:
                            + problem.latency_cny_per_token_per_s(sid, city, q[0]) / problem.horizon_h * hours)
             total += unit * scaling.demand_tokens(d)
     return total
+
+
+def relaxed_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, float]] | None = None) -> float:
+    """A lower bound on the full time model (CNY): every job at its cheapest (pool, start) or unplaced,
+    every token of demand served at its cheapest pool in reach (fractional replicas) or unserved,
+    ignoring chips and power caps; plus the idle draw of the inventory, which no plan avoids."""
+    runs = cheapest_runs(problem, td) if runs is None else runs
+    total = idle_power_cny(problem, td) + serving_bound(problem, td)
+    for jid, job in problem.jobs.items():
+        total += min([job.penalty_cny, *runs.get(jid, {}).values()])
+    return total
+
+
+#: the energetic bound writes a row per pool and window interval, up to this many intervals
+ENERGETIC_INTERVALS = 400
+
+
+def energetic_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, float]] | None = None,
+                    time_limit_s: float = 10.0) -> float | None:
+    """A lower bound on the full time model (CNY) that sees the chips and the power, in aggregate.
+
+    Any plan runs each placed job inside its window, so for every interval I = [a, b) of window
+    ends and every pool p, the chip-steps of the jobs whose window on p lies inside I fit in I::
+
+        min  Σ_j,p (run_j,p − pen_j)·z[j,p] + Σ_j pen_j          z ≥ 0,  Σ_p z[j,p] ≤ 1
+        s.t. Σ_{j: window_j,p ⊆ I} chips_j·steps_j,p·z[j,p] ≤ inv_p·|I|                (chip-steps)
+             Σ_{p at s} Σ_{j: window ⊆ I} W_p·chips_j·steps_j,p·z[j,p] ≤ cap_s·|I|     (watt-steps at the meter)
+
+    with run_j,p the cheapest run (``cheapest_runs``) and steps_j,p the steps it occupies. Serving is
+    bounded apart (``serving_bound``, no chip limit) and the idle draw added: serving only takes
+    chips from jobs, so the sum stays below every plan. Solved as an LP by HiGHS; None if it fails."""
+    runs = cheapest_runs(problem, td) if runs is None else runs
+    ends = sorted({w.earliest for jid in runs for w in td.jobs[jid].windows.values()} | {0})
+    dues = sorted({w.deadline for jid in runs for w in td.jobs[jid].windows.values()} | {td.steps})
+    intervals = [(a, b) for a in ends for b in dues if b > a]
+    if len(intervals) > ENERGETIC_INTERVALS:
+        intervals = [(0, b) for b in dues] + [(a, td.steps) for a in ends if a > 0]
+    model = mathopt.Model(name="energetic")
+    z: dict[tuple[str, Pool], mathopt.Variable] = {}
+    objective = 0.0
+    constant = 0.0
+    for jid, per_pool in runs.items():
+        pen = problem.jobs[jid].penalty_cny
+        constant += pen
+        vs = []
+        for pool, cost in per_pool.items():
+            if cost < pen:
+                var = model.add_variable(lb=0.0, ub=1.0)
+                z[(jid, pool)] = var
+                objective += (cost - pen) * var
+                vs.append(var)
+        if len(vs) > 1:
+            model.add_linear_constraint(mathopt.fast_sum(vs) <= 1.0)
+    chips: dict[tuple[Pool, int], list] = defaultdict(list)
+    energy: dict[tuple[str, int], list] = defaultdict(list)
+    for (jid, pool), var in z.items():
+        w = td.jobs[jid].windows[pool]
+        load = problem.jobs[jid].chips * w.steps  # the model holds a job's chips and watts for every step it runs
+        watts = meter_watts(problem, td, pool)[0]
+        for k, (a, b) in enumerate(intervals):
+            if a <= w.earliest and w.deadline <= b:
+                chips[(pool, k)].append(load * var)
+                energy[(pool[0], k)].append(load * watts * var)
+    for (pool, k), terms in chips.items():
+        a, b = intervals[k]
+        model.add_linear_constraint(mathopt.fast_sum(terms) <= problem.inventory[pool] * (b - a))
+    for (site, k), terms in energy.items():
+        a, b = intervals[k]
+        model.add_linear_constraint(mathopt.fast_sum(terms) <= max(0, site_cap_w(problem, td, site)) * (b - a))
+    model.minimize(objective)
+    params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.1, time_limit_s)))
+    res = mathopt.solve(model, mathopt.SolverType.HIGHS, params=params)
+    dual = res.termination.objective_bounds.dual_bound
+    if not math.isfinite(dual):
+        return None
+    return dual + constant + serving_bound(problem, td) + idle_power_cny(problem, td)
 
 
 # ---------------------------------------------------------------------------- write back
