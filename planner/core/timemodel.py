@@ -340,7 +340,7 @@ def energetic_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, f
     model = mathopt.Model(name="energetic")
     z: dict[tuple[str, Pool], mathopt.Variable] = {}
     objective = 0.0
-    constant = 0.0
+    constant = sum(job.penalty_cny for jid, job in problem.jobs.items() if jid not in runs)  # never placeable
     for jid, per_pool in runs.items():
         pen = problem.jobs[jid].penalty_cny
         constant += pen
