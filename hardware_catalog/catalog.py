@@ -18,7 +18,6 @@ from types import MappingProxyType
 from typing import Annotated, Any
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from hardware_catalog.models import (
@@ -29,6 +28,7 @@ from hardware_catalog.models import (
 )
 from hardware_catalog.provenance import Confidence, Figure
 from planner.errors import InputError, UnknownNameError
+from planner.inputs.files import read_yaml
 
 DATA_DIR = Path(__file__).parent / "data"
 SCHEMA_VERSION = 1
@@ -292,14 +292,7 @@ def load(path: str | Path | None = None, overrides: Mapping[str, Any] | None = N
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path), fix="check the catalog path") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}".splitlines()[0], file=str(path),
-                         fix="fix the YAML syntax at the line shown") from None
+    data = read_yaml(path, what="catalog file", fix="check the catalog path")
     if data is None:
         return {}
     if not isinstance(data, dict):

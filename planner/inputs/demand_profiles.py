@@ -25,6 +25,7 @@ import yaml
 
 from hardware_catalog.provenance import Figure
 from planner.errors import InputError
+from planner.inputs.files import read_text
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "profiles"
 BUILTIN_CSV = DATA_DIR / "diurnal_inference.csv"
@@ -87,11 +88,7 @@ def load_profile_csv(path: str | Path, name: str | None = None) -> DemandProfile
     """Read ``hour,fraction_of_peak[,city]``; raise InputError naming the row and the fix."""
     path = Path(path)
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("demand profile not found", file=file, field="time.demand_profile",
-                         fix="give a CSV path relative to the scenario, or 'builtin'") from None
+    text = read_text(path, what="demand profile CSV", fix="give a CSV path relative to the scenario, or 'builtin'")
     rows = list(csv.DictReader(text.splitlines()))
     if not rows:
         raise InputError("the demand profile has no rows", file=file, fix="add rows hour,fraction_of_peak")

@@ -46,7 +46,6 @@ from typing import Any, Literal
 
 import networkx as nx
 import pandas as pd
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -57,6 +56,7 @@ from pydantic import (
 
 from hardware_catalog.provenance import Confidence, Figure
 from planner.errors import InputError, UnknownNameError
+from planner.inputs.files import read_yaml
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "topology"
 EARTH_RADIUS_KM = 6371.0
@@ -293,13 +293,7 @@ _SECTIONS = {"topology_version", "figures", "tariffs", "sites", "cities", "deman
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", file=str(path), fix="check indentation and quoting") from None
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", file=str(path)) from None
+    raw = read_yaml(path, what="topology file")
     if raw is None:
         return {}
     if not isinstance(raw, dict):

@@ -19,6 +19,7 @@ from typing import Any
 
 from planner.errors import InputError, UnknownNameError
 from planner.inputs.scenario import Scenario
+from planner.problem.size import check_size
 from workloads.resolve import choose_gang, service_figures, training_hours
 
 Pool = tuple[str, str]  # (site, accelerator)
@@ -147,6 +148,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
     planning, hardware-mix comparisons) that demand is reported unserved with the reason.
     """
     file = scenario.source_path or "<scenario>"
+    check_size(scenario, file=file)
     if catalog is None:
         catalog = load_catalog_for(scenario)
     if topology is None:

@@ -9,16 +9,16 @@ import pandas as pd
 
 from planner.cli.output import make_console, print_frame
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, set_option
+from planner.cli.util import MAX_SEED, MAX_TIME_LIMIT_S, MAX_WORKERS, exit_if_interrupted, load_with_sets, set_option
 from planner.studies.capacity import CapacityResult, plan_capacity
 
 
 @click.command("plan-capacity")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="write the capacity plan JSON here")
-@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0.01))
-@click.option("--workers", type=click.IntRange(min=1))
-@click.option("--seed", type=click.IntRange(min=0))
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0.01, max=MAX_TIME_LIMIT_S))
+@click.option("--workers", type=click.IntRange(min=1, max=MAX_WORKERS))
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.option("-q", "--quiet", is_flag=True)
 @set_option
@@ -39,6 +39,7 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
         click.echo(result.to_json())
     else:
         print_capacity(result)
+    exit_if_interrupted(result.solver, output)
     if not result.is_feasible():
         click.echo(f"no plan found: {result.solver.get('cp_sat_status')}; raise --time-limit", err=True)
         sys.exit(1)
