@@ -23,7 +23,7 @@ from pydantic import (
 
 from planner.errors import InputError, did_you_mean
 from planner.inputs import bounds as B
-from planner.inputs.files import check_finite, read_yaml
+from planner.inputs.files import read_yaml
 from workloads.jobs import InferenceService, TrainingJob
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)

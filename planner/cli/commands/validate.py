@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from planner.cli.util import load_with_sets, set_option
-from planner.problem.build import build_problem
+from planner.problem.build import build_problem, load_catalog_for, load_topology_for
+from planner.problem.purchases import candidate_options, sites_only
 
 
 @click.command("validate")
@@ -18,9 +19,6 @@ def command(file: str, sets: tuple[str, ...]) -> None:
     for w in problem.warnings:
         click.echo(f"warning: {w}", err=True)
     if scenario.capacity is not None:  # candidates, prices and sites, as plan-capacity reads them
-        from planner.problem.build import load_catalog_for, load_topology_for
-        from planner.studies.capacity import candidate_options, sites_only
-
         options, notes = candidate_options(scenario, load_catalog_for(scenario),
                                            sites_only(scenario, load_topology_for(scenario)))
         for note in notes:
