@@ -128,3 +128,19 @@ def check_context(problem: Problem, plan: dict[str, Any], placements: pd.DataFra
             + compare_tables("inventory", plan.get("inventory", []), inventory, ["site", "accelerator"],
                              INVENTORY_COLUMNS[2:])
             + compare_tables("cities", plan.get("cities", []), cities, ["city"], CITY_COLUMNS[1:]))
+
+
+def check_solver_objective(plan: dict[str, Any], total_key: str = "total_cny") -> list[str]:
+    """The plan's recomputed total is the objective the solver reports for it, within CP-SAT's integer scaling.
+
+    CP-SAT optimises costs rounded to ``cost_units_per_cny``; the plan's figures are recomputed in floating
+    point, so the two differ by rounding only (here: 10^-5 of the total plus 100 cost units)."""
+    s = plan.get("solver") or {}
+    stated, total = s.get("objective"), (plan.get("objective") or {}).get(total_key)
+    if plan.get("status") not in ("optimal", "feasible") or stated is None or total is None:
+        return []
+    units = s.get("cost_units_per_cny") or 1.0
+    tol = 1e-5 * max(1.0, abs(total)) + 100.0 / units
+    if abs(stated - total) > tol:
+        return [f"objective.{total_key} is {total:,.6f} CNY but the solver reports {stated:,.6f} CNY for this plan"]
+    return []

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.check.capacity import verify_capacity
+from planner.check.common import check_solver_objective
 from planner.check.plan_schema import check_shape, read_plan
 from planner.check.verify import check_plan_shape, verify_plan
 from planner.inputs.scenario import Scenario
@@ -22,10 +23,10 @@ def verify_document(scenario: Scenario, data: Any, file: str = "<plan>") -> list
     """Every violation in a plan of any kind; ``InputError`` if it is not a plan of this scenario."""
     shape = check_shape(data, file=file)
     if getattr(shape, "kind", None) == "capacity":
-        return verify_capacity(scenario, data, file=file)
+        return verify_capacity(scenario, data, file=file) + check_solver_objective(data, "total_cny_per_year")
     problem = build_problem(scenario)
     check_plan_shape(problem, data, file=file)
-    return verify_plan(problem, data, scenario)
+    return verify_plan(problem, data, scenario) + check_solver_objective(data)
 
 
 def verify_file(scenario: Scenario, path: str | Path) -> tuple[Any, list[str]]:
