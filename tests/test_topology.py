@@ -246,7 +246,7 @@ def test_tiny_user_file():
     assert t.site("east1").power_envelope_mw.value is None
 
 
-@pytest.mark.parametrize("name, field", [("broken_role.yaml", "sites[s1]"), ("broken_hours.yaml", "sites[s1].tariff")])
+@pytest.mark.parametrize("name, field", [("broken_role.yaml", "sites[0].role"), ("broken_hours.yaml", "sites[s1].tariff")])
 def test_broken_files_name_file_and_field(name, field):
     with pytest.raises(InputError) as exc:
         topology.load(DATA / name)

@@ -50,6 +50,9 @@ def check_plan_shape(problem: Problem, plan: Any, file: str = "<plan>") -> None:
     for table in ("placements", "timeline"):
         for i, row in enumerate(plan.get(table) or []):
             _check_pool_names(problem, row, file, f"{table}[{i}]")
+            kind, known = ("service", problem.services) if row["kind"] == "inference" else ("job", problem.jobs)
+            if row["workload"] not in known:
+                raise UnknownNameError(kind, str(row["workload"]), known, file=file, field=f"{table}[{i}].workload")
     for table, key in (("routing", "service"), ("replicas", "service"), ("serving", "service")):
         for i, row in enumerate(plan.get(table) or []):
             where = f"{table}[{i}]"

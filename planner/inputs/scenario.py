@@ -21,9 +21,11 @@ from pydantic import (
     model_validator,
 )
 
-from planner.errors import InputError, did_you_mean
+from planner.errors import InputError
 from planner.inputs import bounds as B
 from planner.inputs.files import read_yaml
+from planner.inputs.validation import validation_to_input_error
+from planner.inputs.schemas import AddedAccelerator, CatalogOverrides, TopologyOverlay
 from workloads.jobs import InferenceService, TrainingJob
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -42,9 +44,17 @@ class CatalogRef(BaseModel):
 
     model_config = _STRICT
     path: str | None = Field(None, description="catalog YAML replacing the built-in one (relative to the scenario)")
-    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict,
-                                                 description="{accelerator_id: {field: value}}")
-    add: list[dict[str, Any]] = Field(default_factory=list, description="extra accelerator entries")
+    overrides: CatalogOverrides = Field(default_factory=lambda: CatalogOverrides({}),
+                                        description="{accelerator_id: {field: value}} (planner schema --kind "
+                                        "catalog-override)")
+    add: list[AddedAccelerator] = Field(default_factory=list, description="extra accelerator entries")
+
+    def overrides_dict(self) -> dict[str, Any]:
+        """The overrides as plain data, for the catalog loader."""
+        return self.overrides.model_dump(exclude_unset=True)
+
+    def add_list(self) -> list[dict[str, Any]]:
+        return [a.model_dump(exclude_unset=True) for a in self.add]
 
 
 class TopologyRef(BaseModel):
@@ -52,8 +62,13 @@ class TopologyRef(BaseModel):
 
     model_config = _STRICT
     path: str | None = Field(None, description="topology YAML replacing the built-in one (relative to the scenario)")
-    overlay: dict[str, Any] = Field(default_factory=dict,
-                                    description="add/remove sites, change tariffs, cut links")
+    overlay: TopologyOverlay = Field(default_factory=TopologyOverlay,
+                                     description="add/remove sites, change tariffs, cut links (planner schema "
+                                     "--kind overlay)")
+
+    def overlay_dict(self) -> dict[str, Any]:
+        """The overlay as plain data, for the topology loader."""
+        return self.overlay.model_dump(exclude_unset=True)
 
 
 class SitePlan(BaseModel):
@@ -297,82 +312,3 @@ def _child(node: Any, part: str, create: bool) -> Any:
             node[part] = {}
         return node[part]
     raise KeyError(part)
-
-
-_FIXES = {
-    "greater_than": "use a positive number",
-    "greater_than_equal": "use a number that is not negative",
-    "less_than_equal": "use a smaller number",
-    "missing": "add this field",
-    "int_type": "use a whole number",
-    "int_parsing": "use a whole number",
-    "float_parsing": "use a number",
-    "float_type": "use a number",
-    "too_short": "give at least one entry",
-    "dict_type": "write a mapping (key: value)",
-    "list_type": "write a list (- item)",
-}
-
-
-def validation_to_input_error(exc: ValidationError, file: str, model: type[BaseModel]) -> InputError:
-    """Turn the first pydantic error into one InputError naming the field and the fix."""
-    err = exc.errors()[0]
-    loc = err["loc"]
-    field = _loc_to_path(loc)
-    kind = err["type"]
-    fix = _FIXES.get(kind)
-    message = err["msg"]
-    ctx = err.get("ctx") or {}
-    bound = next((f"{sign} {ctx[k]:g}" for k, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"))
-                  if isinstance(ctx.get(k), (int, float))), None)
-    if bound == "> 0":
-        fix = "use a positive number"
-    elif bound == "≥ 0":
-        fix = "use a number that is not negative"
-    elif bound is not None:
-        fix = f"use a number {bound} (the schema's realistic bound; planner schema lists them all)"
-    if kind == "finite_number":
-        fix = "give a finite number"
-    if kind == "extra_forbidden":
-        known = _known_fields(model, loc[:-1])
-        fix = did_you_mean(str(loc[-1]), known) or (f"allowed keys: {', '.join(sorted(known))}" if known else None)
-        message = f"unknown key '{loc[-1]}'"
-    elif kind == "value_error":
-        message = message.removeprefix("Value error, ")
-    more = len(exc.errors()) - 1
-    if more:
-        message += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return InputError(message, file=file, field=field or None, fix=fix)
-
-
-def _loc_to_path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the (nested) model at ``loc``, for did-you-mean on unknown keys."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int) or current is None:
-            continue
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:  # a dict key such as a site id: stay on the value model
-            continue
-        current = _inner_model(field.annotation)
-    return list(getattr(current, "model_fields", {})) if current else []
-
-
-def _inner_model(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None

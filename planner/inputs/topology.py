@@ -57,6 +57,7 @@ from pydantic import (
 from hardware_catalog.provenance import Confidence, Figure
 from planner.errors import InputError, UnknownNameError
 from planner.inputs.files import read_yaml
+from planner.inputs.schemas import check_topology_file
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "topology"
 EARTH_RADIUS_KM = 6371.0
@@ -725,6 +726,8 @@ def load(path: str | Path | None = None, overlay: Mapping[str, Any] | None = Non
     builtin = path is None
     root = DATA_DIR if builtin else Path(path)
     data, origin = _read_sources(root)
+    if not builtin:  # a user file: the typed schema first (planner schema --kind topology)
+        check_topology_file(data, str(root))
     data = copy.deepcopy(data)
     file_of = lambda section: origin.get(section, str(root))  # noqa: E731
     if overlay:
