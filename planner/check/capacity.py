@@ -19,6 +19,7 @@ from planner.check.figures import REL_TOL
 from planner.check.plan_schema import check_shape
 from planner.check.verify import check_plan_shape, verify_plan
 from planner.inputs.scenario import Scenario
+from planner.inputs.supply import supply_caps
 from planner.problem.build import load_catalog_for, load_topology_for
 from planner.problem.purchases import (
     HOURS_PER_YEAR,
@@ -86,10 +87,11 @@ def verify_capacity(scenario: Scenario, plan: dict[str, Any], file: str = "<plan
     for p in cap.periods:
         if p.budget_cny is not None and spend[p.name] > p.budget_cny + 1e-6:
             out.append(f"capex in {p.name} {spend[p.name]:,.0f} CNY exceeds its budget {p.budget_cny:,.0f}")
+    caps = supply_caps(cap, catalog, {o.accelerator for o in options})
     for (period, accel), chips in supply.items():
-        limit = cap.supply_chips_per_period.get(accel)
-        if limit is not None and chips > limit:
-            out.append(f"supply: {chips} {accel} bought in {period}, only {limit} available")
+        limit = caps.get(period, {}).get(accel)
+        if limit is not None and chips > limit.chips:
+            out.append(f"supply: {chips} {accel} bought in {period}, only {limit.chips} available ({limit.basis})")
     for site, used in racks.items():
         if site in cap.space_racks and used > cap.space_racks[site] + 1e-9:
             out.append(f"space: {used:.2f} racks bought for {site}, only {cap.space_racks[site]} free")

@@ -41,6 +41,9 @@ class FigureRecord(BaseModel):
     method: str | None = None
     range: tuple[Annotated[float, Field(allow_inf_nan=False)], Annotated[float, Field(allow_inf_nan=False)]] | None = None
     note: str | None = None
+    published: Any = None
+    rechecked: bool | None = None
+    mirror: str | None = None
 
 
 def _figure(lo: float, hi: float, *, gt: bool = False) -> Any:
@@ -124,6 +127,7 @@ class LinkEntry(BaseModel):
     bandwidth_gbps: BandwidthGbps | None = None
     cost_cny_per_gb: CnyPerGb | None = None
     note: str | None = None
+    claimed_for: str | None = Field(None, description="the place the source made the claim for, when attached elsewhere")
 
 
 class TopologyOverlay(BaseModel):

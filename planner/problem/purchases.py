@@ -15,6 +15,7 @@ from typing import Any
 
 from planner.errors import InputError, UnknownNameError
 from planner.inputs.scenario import CapacitySettings, Scenario
+from planner.inputs.supply import largest_cap, supply_caps
 from planner.problem.build import Pool, Problem, SiteData, _value, build_problem
 
 HOURS_PER_YEAR = 8760.0
@@ -96,8 +97,9 @@ def _unit_bound(max_units: int | None, price: float, system: Any, accel: str, si
     budgets = [b for b in [cap.budget_cny] + [p.budget_cny for p in cap.periods] if b is not None]
     if budgets:
         bounds.append(int(max(budgets) // price))
-    if accel in cap.supply_chips_per_period:
-        bounds.append(cap.supply_chips_per_period[accel] // system.chips)
+    supply = largest_cap(supply_caps(cap, catalog, {accel}), accel)
+    if supply is not None:
+        bounds.append(supply // system.chips)
     if site in cap.space_racks:
         bounds.append(int(cap.space_racks[site] // racks) if racks > 0 else 10**6)
     meter_kw = system.chips * catalog.chip_power_kw(accel) * sites[site].pue
