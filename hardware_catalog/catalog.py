@@ -26,7 +26,7 @@ from hardware_catalog.models import (
     StackEfficiency,
     System,
 )
-from hardware_catalog.provenance import Confidence, Figure
+from hardware_catalog.provenance import Confidence, Figure, load_figure
 from planner.errors import InputError, UnknownNameError
 from planner.inputs.files import read_yaml
 
@@ -460,12 +460,7 @@ def _resolve_figure(raw: Any, sources: Mapping[str, Any], file: str, where: str,
 
 
 def _validate_figure(raw: Any, file: str, where: str) -> Figure:
-    if raw is None:
-        raise InputError("missing", file=file, field=where, fix="add it as a Figure")
-    try:
-        return Figure.model_validate(raw)
-    except ValidationError as exc:
-        raise _input_error(exc, file, where) from None
+    return load_figure(raw, file=file, field=where)  # type: ignore[return-value]
 
 
 def _validate_field(model: type[BaseModel], fname: str, value: Any, file: str, where: str) -> None:

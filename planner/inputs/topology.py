@@ -57,7 +57,7 @@ from pydantic import (
     model_validator,
 )
 
-from hardware_catalog.provenance import Confidence, Figure
+from hardware_catalog.provenance import Confidence, Figure, load_figure
 from planner.errors import InputError, UnknownNameError
 from planner.inputs.files import read_yaml
 from planner.inputs.schemas import check_topology_file
@@ -234,30 +234,13 @@ class _Reader:
         return InputError(message, file=self.file, field=field, fix=fix)
 
     def figure(self, raw: Any, field: str, *, required: bool = True) -> Figure | None:
-        if raw is None:
-            if required:
-                raise self.error("missing figure", field, "give a number or a mapping with value, source, "
-                                 "retrieved, confidence")
-            return None
-        if isinstance(raw, Figure):
-            return raw
-        if isinstance(raw, bool):
-            raise self.error(f"expected a number, got {raw!r}", field, "write a number")
-        if isinstance(raw, (int, float)):
-            if self.strict:
-                raise self.error("built-in data must give a full Figure, not a bare number", field,
-                                 "add source, retrieved, confidence (and method for estimates)")
-            where = "overlay" if self.file == "overlay" else f"user file {self.file}"
-            return Figure(value=float(raw), source=where, retrieved=dt.date.today(),
-                          confidence=Confidence.estimate, method=f"given directly in the {where.split(' ')[0]}"
-                          if where == "overlay" else "given directly in the user file")
-        if isinstance(raw, Mapping):
-            try:
-                return Figure.model_validate(dict(raw))
-            except ValidationError as exc:
-                raise self.error(_first_error(exc), field, "a Figure needs value, source, retrieved "
-                                 "(YYYY-MM-DD), confidence; estimates also need method") from None
-        raise self.error(f"expected a number or a Figure mapping, got {type(raw).__name__}", field)
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool) and self.strict:
+            raise self.error("built-in data must give a full Figure, not a bare number", field,
+                             "add source, retrieved, confidence (and method for estimates)")
+        where = "overlay" if self.file == "overlay" else f"user file {self.file}"
+        return load_figure(raw, file=self.file, field=field, required=required, plain_source=where,
+                           method="given directly in the overlay" if where == "overlay"
+                           else "given directly in the user file")
 
     def number(self, raw: Any, field: str) -> float:
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
