@@ -24,6 +24,10 @@ from planner.inputs.bounds import MAX_MODEL_VARIABLES as MAX_VARIABLES
 MAX_JOB_COPIES = 200_000
 #: peak memory per model variable, KB (measured, see the module docstring)
 KB_PER_VARIABLE = 1.0
+#: the time model's decomposition at scale (``planner.core.timemodel``: AUTO_POOLS_LIMIT, AUTO_POOLS_PER_JOB):
+#: above this many (job class, pool) pairs it keeps the cheapest few pools per class
+AUTO_POOLS_LIMIT = 3000
+AUTO_POOLS_PER_JOB = 3
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,11 @@ def estimate_size(scenario: Any, mode: str | None = None) -> SizeEstimate:
     if mode == "time":
         steps = max(1, math.ceil(scenario.horizon_h / scenario.time.step_h))
         blocks = max(1, math.ceil(steps / scenario.time.demand_resolution_h))
-        variables = entries * pools * (2 * steps + 1) + per_block * blocks
+        # the time model keeps the cheapest few pools per job class at scale, and one start variable per
+        # candidate step (two per step, run and seg, for a preemptible job)
+        keep = scenario.time.pools_per_job or (AUTO_POOLS_PER_JOB if entries * pools > AUTO_POOLS_LIMIT else pools)
+        per_job = sum(min(pools, keep) * (2 * steps + 1 if j.preemptible else steps) for j in scenario.jobs)
+        variables = per_job + per_block * blocks
     else:
         variables = entries * pools + per_block
     return SizeEstimate(copies, variables * periods, mode)

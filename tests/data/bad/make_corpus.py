@@ -143,7 +143,8 @@ def resources() -> None:
     def huge_time_model(d: dict) -> None:
         d["horizon_h"] = 8760
         d["time"] = {"mode": "time"}
-        d["training_jobs"] = [{**d["training_jobs"][0], "id": f"t{i}", "count": 1} for i in range(60)]
+        d["training_jobs"] = [{**d["training_jobs"][0], "id": f"t{i}", "count": 1, "preemptible": True}
+                              for i in range(150)]
     scenario("resource_time_variables", "solver.max_variables", edit=huge_time_model)
     scenario("resource_workers", "solver.workers", sets={"solver.workers": 100_000})
     scenario("resource_max_variables_tiny", "solver.max_variables", sets={"solver.max_variables": 10})
