@@ -378,3 +378,19 @@ def test_a_randomly_scaled_figure_is_caught(kind, data):
         assert verify_document(scenario, json.loads(json.dumps(plan))) != []
     except InputError:
         pass
+
+
+def test_every_pareto_point_verifies_through_the_one_path_and_a_tampered_point_is_caught():
+    from planner.problem.build import build_problem
+    from planner.studies.pareto import pareto_frontier
+    from tamper import restate_spatial, spatial_scenario
+
+    scenario = spatial_scenario()
+    problem = build_problem(scenario)
+    _table, results = pareto_frontier(problem, 3, time_limit_s=5, workers=1, seed=0)
+    assert len(results) >= 2
+    for r in results:
+        plan = json.loads(r.to_json())
+        assert verify_document(scenario, plan) == []
+        _s_serve_beyond_demand(plan)
+        assert verify_document(scenario, json.loads(json.dumps(restate_spatial(problem, plan)))) != []
