@@ -207,6 +207,14 @@ def check_topology_file(data: Any, file: str) -> TopologyFile:
         raise validation_to_input_error(exc, file, TopologyFile) from None
 
 
+def check_overlay(overlay: Any) -> dict[str, Any]:
+    """A validated overlay as plain data; one ``InputError`` (file "overlay") naming the field and the fix."""
+    try:
+        return TopologyOverlay.model_validate(overlay).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, "overlay", TopologyOverlay) from None
+
+
 def schema_of(kind: str) -> dict[str, Any]:
     """The JSON Schema of an input beside the scenario: topology, overlay or catalog-override."""
     return SCHEMAS[kind].model_json_schema()

@@ -60,7 +60,7 @@ from pydantic import (
 from hardware_catalog.provenance import Confidence, Figure, load_figure
 from planner.errors import InputError, UnknownNameError
 from planner.inputs.files import read_yaml
-from planner.inputs.schemas import check_topology_file
+from planner.inputs.schemas import check_overlay, check_topology_file
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "topology"
 EARTH_RADIUS_KM = 6371.0
@@ -751,6 +751,7 @@ def load(path: str | Path | None = None, overlay: Mapping[str, Any] | None = Non
     data = copy.deepcopy(data)
     file_of = lambda section: origin.get(section, str(root))  # noqa: E731
     if overlay:
+        overlay = check_overlay(overlay)  # the typed schema (planner schema --kind overlay) is the shape check
         data = _apply_overlay_raw(data, overlay)
 
     version = str(data.get("topology_version") or ("user" if not builtin else ""))
@@ -1001,8 +1002,6 @@ def _build_links(data: Mapping[str, Any], resolver: _Resolver, model: Mapping[st
             by_pair[_pair(link.a, link.b)] = link
     ov = _Reader("overlay", strict=False)
     for i, pair in enumerate(overlay.get("cut_links") or []):
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise ov.error("each cut link is a pair [a, b]", f"cut_links[{i}]")
         a, b = (resolver.key(n, ov, f"cut_links[{i}]") for n in pair)
         if _pair(a, b) not in by_pair:
             raise ov.error(f"there is no direct link {a} - {b}", f"cut_links[{i}]",
@@ -1028,16 +1027,10 @@ def _read_checks(raw: Any, reader: _Reader) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- overlays
 
-_OVERLAY_KEYS = {"add_sites", "remove_sites", "tariffs", "cut_links", "add_links"}
 
 
 def _apply_overlay_raw(data: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
     """Site additions and removals, applied to the raw data before validation."""
-    if not isinstance(overlay, Mapping):
-        raise InputError("an overlay must be a mapping", file="overlay", fix=f"use keys {sorted(_OVERLAY_KEYS)}")
-    unknown = set(overlay) - _OVERLAY_KEYS
-    if unknown:
-        raise UnknownNameError("overlay key", sorted(unknown)[0], _OVERLAY_KEYS, file="overlay")
     sites = list(data.get("sites") or [])
     ids = [s.get("id") for s in sites if isinstance(s, Mapping)]
     for i, sid in enumerate(overlay.get("remove_sites") or []):
@@ -1046,8 +1039,6 @@ def _apply_overlay_raw(data: dict[str, Any], overlay: Mapping[str, Any]) -> dict
         sites = [s for s in sites if s.get("id") != sid]
         ids.remove(sid)
     for i, raw in enumerate(overlay.get("add_sites") or []):
-        if not isinstance(raw, Mapping):
-            raise InputError("a site must be a mapping", file="overlay", field=f"add_sites[{i}]")
         if raw.get("id") in ids:
             raise InputError(f"site '{raw.get('id')}' already exists", file="overlay", field=f"add_sites[{i}]",
                              fix="pick a new id, or remove_sites first")
@@ -1060,9 +1051,6 @@ def _apply_overlay_raw(data: dict[str, Any], overlay: Mapping[str, Any]) -> dict
 def _apply_overlay_tariffs(sites: dict[str, Site], tariffs: Mapping[str, Tariff],
                            overlay: Mapping[str, Any]) -> dict[str, Site]:
     changes = overlay.get("tariffs") or {}
-    if not isinstance(changes, Mapping):
-        raise InputError("overlay tariffs must map a site, province or tariff id to a tariff", file="overlay",
-                         field="tariffs")
     reader = _Reader("overlay", strict=False)
     sites = dict(sites)
     provinces = {s.province for s in sites.values()}
