@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 from ortools.sat.python import cp_model
 
+from planner.check.capacity import verify_capacity  # noqa: F401 - it lives in planner.check; kept importable here
 from planner.core.greedy import Plan, greedy_plan
 from planner.core.model import (
     BuiltModel,

@@ -10,7 +10,15 @@ import pandas as pd
 from planner.cli.commands.plan_capacity import run_capacity
 from planner.cli.output import make_console, print_frame
 from planner.cli.progress import ProgressLine
-from planner.cli.util import MAX_SEED, MAX_TIME_LIMIT_S, MAX_WORKERS, exit_if_interrupted, load_with_sets, set_option
+from planner.cli.util import (
+    MAX_SEED,
+    MAX_TIME_LIMIT_S,
+    MAX_WORKERS,
+    exit_if_interrupted,
+    load_with_sets,
+    parse_sets,
+    set_option,
+)
 from planner.core.solve import solve
 from planner.core.timemodel import solve_time
 from planner.problem.build import build_problem
@@ -18,6 +26,7 @@ from planner.problem.size import check_size
 from planner.results.estimated import estimated_frame
 from planner.results.result import Result
 from planner.results.statistics import cost_by_band, export
+from planner.studies.sweep.run import record_solve
 
 
 @click.command("solve")
@@ -36,13 +45,15 @@ from planner.results.statistics import cost_by_band, export
               help="place work on the fleet on hand, or also choose what to buy (as plan-capacity)")
 @click.option("--model", "model", type=click.Choice(["spatial", "time"]),
               help="spatial (all work concurrent, mean prices) or time (hour by hour); default: the scenario's time.mode")
+@click.option("--store", type=click.Path(dir_okay=False),
+              help="also record the run (verified) in this DuckDB run store; see `planner runs`")
 @set_option
 def command(file: str, output: str | None, time_limit_s: float | None, workers: int | None, seed: int | None,
             fmt: str, quiet: bool, export_dir: str | None, mode: str, sets: tuple[str, ...],
-            model: str | None) -> None:
+            model: str | None, store: str | None) -> None:
     """Place the scenario's training jobs and inference services with CP-SAT."""
     if mode == "capacity":
-        run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets)
+        run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets, store=store)
         return
     scenario = load_with_sets(file, sets)
     problem = build_problem(scenario)
@@ -61,6 +72,11 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
             result = solve(problem, **settings)
     if output:
         result.to_json(output)
+    if store:
+        run_id = record_solve(store, file, parse_sets(sets), scenario, result, mode="place", model=model,
+                              time_limit_s=time_limit_s, workers=workers, seed=seed, problem=problem)
+        if fmt != "json":
+            make_console(stderr=True).print(f"run {run_id[:12]} recorded in {store}", highlight=False)
     if export_dir:
         written = export(result, export_dir)
         if fmt != "json":
