@@ -394,3 +394,31 @@ def test_every_pareto_point_verifies_through_the_one_path_and_a_tampered_point_i
         assert verify_document(scenario, plan) == []
         _s_serve_beyond_demand(plan)
         assert verify_document(scenario, json.loads(json.dumps(restate_spatial(problem, plan)))) != []
+
+
+DECISION_COLUMNS = {
+    "spatial": [("placements", "replicas"), ("placements", "chips"), ("routing", "tokens_per_s")],
+    "time": [("schedule", "start_h"), ("schedule", "end_h"), ("replicas", "replicas"), ("serving", "tokens_per_s")],
+    "capacity": [("purchases", "units")],
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(list(DECISIONS)), st.data())
+def test_a_random_change_to_a_decision_is_caught_after_restatement(kind, data):
+    """Any decision (a row's chips, replicas, tokens, start or end, units bought) moved by a whole step
+    and restated consistently is caught: it breaks a constraint, loses work, or is no longer the plan
+    the solver reported (its total differs from the solver's objective)."""
+    table, column = data.draw(st.sampled_from(DECISION_COLUMNS[kind]))
+    scenario, plan = scenario_of(kind), plan_of(kind)
+    rows = plan[table]
+    if column == "chips":  # a service's chips follow its replicas (restated); a job's gang is a decision
+        rows = [r for r in rows if r["kind"] != "inference"]
+    row = rows[data.draw(st.integers(0, len(rows) - 1))]
+    step = data.draw(st.sampled_from([-3, -2, -1, 1, 2, 3])) * (100 if column == "tokens_per_s" else 1)
+    row[column] = row[column] + step
+    plan = json.loads(json.dumps(restate(kind, scenario, plan)))
+    try:
+        assert verify_document(scenario, plan) != [], f"{table}.{column} {step:+} passed"
+    except InputError:
+        pass
