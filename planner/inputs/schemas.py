@@ -13,6 +13,7 @@ estimate. Records may carry further provenance keys (e.g. a ``rechecked`` date);
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, ValidationError
@@ -96,15 +97,15 @@ class SiteEntry(BaseModel):
 
     model_config = _STRICT
     id: str = Field(min_length=1)
-    name: str | None = None
-    province: str | None = None
-    role: Literal["east", "west"] | None = None
-    lat: Latitude | None = None
-    lon: Longitude | None = None
+    name: str
+    province: str
+    role: Literal["east", "west"]
+    lat: Latitude
+    lon: Longitude
     hub: str | None = None
     tariff: str | Tariff | None = None
     price_cny_per_kwh: PricePerKwh | None = None
-    pue: Pue | None = None
+    pue: Pue
     pue_cap: Pue | None = None
     domestic_subsidy_fraction: Fraction | None = None
     carbon_kg_per_kwh: CarbonKgPerKwh | None = None
@@ -143,11 +144,16 @@ class TopologyOverlay(BaseModel):
 
 
 class CityEntry(BaseModel):
-    model_config = _OPEN
+    """A demand city: where it is, and its share of demand (given, or from its GDP)."""
+
+    model_config = _STRICT
     id: str = Field(min_length=1)
-    name: str | None = None
-    lat: Latitude | None = None
-    lon: Longitude | None = None
+    name: str
+    province: str | None = None
+    lat: Latitude
+    lon: Longitude
+    demand_share: Fraction | None = None
+    gdp_cny_100m: _figure(0.0, 1e9) | None = None
 
 
 class TopologyFile(BaseModel):
@@ -199,12 +205,15 @@ SCHEMAS: dict[str, type[BaseModel]] = {
 }
 
 
-def check_topology_file(data: Any, file: str) -> TopologyFile:
-    """Validate a user topology file's data; one ``InputError`` naming the file, the field and the bound."""
+def check_topology_file(data: Any, file: str | Callable[[str], str]) -> TopologyFile:
+    """Validate topology data; one ``InputError`` naming the file (``file(section)`` where the data was merged
+    from several files), the field and the bound."""
     try:
         return TopologyFile.model_validate(data)
     except ValidationError as exc:
-        raise validation_to_input_error(exc, file, TopologyFile) from None
+        section = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
+        name = file(section) if callable(file) else file
+        raise validation_to_input_error(exc, name, TopologyFile) from None
 
 
 def check_overlay(overlay: Any) -> dict[str, Any]:
