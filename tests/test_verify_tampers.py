@@ -422,3 +422,37 @@ def test_a_random_change_to_a_decision_is_caught_after_restatement(kind, data):
         assert verify_document(scenario, plan) != [], f"{table}.{column} {step:+} passed"
     except InputError:
         pass
+
+
+def _plan_paths(node, prefix=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield prefix + (k,)
+            yield from _plan_paths(v, prefix + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node[:3]):
+            yield prefix + (i,)
+            yield from _plan_paths(v, prefix + (i,))
+
+
+PLAN_JUNK = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(-1e6, 1e6),
+                      st.text(max_size=6), st.lists(st.integers(), max_size=2), st.dictionaries(
+                          st.text(max_size=4), st.integers(), max_size=2))
+
+
+@settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(list(DECISIONS)), st.data())
+def test_any_field_of_a_plan_set_to_junk_is_judged_without_crashing(kind, data):
+    """verify never raises on a plan file: junk anywhere is either a violation or one InputError."""
+    scenario, plan = scenario_of(kind), plan_of(kind)
+    paths = [p for p in _plan_paths(plan) if p[0] not in ("warnings", "meta")]
+    path = data.draw(st.sampled_from(paths))
+    node = plan
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = data.draw(PLAN_JUNK)
+    try:
+        verify_document(scenario, json.loads(json.dumps(plan)))
+    except InputError as exc:
+        assert len(str(exc).splitlines()) == 1

@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from planner.errors import InputError
 from planner.inputs.files import decode_utf8, read_text
@@ -210,6 +210,7 @@ class SolverBlock(BaseModel):
     objective: Num | None = None
     best_bound: Num | None = None
     gap: Num | None = None
+    cost_units_per_cny: Annotated[float, BeforeValidator(_number_only), Field(gt=0)] | None = None
     interrupted: bool = False
 
 
