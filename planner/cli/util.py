@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import json
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -38,7 +39,7 @@ def load_with_sets(file: str, sets: tuple[str, ...]) -> Scenario:
 
 
 __all__ = ["MAX_SEED", "MAX_TIME_LIMIT_S", "MAX_WORKERS", "exit_if_interrupted", "load_with_sets", "parse_sets",
-           "set_option"]
+           "record_scenario", "set_option"]
 
 
 def exit_if_interrupted(solver: dict[str, Any], output: str | None) -> None:
@@ -52,3 +53,12 @@ def exit_if_interrupted(solver: dict[str, Any], output: str | None) -> None:
             "no plan file was asked for (-o)")
     click.echo(f"interrupted: {kept}", err=True)
     sys.exit(130)
+
+
+def record_scenario(plan_path: str, file: str, sets: tuple[str, ...]) -> None:
+    """Note in a written plan JSON the scenario file and ``--set`` overrides it was solved from,
+    so `planner export` can re-check the plan without being told the scenario again."""
+    path = Path(plan_path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["scenario_file"] = {"path": str(Path(file).resolve()), "sets": list(sets)}
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -17,6 +17,7 @@ from planner.cli.util import (
     exit_if_interrupted,
     load_with_sets,
     parse_sets,
+    record_scenario,
     set_option,
 )
 from planner.core.solve import solve
@@ -72,6 +73,7 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
             result = solve(problem, **settings)
     if output:
         result.to_json(output)
+        record_scenario(output, file, sets)
     if store:
         run_id = record_solve(store, file, parse_sets(sets), scenario, result, mode="place", model=model,
                               time_limit_s=time_limit_s, workers=workers, seed=seed, problem=problem)
