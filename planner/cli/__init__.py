@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from planner.cli import clock  # noqa: I001 - first, so a time limit counts from the command's start
 import importlib
 import pkgutil
 import sys
@@ -24,6 +25,7 @@ class _Group(click.Group):
     (the traceback only with ``--debug``). Ctrl-C: exit 130."""
 
     def invoke(self, ctx: click.Context):
+        clock.begin()
         try:
             return super().invoke(ctx)
         except InputError as exc:

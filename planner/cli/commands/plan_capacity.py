@@ -7,6 +7,7 @@ import sys
 import click
 import pandas as pd
 
+from planner.cli.clock import remaining
 from planner.cli.output import make_console, print_frame
 from planner.cli.progress import ProgressLine
 from planner.cli.util import (
@@ -42,7 +43,9 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
                  seed: int | None, fmt: str, quiet: bool, sets: tuple[str, ...], store: str | None = None) -> None:
     scenario = load_with_sets(file, sets)
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
-        result = plan_capacity(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed, on_progress=progress)
+        limit = time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s
+        result = plan_capacity(scenario, time_limit_s=remaining(limit),  # the limit covers the whole command
+                               workers=workers, seed=seed, on_progress=progress)
     if output:
         result.to_json(output)
         record_scenario(output, file, sets)

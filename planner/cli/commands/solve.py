@@ -8,6 +8,7 @@ import click
 import pandas as pd
 
 from planner.cli.commands.plan_capacity import run_capacity
+from planner.cli.clock import remaining
 from planner.cli.output import make_console, print_frame
 from planner.cli.progress import ProgressLine
 from planner.cli.util import (
@@ -62,7 +63,8 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
     for w in problem.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False)
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
-        settings = dict(time_limit_s=time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s,
+        limit = time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s
+        settings = dict(time_limit_s=remaining(limit),  # the limit covers the whole command
                         workers=workers or scenario.solver.workers,
                         seed=seed if seed is not None else scenario.solver.seed,
                         relative_gap_limit=scenario.solver.relative_gap, on_progress=progress)
