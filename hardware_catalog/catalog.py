@@ -8,7 +8,6 @@ the field and the fix.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from hardware_catalog.models import (
     StackEfficiency,
     System,
 )
-from hardware_catalog.provenance import Confidence, Figure, load_figure
+from hardware_catalog.provenance import Confidence, Figure, figure_record, load_figure
 from planner.errors import InputError, UnknownNameError
 from planner.inputs.files import read_yaml
 
@@ -432,31 +431,7 @@ def _resolve_entry(entry: dict[str, Any], figure_fields: frozenset[str], sources
 def _resolve_figure(raw: Any, sources: Mapping[str, Any], file: str, where: str,
                     plain_source: str | None, method: str | None = None) -> dict[str, Any] | None:
     """Turn a Figure as written (dict with optional ``ref``, or a plain number) into a Figure dict."""
-    if raw is None:
-        return None
-    if isinstance(raw, bool):
-        raise InputError("expected a number or a Figure, got true/false", file=file, field=where,
-                         fix="give a number or {value, source, retrieved, confidence}")
-    if isinstance(raw, (int, float)):
-        if plain_source is None:
-            raise InputError("a bare number has no provenance", file=file, field=where,
-                             fix="write {value: ..., ref: <source id>} or give source, retrieved and confidence")
-        return {"value": float(raw), "source": plain_source, "retrieved": dt.date.today(),
-                "confidence": Confidence.estimate.value,
-                "method": method or f"value given by the {plain_source} without a source"}
-    if not isinstance(raw, dict):
-        raise InputError(f"expected a Figure mapping, got {type(raw).__name__}", file=file, field=where,
-                         fix="write {value: ..., ref: <source id>}")
-    fig = dict(raw)
-    ref = fig.pop("ref", None)
-    if ref is not None:
-        if ref not in sources:
-            raise UnknownNameError("source", str(ref), sources, file=file, field=f"{where}.ref")
-        base = dict(sources[ref])
-        if "note" in base and "note" in fig:
-            fig["note"] = f"{fig['note']} {base.pop('note')}"
-        fig = base | fig
-    return fig
+    return figure_record(raw, file=file, field=where, sources=sources, plain_source=plain_source, method=method)
 
 
 def _validate_figure(raw: Any, file: str, where: str) -> Figure:

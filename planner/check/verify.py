@@ -37,7 +37,6 @@ from planner.problem.build import Problem
 from planner.problem.timedata import build_time_data
 from planner.results.columns import PLACEMENT_COLUMNS, ROUTING_COLUMNS
 
-#: relative tolerance on recomputed figures (JSON round-trips floats exactly; this absorbs summation order)
 #: placement kinds that are gang-scheduled jobs (the rest is inference serving)
 JOB_KINDS = ("training", "batch")
 
