@@ -23,7 +23,7 @@ from pydantic import (
 
 from planner.errors import InputError
 from planner.inputs import bounds as B
-from planner.inputs.files import read_yaml
+from planner.inputs.files import check_finite, read_yaml
 from planner.inputs.validation import validation_to_input_error
 from planner.inputs.schemas import AddedAccelerator, CatalogOverrides, TopologyOverlay
 from workloads.jobs import InferenceService, TrainingJob
@@ -267,6 +267,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         raise InputError("a scenario must be a YAML mapping (key: value)", file=str(path),
                          fix="start from workloads/examples/east_west_small.yaml")
     for key, value in (overrides or {}).items():
+        check_finite(value, file=str(path), prefix=key)  # an override is checked like the file
         _set_dotted(data, key, value, file=str(path))
     return scenario_from_dict(data, file=str(path))
 
