@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -140,14 +141,20 @@ def test_set_with_junk_validates_or_is_refused_in_one_line(key, value):
 
 
 def test_ctrl_c_during_a_solve_keeps_the_best_plan_marks_it_interrupted_and_exits_130(tmp_path):
-    """A capacity plan of the 2027 example takes longer than a second to prove; Ctrl-C a second in."""
+    """A week of 400 jobs of distinct shapes (the scale benchmark's generator) takes far longer than
+    a second to prove; Ctrl-C a second in, during the two-phase start or CP-SAT."""
     plan = tmp_path / "plan.json"
-    example = Path(__file__).resolve().parents[1] / "workloads" / "examples" / "capacity_2027.yaml"
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        from scale import random_scenario
+    finally:
+        sys.path.pop(0)
+    example = tmp_path / "week.yaml"
+    example.write_text(yaml.safe_dump(random_scenario(400, 40, 12, 10, 12, seed=1, distinct=True)))
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
-        r = CliRunner().invoke(main, ["plan-capacity", str(example), "-o", str(plan), "--time-limit", "60",
-                                      "--quiet"])
+        r = CliRunner().invoke(main, ["solve", str(example), "-o", str(plan), "--time-limit", "60", "--quiet"])
     finally:
         timer.cancel()
     assert r.exit_code == 130, r.output

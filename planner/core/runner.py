@@ -14,7 +14,6 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,15 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from planner.core import scaling
-from planner.core.twophase import LinearView, Phase, add_solution_hint, hint_objective, milp_phase, relax_and_round
+from planner.core.twophase import (
+    LinearView,
+    Phase,
+    add_solution_hint,
+    hint_objective,
+    milp_phase,
+    native_output_silenced,
+    relax_and_round,
+)
 from planner.inputs.scenario import Scenario, SolverSettings
 from planner.results.result import Status
 
@@ -137,15 +144,17 @@ class _StopOnInterrupt:
     thread reads it and calls ``stop_search``. Outside the main thread this does nothing.
     """
 
-    def __init__(self, solver: cp_model.CpSolver) -> None:
+    def __init__(self, solver: cp_model.CpSolver | None = None, stop: Callable[[], None] | None = None) -> None:
         self.solver = solver
+        self.stop = stop if stop is not None else solver.stop_search  # type: ignore[union-attr]
         self.interrupted = False
         self._active = threading.current_thread() is threading.main_thread()
 
     def __enter__(self) -> "_StopOnInterrupt":
         if not self._active:
             return self
-        self.solver.parameters.catch_sigint_signal = False
+        if self.solver is not None:
+            self.solver.parameters.catch_sigint_signal = False
         self._read, self._write = os.pipe()
         os.set_blocking(self._write, False)
         self._old_handler = signal.signal(signal.SIGINT, self._on_signal)
@@ -164,7 +173,7 @@ class _StopOnInterrupt:
                 return
             if signal.SIGINT in data:
                 self.interrupted = True
-                self.solver.stop_search()
+                self.stop()
 
     def __exit__(self, *exc: Any) -> None:
         if not self._active:
@@ -238,8 +247,12 @@ def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Set
         if on_progress is not None:
             on_progress(Progress(time.perf_counter() - settings.started, objective, bound))
 
-    solver = new_solver(settings.remaining_s(), settings.workers, settings.seed, settings.relative_gap_limit)
+    stopped = bool(info.get("start", {}).get("interrupted"))  # Ctrl-C during the start: keep what it found
+    solver = new_solver(0.0 if stopped else settings.remaining_s(), settings.workers, settings.seed,
+                        settings.relative_gap_limit)
     status, outcome = run_solver(solver, model, scale, progress)
+    if stopped:
+        outcome["interrupted"] = True
     info["trace"] = [(round(t, 3), o, b) for t, o, b in trace]
     info.update(outcome)
     values: Any = solver
@@ -272,6 +285,17 @@ def _two_phase(model: cp_model.CpModel, view: LinearView, scale: scaling.CostSca
     the best plan becomes the model's hint. Uses ``START_SHARE`` of the time left."""
     budget = settings.remaining_s() * START_SHARE
     t0 = time.perf_counter()
+    with _StopOnInterrupt(stop=lambda: None) as guard, native_output_silenced():  # the phases poll the guard
+        best, bound, report = _phases(model, view, scale, settings, integer, trace, budget, t0,
+                                      lambda: guard.interrupted)
+    if guard.interrupted:
+        report["interrupted"] = True
+    return best, bound, report
+
+
+def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale, settings: Settings,
+            integer: set[int], trace: list, budget: float, t0: float, stopped: Callable[[], bool]
+            ) -> tuple[Phase | None, float | None, dict[str, Any]]:
 
     def record(phases: list[Phase]) -> None:
         plans = [p.objective_units for p in phases if p.objective_units is not None]
@@ -279,7 +303,7 @@ def _two_phase(model: cp_model.CpModel, view: LinearView, scale: scaling.CostSca
         trace.append((time.perf_counter() - settings.started, _cny(scale, min(plans, default=None)),
                       _cny(scale, max(bounds, default=None))))
 
-    phases = [relax_and_round(view, integer, budget * 0.6)]  # seconds on the national week; its LP takes longer on big models
+    phases = [relax_and_round(view, integer, budget * 0.6)]  # seconds at national scale
     record(phases)
     # the two MILPs run side by side (HiGHS releases the interpreter): one proves the bound, one finds plans
     limit = budget * MILP_SHARE - (time.perf_counter() - t0)
@@ -297,10 +321,19 @@ def _two_phase(model: cp_model.CpModel, view: LinearView, scale: scaling.CostSca
                 trace.append((time.perf_counter() - settings.started, _cny(scale, heard["plan"]),
                               _cny(scale, heard["bound"])))
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = [pool.submit(milp_phase, view, integer, limit, hint=phases[0].values, whole=whole, progress=hear)
-                for whole in (False, True)]
-        phases += [run.result() for run in runs]
+    found: list[Phase | None] = [None, None]
+
+    def run(k: int, whole: bool) -> None:
+        found[k] = milp_phase(view, integer, limit, hint=phases[0].values, whole=whole, progress=hear)
+
+    # HiGHS does not heed an interrupter, so the MILPs run in daemon threads that Ctrl-C may leave behind
+    threads = [threading.Thread(target=run, args=(k, whole), daemon=True) for k, whole in enumerate((False, True))]
+    if not stopped():
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads) and not stopped():
+            threads[0].join(timeout=0.1) if threads[0].is_alive() else threads[1].join(timeout=0.1)
+    phases += [p for p in found if p is not None]
     record(phases)
     report: dict[str, Any] = {p.status: {"s": round(p.seconds, 3), "objective": _cny(scale, p.objective_units),
                                          "bound": _cny(scale, p.bound_units)} for p in phases}
@@ -315,7 +348,7 @@ def _two_phase(model: cp_model.CpModel, view: LinearView, scale: scaling.CostSca
         sub.add(sub.get_int_var_from_proto_index(i) == best.values[i])
     add_solution_hint(sub, best.values)
     t1 = time.perf_counter()
-    solver = new_solver(budget - (t1 - t0), settings.workers, settings.seed, 1e-5)
+    solver = new_solver(0.0 if stopped() else budget - (t1 - t0), settings.workers, settings.seed, 1e-5)
     status, outcome = run_solver(solver, sub, scale, None)
     if status.has_plan and scale.units(outcome["objective"]) < best.objective_units:
         values = [int(solver.value(sub.get_int_var_from_proto_index(i))) for i in range(view.n)]

@@ -45,6 +45,7 @@ from planner.core.model import (
 )
 from planner.core.runner import Settings, relative_gap, resolve_settings, solve_model
 from planner.core.spatial import context_tables, solve_spatial
+from planner.core.twophase import native_output_silenced
 from planner.inputs.scenario import Scenario
 from planner.problem.build import Pool, Problem, build_problem
 from planner.problem.costs import (
@@ -371,7 +372,8 @@ def energetic_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, f
         model.add_linear_constraint(mathopt.fast_sum(terms) <= max(0, site_cap_w(problem, td, site)) * (b - a))
     model.minimize(objective)
     params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.1, time_limit_s)))
-    res = mathopt.solve(model, mathopt.SolverType.HIGHS, params=params)
+    with native_output_silenced():
+        res = mathopt.solve(model, mathopt.SolverType.HIGHS, params=params)
     dual = res.termination.objective_bounds.dual_bound
     if not math.isfinite(dual):
         return None

@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
 import re
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,9 +164,28 @@ def _read_proto(model: cp_model.CpModel) -> cp_model_pb2.CpModelProto:
         return cp_model_pb2.CpModelProto.FromString(path.read_bytes())
 
 
+@contextmanager
+def native_output_silenced() -> Iterator[None]:
+    """Send what native code writes to standard output (HiGHS prints some debug lines there, not to
+    its log) to the null device meanwhile, so ``--format json`` output stays JSON."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no file descriptor 1: nothing to protect
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _solve(mip: model_pb2.ModelProto, time_limit_s: float, gap: float,
-           log: Callable[[str], None] | None = None, hint: list[int] | None = None
-           ) -> tuple[mathopt.SolveResult, list[float] | None]:
+           log: Callable[[str], None] | None = None, hint: list[int] | None = None) -> tuple[mathopt.SolveResult, list[float] | None]:
     """HiGHS on ``mip``; returns the result and its point (one value per variable), if it has one."""
     model = mathopt.Model.from_model_proto(mip)
     params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.05, time_limit_s)),
