@@ -1,0 +1,68 @@
+"""The benchmarks' plain MILP baseline (HiGHS) agrees with the planner where both prove optimality.
+
+The baseline shares no model code with the planner, so agreement on hand-checked
+scenarios is what lets ``benchmarks/national.py`` trust it at national scale.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.plain_milp import solve_plain_milp
+from conftest import EXAMPLE, solve_checked, tiny
+from planner import load_scenario, solve
+from planner.problem.build import build_problem
+
+SERVICE = {"id": "chat", "demand_tokens_per_s": {"metro": 1000}, "rtt_slo_ms": 5,
+           "allowed_accelerators": ["gpu"], "tokens_per_s_per_chip": {"gpu": 100}, "chips_per_replica": {"gpu": 2}}
+
+
+def plain(scenario) -> dict:
+    out = solve_plain_milp(build_problem(scenario), time_limit_s=20, threads=1)
+    assert out["status"] == "optimal"
+    assert out["gap"] == pytest.approx(0.0, abs=1e-9)
+    return out
+
+
+def test_the_cheapest_site_costs_24_cny():
+    """8 chips × 10 h on the west npu: 8·10·1.2·0.5·0.5 = 24 CNY (as tests/test_solve.py)."""
+    assert plain(tiny())["objective"] == pytest.approx(24.0)
+
+
+def test_a_tight_slo_costs_241_728_cny():
+    """5 replicas of 2 gpus in the east for 24 h: 240 CNY power + 1.728 CNY latency."""
+    assert plain(tiny(training_jobs=[], inference_services=[SERVICE]))["objective"] == pytest.approx(241.728)
+
+
+def test_a_power_cap_split_costs_104_cny():
+    """A 0.01 MW cap at west holds one 9.6 kW npu job: 24 CNY west + 80 CNY east."""
+    jobs = [{"id": "a", "chips": 8, "duration_h": 10, "allowed_accelerators": ["npu"]},
+            {"id": "b", "chips": 8, "duration_h": 10, "allowed_accelerators": ["npu"]}]
+    scenario = tiny(training_jobs=jobs, sites={"east": {"inventory": {"npu": 16}},
+                                               "west": {"inventory": {"npu": 16}, "power_cap_mw": 0.01}})
+    assert plain(scenario)["objective"] == pytest.approx(104.0)
+
+
+def test_the_built_in_example_costs_201_845_203_cny():
+    """The README's example: the planner proves 201,845.203 CNY optimal; so does HiGHS."""
+    scenario = load_scenario(EXAMPLE)
+    out = plain(scenario)
+    assert out["objective"] == pytest.approx(201_845.203, abs=1e-3)
+    assert out["objective"] == pytest.approx(solve(scenario).objective["total_cny"], rel=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(chips=st.lists(st.sampled_from([8, 16]), min_size=1, max_size=4),
+       hours=st.lists(st.integers(1, 30), min_size=4, max_size=4),
+       demand=st.integers(0, 3000))
+def test_plain_milp_and_planner_agree_on_tiny_fleets(chips, hours, demand):
+    """Both prove the optimum of random tiny fleets (jobs plus one service), so the objectives match."""
+    jobs = [{"id": f"j{i}", "chips": c, "duration_h": hours[i], "allowed_accelerators": ["gpu", "npu"]}
+            for i, c in enumerate(chips)]
+    services = [{**SERVICE, "rtt_slo_ms": 40, "demand_tokens_per_s": {"metro": demand}}] if demand else []
+    scenario = tiny(training_jobs=jobs, inference_services=services)
+    planner = solve_checked(scenario)
+    assert planner.status.value == "optimal"
+    assert plain(scenario)["objective"] == pytest.approx(planner.objective["total_cny"], rel=1e-6, abs=1e-6)
