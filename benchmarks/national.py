@@ -176,7 +176,7 @@ def no_shift_saving(scenario_path: Path, plan: dict[str, Any]) -> dict[str, floa
     train_plan = train_now = 0.0
     pool_of: dict[str, tuple[str, str, int]] = {}
     segments: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in plan["schedule"]:
+    for row in plan.get("schedule", []):
         segments[row["workload"]].append(row)
         pool_of[row["workload"]] = (row["site"], row["accelerator"], row["chips"])
     for jid, rows in segments.items():  # schedule rows end on whole steps; the job's work ends pro rata
@@ -194,7 +194,7 @@ def no_shift_saving(scenario_path: Path, plan: dict[str, Any]) -> dict[str, floa
         starts = [start] + list(range(math.ceil(start), int(math.floor(latest + 1e-9)) + 1))
         train_best += min(cost(site, accel, chips, t, t + hours) for t in starts)
     inference = sum(cost(r["site"], r["accelerator"], r["replicas"] * problem.services[r["service"]]
-                         .chips_per_replica[r["accelerator"]], r["start_h"], r["end_h"]) for r in plan["replicas"])
+                         .chips_per_replica[r["accelerator"]], r["start_h"], r["end_h"]) for r in plan.get("replicas", []))
     planned = train_plan + inference
     return {"plan_cny": planned, "no_shift_cny": train_now + inference, "saving": 1 - planned / (train_now + inference),
             "training_saving": 1 - train_plan / train_now if train_now else float("nan"),

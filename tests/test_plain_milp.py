@@ -66,3 +66,30 @@ def test_plain_milp_and_planner_agree_on_tiny_fleets(chips, hours, demand):
     planner = solve_checked(scenario)
     assert planner.status.value == "optimal"
     assert plain(scenario)["objective"] == pytest.approx(planner.objective["total_cny"], rel=1e-6, abs=1e-6)
+
+
+def test_no_shift_reference_prices_the_same_work_at_release(tmp_path):
+    """West only (tests/data/time): valley 0.2 CNY/kWh 10-16, flat 0.5 otherwise; 8 chips × 1 kW × 4 h.
+    Released at 4 h, due at 24 h: run at release (4-8, flat) costs 8·4·0.5 = 16 CNY; the plan moves it
+    into the valley (10-14) for 8·4·0.2 = 6.4 CNY, a 60 % saving, which is also the most shifting can give."""
+    import json
+
+    import yaml
+
+    from benchmarks.national import no_shift_saving
+
+    time_dir = EXAMPLE.parent.parent.parent / "tests" / "data" / "time"
+    data = yaml.safe_load((time_dir / "base.yaml").read_text())
+    data["catalog"] = {"path": str((time_dir / "../core/catalog.yaml").resolve())}
+    data["topology"] = {"path": str(time_dir / "topology.yaml")}
+    data["sites"] = {"west": {"inventory": {"gpu": 8}}}
+    data["training_jobs"][0].update(release_h=4, deadline_h=24)
+    path = tmp_path / "shift.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = solve(load_scenario(path))
+    figures = no_shift_saving(path, json.loads(result.to_json()))
+    assert figures["plan_cny"] == pytest.approx(6.4)
+    assert figures["reported_power_cny"] == pytest.approx(6.4)
+    assert figures["no_shift_cny"] == pytest.approx(16.0)
+    assert figures["saving"] == pytest.approx(0.6)
+    assert figures["best_saving"] == pytest.approx(0.6)
