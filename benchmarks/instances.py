@@ -80,7 +80,7 @@ def distinct_week(jobs: int = 2000, services: int = 200, cities: int = 12, sites
         servers = min(MAX_GANG_CHIPS // 8, max(1, round(rng.lognormvariate(math.log(GANG_MEDIAN_SERVERS), GANG_SIGMA))))
         chips = 8 * servers
         hours = min(horizon_h, max(1.0, rng.lognormvariate(math.log(DURATION_MEDIAN_H), DURATION_SIGMA)))
-        allowed = allowed_set(1, 4)
+        allowed = allowed_set(2, 4)  # as scale.py's menu: 2-4 types, but any of the 781 such sets
         job_list.append({
             "id": f"job{j:05d}", "chips": chips, "allowed_accelerators": allowed,
             # the same work takes longer on a slower chip (bf16 peak ratio, capped at 4×)
