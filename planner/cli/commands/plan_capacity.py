@@ -9,8 +9,9 @@ import pandas as pd
 
 from planner.cli.output import make_console, print_frame
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, set_option
+from planner.cli.util import load_with_sets, parse_sets, set_option
 from planner.studies.capacity import CapacityResult, plan_capacity
+from planner.studies.sweep.run import record_solve
 
 
 @click.command("plan-capacity")
@@ -29,12 +30,17 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
 
 
 def run_capacity(file: str, output: str | None, time_limit_s: float | None, workers: int | None,
-                 seed: int | None, fmt: str, quiet: bool, sets: tuple[str, ...]) -> None:
+                 seed: int | None, fmt: str, quiet: bool, sets: tuple[str, ...], store: str | None = None) -> None:
     scenario = load_with_sets(file, sets)
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
         result = plan_capacity(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed, on_progress=progress)
     if output:
         result.to_json(output)
+    if store:
+        run_id = record_solve(store, file, parse_sets(sets), scenario, result, mode="capacity", model=None,
+                              time_limit_s=time_limit_s, workers=workers, seed=seed)
+        if fmt != "json":
+            make_console(stderr=True).print(f"run {run_id[:12]} recorded in {store}", highlight=False)
     if fmt == "json":
         click.echo(result.to_json())
     else:

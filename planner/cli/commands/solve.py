@@ -10,12 +10,14 @@ import pandas as pd
 from planner.cli.commands.plan_capacity import run_capacity
 from planner.cli.output import make_console, print_frame
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, set_option
+from planner.cli.util import load_with_sets, parse_sets, set_option
 from planner.core.solve import solve
 from planner.core.timemodel import solve_time
 from planner.problem.build import build_problem
+from planner.results.estimated import estimated_frame
 from planner.results.result import Result
 from planner.results.statistics import cost_by_band, export
+from planner.studies.sweep.run import record_solve
 
 
 @click.command("solve")
@@ -33,13 +35,15 @@ from planner.results.statistics import cost_by_band, export
               help="place work on the fleet on hand, or also choose what to buy (as plan-capacity)")
 @click.option("--model", "model", type=click.Choice(["spatial", "time"]),
               help="spatial (all work concurrent, mean prices) or time (hour by hour); default: the scenario's time.mode")
+@click.option("--store", type=click.Path(dir_okay=False),
+              help="also record the run (verified) in this DuckDB run store; see `planner runs`")
 @set_option
 def command(file: str, output: str | None, time_limit_s: float | None, workers: int | None, seed: int | None,
             fmt: str, quiet: bool, export_dir: str | None, mode: str, sets: tuple[str, ...],
-            model: str | None) -> None:
+            model: str | None, store: str | None) -> None:
     """Place the scenario's training jobs and inference services with CP-SAT."""
     if mode == "capacity":
-        run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets)
+        run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets, store=store)
         return
     scenario = load_with_sets(file, sets)
     problem = build_problem(scenario)
@@ -57,6 +61,11 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
             result = solve(problem, **settings)
     if output:
         result.to_json(output)
+    if store:
+        run_id = record_solve(store, file, parse_sets(sets), scenario, result, mode="place", model=model,
+                              time_limit_s=time_limit_s, workers=workers, seed=seed, problem=problem)
+        if fmt != "json":
+            make_console(stderr=True).print(f"run {run_id[:12]} recorded in {store}", highlight=False)
     if export_dir:
         written = export(result, export_dir)
         if fmt != "json":
@@ -93,6 +102,10 @@ def print_result(result: Result) -> None:
     if len(result.hourly):
 
         print_frame(cost_by_band(result.hourly), title="Power cost by time-of-use band", console=console)
+    estimated = estimated_frame(result.meta)
+    if len(estimated):
+        print_frame(estimated, title="Estimated throughput (not given in the scenario): output tokens/s per chip, "
+                                     "end to end, and its basis", console=console)
     o, k, s = result.objective, result.kpis, result.solver
     totals = pd.DataFrame([
         ("objective", f"{o['total_cny']:,.0f} CNY"),
@@ -104,7 +117,7 @@ def print_result(result: Result) -> None:
         ("energy", f"{k['energy_mwh']:,.1f} MWh"),
         ("carbon", f"{k['carbon_t']:,.1f} t CO2"),
         ("token-weighted RTT", f"mean {k['mean_rtt_ms']:.1f} ms, max {k['max_rtt_ms']:.1f} ms"),
-        ("inference power cost", f"{k['inference_cny_per_mtokens']:.4f} CNY per million tokens"),
+        ("inference power cost", f"{k['inference_cny_per_mtokens']:.4f} CNY per million output tokens"),
         ("solver", f"{result.status.value} ({s.get('cp_sat_status')}), wall {s.get('wall_s')} s"),
         ("best bound", "–" if s.get("best_bound") is None else f"{s['best_bound']:,.0f} CNY"),
         ("gap", "–" if s.get("gap") is None else f"{100 * s['gap']:.3f} %"),

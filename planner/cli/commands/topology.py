@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 import pandas as pd
 
 from planner.cli.output import FORMATS, print_frame
+from planner.inputs import checks as checks_mod
 from planner.inputs import topology as topo_mod
 
 _format = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
@@ -54,7 +57,29 @@ def rtt(fmt: str, path: str | None, site_matrix: bool) -> None:
 @command.command("checks")
 @_format
 @_path
-def checks(fmt: str, path: str | None) -> None:
-    """Policy latency circles and published latency claims against the model."""
+@click.option("--all-pairs", is_flag=True, help="Print every latency-check pair, not only the ones that fail.")
+def checks(fmt: str, path: str | None, all_pairs: bool) -> None:
+    """Latency claims under each reading, and the data's own inconsistencies; exit 1 if a figure is impossible.
+
+    Unstated latency claims are read one way: as a round trip, but never stricter than the
+    pair's fibre floor. Flags a PUE above its cap, a link faster than fibre, a path faster
+    than a measured figure, a tariff day that does not cover 24 hours and a value outside
+    its own range.
+    """
     topo = topo_mod.load(path)
-    print_frame(topo.latency_checks(), fmt, title="Latency checks")
+    latency = topo.latency_checks()
+    if not all_pairs:
+        latency = latency[~latency.holds]
+    findings = checks_mod.topology_findings(topo)
+    figures = sum(1 for _, f in topo.figures() if f is not None)
+    if fmt == "table":
+        print_frame(latency, fmt, title="Latency checks" + ("" if all_pairs else " that fail (--all-pairs for all)"))
+        for line in topo.claims_summary():
+            click.echo(line)
+        print_frame(checks_mod.findings_frame(findings), fmt, title="Data findings")
+    else:
+        print_frame(pd.concat([latency.assign(kind="latency"),
+                               checks_mod.findings_frame(findings).assign(kind="finding")], ignore_index=True), fmt)
+    click.echo(checks_mod.summary_line("topology", findings, figures), err=fmt != "table")
+    if any(f.severity == "impossible" for f in findings):
+        sys.exit(1)
