@@ -295,7 +295,8 @@ def report(rows: list[dict[str, Any]]) -> None:
         notes = []
         o = row["planner"].out
         if o.get("load_s") is not None:
-            notes.append(f"load {o['load_s']:.1f} s, build {o.get('build_s') or 0:.1f} s, solver wall {o.get('wall_s')} s")
+            notes.append(f"load {o['load_s']:.1f} s, build {o.get('build_s') or 0:.1f} s, solver wall {o.get('wall_s')} s, "
+                         f"plan written in {o.get('write_s') or 0:.1f} s")
             after = (o.get("solve_call_s") or 0) - (o.get("wall_s") or 0)
             if after > 1:
                 notes.append(f"solve() returned {after:.1f} s after its solver wall (write-back outside the limit)")
@@ -303,7 +304,9 @@ def report(rows: list[dict[str, Any]]) -> None:
             notes.append(f"{o['jobs_unplaced']} jobs unplaced")
         if o.get("decomposition"):
             notes.append(f"decomposition {o['decomposition']}")
-        if "violations" in row:
+        if row["planner"].ok and o.get("objective") is None:
+            notes.append(f"no plan ({o.get('status')})")
+        elif "violations" in row:
             notes.append("verify ok" if row["violations"] == 0 else f"verify: {row['violations']} violations")
         if "plain" in row and row["plain"].ok:
             qo = row["plain"].out
