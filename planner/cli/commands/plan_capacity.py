@@ -9,7 +9,7 @@ import pandas as pd
 
 from planner.cli.output import make_console, print_frame
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, parse_sets, set_option
+from planner.cli.util import load_with_sets, parse_sets, record_scenario, set_option
 from planner.studies.capacity import CapacityResult, plan_capacity
 from planner.studies.sweep.run import record_solve
 
@@ -36,6 +36,7 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
         result = plan_capacity(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed, on_progress=progress)
     if output:
         result.to_json(output)
+        record_scenario(output, file, sets)
     if store:
         run_id = record_solve(store, file, parse_sets(sets), scenario, result, mode="capacity", model=None,
                               time_limit_s=time_limit_s, workers=workers, seed=seed)

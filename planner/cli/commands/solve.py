@@ -10,7 +10,7 @@ import pandas as pd
 from planner.cli.commands.plan_capacity import run_capacity
 from planner.cli.output import make_console, print_frame
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, parse_sets, set_option
+from planner.cli.util import load_with_sets, parse_sets, record_scenario, set_option
 from planner.core.solve import solve
 from planner.core.timemodel import solve_time
 from planner.problem.build import build_problem
@@ -61,6 +61,7 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
             result = solve(problem, **settings)
     if output:
         result.to_json(output)
+        record_scenario(output, file, sets)
     if store:
         run_id = record_solve(store, file, parse_sets(sets), scenario, result, mode="place", model=model,
                               time_limit_s=time_limit_s, workers=workers, seed=seed, problem=problem)
