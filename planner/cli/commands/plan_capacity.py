@@ -7,9 +7,19 @@ import sys
 import click
 import pandas as pd
 
+from planner.cli.clock import remaining
 from planner.cli.output import make_console, print_frame
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, parse_sets, record_scenario, set_option
+from planner.cli.util import (
+    MAX_SEED,
+    MAX_TIME_LIMIT_S,
+    MAX_WORKERS,
+    exit_if_interrupted,
+    load_with_sets,
+    parse_sets,
+    record_scenario,
+    set_option,
+)
 from planner.studies.capacity import CapacityResult, plan_capacity
 from planner.studies.sweep.run import record_solve
 
@@ -17,9 +27,9 @@ from planner.studies.sweep.run import record_solve
 @click.command("plan-capacity")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="write the capacity plan JSON here")
-@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0.01))
-@click.option("--workers", type=click.IntRange(min=1))
-@click.option("--seed", type=click.IntRange(min=0))
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0.01, max=MAX_TIME_LIMIT_S))
+@click.option("--workers", type=click.IntRange(min=1, max=MAX_WORKERS))
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.option("-q", "--quiet", is_flag=True)
 @set_option
@@ -33,7 +43,9 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
                  seed: int | None, fmt: str, quiet: bool, sets: tuple[str, ...], store: str | None = None) -> None:
     scenario = load_with_sets(file, sets)
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
-        result = plan_capacity(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed, on_progress=progress)
+        limit = time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s
+        result = plan_capacity(scenario, time_limit_s=remaining(limit),  # the limit covers the whole command
+                               workers=workers, seed=seed, on_progress=progress)
     if output:
         result.to_json(output)
         record_scenario(output, file, sets)
@@ -46,6 +58,7 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
         click.echo(result.to_json())
     else:
         print_capacity(result)
+    exit_if_interrupted(result.solver, output)
     if not result.is_feasible():
         click.echo(f"no plan found: {result.solver.get('cp_sat_status')}; raise --time-limit", err=True)
         sys.exit(1)

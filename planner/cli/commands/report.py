@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from planner.check.plan_schema import read_plan
 from planner.errors import InputError, did_you_mean
 from planner.results.result import Result
 from planner.results.statistics import export
@@ -19,7 +20,10 @@ from planner.viz.sweep_report import write_sweep_report
 def load_plan(path: str, period: str | None = None) -> Result:
     """Read a plan JSON written by ``planner solve -o`` (or one period of a capacity plan)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = read_plan(path)  # a regular UTF-8 JSON file, finite numbers only (as verify reads it)
+        if not isinstance(data, dict):
+            raise InputError("not a plan: expected a JSON object", file=path,
+                             fix="give the plan JSON written by `planner solve -o`")
         if data.get("kind") == "capacity":
             periods = data["periods"]
             name = period or list(periods)[-1]

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
-from planner.check.verify import check_plan_shape, verify_plan
+from planner.check.document import verify_file
 from planner.cli.util import load_with_sets, set_option
-from planner.errors import InputError
-from planner.problem.build import build_problem
-from planner.studies.capacity import verify_capacity
 
 
 @click.command("verify")
@@ -21,20 +17,7 @@ from planner.studies.capacity import verify_capacity
 def command(file: str, plan: str, sets: tuple[str, ...]) -> None:
     """Re-check PLAN (a plan JSON) against scenario FILE without the solver. Exit 1 if anything is violated."""
     scenario = load_with_sets(file, sets)
-    try:
-        with open(plan, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise InputError("file not found", file=plan, fix="check the path") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", file=plan, field=f"line {exc.lineno}",
-                         fix="pass a plan written by `planner solve -o`") from None
-    if isinstance(data, dict) and data.get("kind") == "capacity":
-        violations = verify_capacity(scenario, data, file=plan)
-    else:
-        problem = build_problem(scenario)
-        check_plan_shape(problem, data, file=plan)
-        violations = verify_plan(problem, data, scenario)
+    data, violations = verify_file(scenario, plan)
     if violations:
         click.echo(f"{plan}: {len(violations)} violation(s)")
         for v in violations:
