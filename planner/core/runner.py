@@ -38,6 +38,8 @@ AUTO_START_VARIABLES = 3000
 #: share of the remaining time the two-phase start may use, and of that the MILP (phase 1 b)
 START_SHARE = 0.65
 MILP_SHARE = 0.7
+#: the MILPs of phase 1 stop at this gap (or the requested one, if larger)
+MILP_GAP = 0.002
 
 _STATUS = {
     cp_model.OPTIMAL: Status.optimal,
@@ -248,7 +250,10 @@ def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Set
             on_progress(Progress(time.perf_counter() - settings.started, objective, bound))
 
     stopped = bool(info.get("start", {}).get("interrupted"))  # Ctrl-C during the start: keep what it found
-    solver = new_solver(0.0 if stopped else settings.remaining_s(), settings.workers, settings.seed,
+    done = bool(info.get("start", {}).get("stopped_at_gap"))  # the start met the requested gap
+    if bound_units is not None and not (stopped or done):
+        add_objective_floor(model, bound_units)  # CP-SAT then knows the proven bound (its gap limit too)
+    solver = new_solver(0.0 if (stopped or done) else settings.remaining_s(), settings.workers, settings.seed,
                         settings.relative_gap_limit)
     status, outcome = run_solver(solver, model, scale, progress)
     if stopped:
@@ -276,6 +281,9 @@ def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Set
             info["best_bound"] = bound
             info["bound_source"] = "two-phase start (HiGHS: the model with only replicas and purchases integer, or the whole MILP)"
         info["gap"] = relative_gap(info["objective"], info["best_bound"])
+        if done and info["gap"] is not None and info["gap"] <= settings.relative_gap_limit:
+            status = Status.optimal  # proven within the requested gap, as CP-SAT reports it
+            info["status"] = status.value
     return status, info, values
 
 
@@ -303,6 +311,15 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
         trace.append((time.perf_counter() - settings.started, _cny(scale, min(plans, default=None)),
                       _cny(scale, max(bounds, default=None))))
 
+    target = settings.relative_gap_limit
+
+    def reached(phases: list[Phase]) -> bool:
+        """The plans in hand and the bounds proven meet the requested gap (never when it is 0)."""
+        plans = [p.objective_units for p in phases if p.values is not None]
+        bounds = [p.bound_units for p in phases if p.bound_units is not None]
+        gap = relative_gap(min(plans, default=None), max(bounds, default=None))
+        return target > 0 and gap is not None and gap <= target
+
     phases = [relax_and_round(view, integer, budget * 0.6)]  # seconds at national scale
     record(phases)
     # the two MILPs run side by side (HiGHS releases the interpreter): one proves the bound, one finds plans
@@ -324,14 +341,16 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
     found: list[Phase | None] = [None, None]
 
     def run(k: int, whole: bool) -> None:
-        found[k] = milp_phase(view, integer, limit, hint=phases[0].values, whole=whole, progress=hear)
+        found[k] = milp_phase(view, integer, limit, relative_gap=max(MILP_GAP, target), hint=phases[0].values,
+                              whole=whole, progress=hear)
 
     # HiGHS does not heed an interrupter, so the MILPs run in daemon threads that Ctrl-C may leave behind
     threads = [threading.Thread(target=run, args=(k, whole), daemon=True) for k, whole in enumerate((False, True))]
-    if not stopped():
+    if not stopped() and not reached(phases):
         for thread in threads:
             thread.start()
-        while any(t.is_alive() for t in threads) and not stopped():
+        while (any(t.is_alive() for t in threads) and not stopped()
+               and not reached(phases + [p for p in found if p is not None])):
             threads[0].join(timeout=0.1) if threads[0].is_alive() else threads[1].join(timeout=0.1)
     phases += [p for p in found if p is not None]
     record(phases)
@@ -343,6 +362,11 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
     if not plans:
         return None, bound, report
     best = min(plans, key=lambda p: p.objective_units)
+    if reached(phases):  # the requested gap is met: no phase 2
+        report["stopped_at_gap"] = True
+        add_solution_hint(model, best.values)
+        report["hinted"] = True
+        return best, bound, report
     sub = model.clone()
     for i in integer:
         sub.add(sub.get_int_var_from_proto_index(i) == best.values[i])
@@ -359,6 +383,16 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
         add_solution_hint(model, best.values)
         report["hinted"] = True
     return best, bound, report
+
+
+def add_objective_floor(model: cp_model.CpModel, bound_units: float) -> None:
+    """objective ≥ ⌊bound⌋: a proven lower bound as a row, a valid cut that lets CP-SAT's own bound
+    and gap limit start where phase 1 ended (it cuts off no plan)."""
+    proto = model.Proto()
+    obj = proto.objective
+    expr = cp_model.LinearExpr.weighted_sum([model.get_int_var_from_proto_index(v) for v in obj.vars],
+                                            list(obj.coeffs))
+    model.add(expr >= math.floor(bound_units - obj.offset) - 1).with_name("proven_bound")
 
 
 def _cny(scale: scaling.CostScale, units: float | None) -> float | None:
