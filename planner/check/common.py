@@ -69,7 +69,8 @@ def check_solver_block(plan: dict[str, Any], relative_gap_limit: float | None = 
         true_gap = abs(obj - bound) / max(abs(obj), 1.0)
         if gap is None or not math.isclose(gap, true_gap, rel_tol=1e-6, abs_tol=1e-9):
             out.append(f"solver gap states {gap}, objective {obj} and bound {bound} give {true_gap}")
-        limit = relative_gap_limit or 0.0
+        # the scenario's limit, else the one the solve was given (recorded in the solver block)
+        limit = relative_gap_limit or s.get("relative_gap_limit") or 0.0
         if status == "optimal" and true_gap > limit + 1e-4:
             out.append(f"status optimal with a {100 * true_gap:.4f} % gap (the gap limit is {100 * limit:g} %)")
     if not has_plan:

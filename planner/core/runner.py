@@ -33,8 +33,10 @@ from planner.core.twophase import (
 from planner.inputs.scenario import Scenario, SolverSettings
 from planner.results.result import Status
 
-#: a model with at least this many variables gets the two-phase start (``start="auto"``)
+#: a model with at least this many variables gets the two-phase start (``start="auto"``) ...
 AUTO_START_VARIABLES = 3000
+#: ... and at most this many: beyond, reading it into Python rows costs gigabytes and its LP most of a minute
+AUTO_START_MAX_VARIABLES = 150_000
 #: share of the remaining time the two-phase start may use, and of that the MILP (phase 1 b)
 START_SHARE = 0.65
 MILP_SHARE = 0.7
@@ -84,7 +86,8 @@ class Settings:
         return self.time_limit_s - (time.perf_counter() - self.started)
 
     def as_info(self) -> dict[str, Any]:
-        return {"time_limit_s": self.time_limit_s, "workers": self.workers, "seed": self.seed}
+        return {"time_limit_s": self.time_limit_s, "workers": self.workers, "seed": self.seed,
+                "relative_gap_limit": self.relative_gap_limit}
 
 
 def resolve_settings(source: Any = None, *, time_limit_s: float | None = None, workers: int | None = None,
@@ -235,7 +238,8 @@ def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Set
     trace: list[tuple[float, float | None, float | None]] = []
     n_vars = len(model.Proto().variables)
     view: LinearView | None = None
-    if integer is not None and (start == "two_phase" or (start == "auto" and n_vars >= AUTO_START_VARIABLES)):
+    if integer is not None and (start == "two_phase" or (
+            start == "auto" and AUTO_START_VARIABLES <= n_vars <= AUTO_START_MAX_VARIABLES)):
         view = LinearView(model)
         best, bound_units, info["start"] = _two_phase(model, view, scale, settings, integer, trace)
     floor = _cny(scale, bound_units)

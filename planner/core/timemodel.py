@@ -204,12 +204,13 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         add_hints(m, greedy)
     build_s = time.perf_counter() - t0
 
-    status, outcome, solver = solve_model(m.model, m.scale, settings, integer=m.integer_variables(),
-                                          start=start, on_progress=on_progress)
+    # the bounds first, inside the limit
     runs = cheapest_runs(problem, td)
     capacity_free = relaxed_bound(problem, td, runs)
     energetic = energetic_bound(problem, td, runs, time_limit_s=max(1.0, 0.05 * settings.time_limit_s))
     relaxed = max(capacity_free, energetic if energetic is not None else capacity_free)
+    status, outcome, solver = solve_model(m.model, m.scale, settings, integer=m.integer_variables(),
+                                          start=start, on_progress=on_progress)
     info = {
         "model": "time", **outcome,
         "wall_s": round(time.perf_counter() - t0, 3), "build_s": round(build_s, 3), "greedy_s": round(greedy_s, 3),
