@@ -7,10 +7,11 @@ import sys
 import click
 import pandas as pd
 
-from planner.cli.output import make_console, print_frame
+from planner.cli.output import format_number, make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
 from planner.cli.util import load_with_sets, set_option
 from planner.studies.capacity import CapacityResult, plan_capacity
+from planner.studies.explain import explain_capacity
 
 
 @click.command("plan-capacity")
@@ -31,31 +32,89 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
 def run_capacity(file: str, output: str | None, time_limit_s: float | None, workers: int | None,
                  seed: int | None, fmt: str, quiet: bool, sets: tuple[str, ...]) -> None:
     scenario = load_with_sets(file, sets)
+    if fmt == "table" and not quiet:
+        say(f"planning capacity for {scenario.name}: {len(scenario.capacity.candidates) if scenario.capacity else 0} "
+            f"candidate system(s), {len(scenario.capacity.periods) if scenario.capacity else 0} period(s), "
+            f"time limit {time_limit_s or scenario.solver.time_limit_s:g} s …", make_console(stderr=True))
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
         result = plan_capacity(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed, on_progress=progress)
-    if output:
-        result.to_json(output)
+    reasons = explain_capacity(scenario, result)
     if fmt == "json":
+        result.warnings.extend(reasons)
         click.echo(result.to_json())
     else:
-        print_capacity(result)
+        print_capacity(result, reasons, horizon_h=scenario.horizon_h)
+        result.warnings.extend(reasons)
+    if output:
+        result.to_json(output)
+        if fmt != "json":
+            say(f"capacity plan written to {output}")
     if not result.is_feasible():
         click.echo(f"no plan found: {result.solver.get('cp_sat_status')}; raise --time-limit", err=True)
         sys.exit(1)
 
 
-def print_capacity(result: CapacityResult) -> None:
+#: the period table's rows, in the order a planner reads them, with their unit and time basis
+PERIOD_ROWS = [
+    ("units_bought", "systems bought in the period"),
+    ("capex_cny", "capex paid in the period, CNY"),
+    ("annualised_capex_cny_per_year", "annualised capex, CNY per year"),
+    ("maintenance_cny_per_year", "maintenance, CNY per year"),
+    ("power_cost_cny_per_year", "power, CNY per year"),
+    ("cny_per_mtokens_all_in", "all-in CNY per million tokens"),
+    ("chips_owned", "chips owned"),
+    ("chips_used", "chips used"),
+    ("chip_utilisation", "chip utilisation"),
+    ("peak_site_power_mw", "peak site power, MW"),
+    ("served_tokens_per_s", "tokens/s served"),
+    ("unserved_tokens_per_s", "tokens/s unserved"),
+    ("jobs_unplaced", "training jobs unplaced"),
+]
+
+
+def period_frame(result: CapacityResult) -> pd.DataFrame:
+    """Periods as columns, figures as labelled rows (each stating its unit and time basis)."""
+    table = result.period_table().set_index("period")
+    rows = []
+    for key, label in PERIOD_ROWS:
+        if key in table.columns:
+            rows.append({"figure": label, **{p: _fmt(key, v) for p, v in table[key].items()}})
+    return pd.DataFrame(rows)
+
+
+def _fmt(key: str, value: object) -> str:
+    return format_number(key, value)
+
+
+def print_capacity(result: CapacityResult, reasons: list[str] = (), horizon_h: float | None = None) -> None:
     console = make_console()
+    err = make_console(stderr=True)
     for w in result.warnings:
-        make_console(stderr=True).print(f"[yellow]warning:[/] {w}", highlight=False)
+        warn(w, err)
     if len(result.purchases):
-        print_frame(result.purchases, title="Purchases", console=console)
+        print_frame(result.purchases, title="Purchases", console=console,
+                    keep=["period", "site", "system"], drop_first=["accelerator", "in_service_from"])
     else:
-        console.print("Purchases: none — the fleet on hand is the cheapest answer")
-    periods = result.period_table().set_index("period").T.reset_index(names="per period (costs per year)")
-    print_frame(periods, title="Periods", console=console)
+        say("Purchases: none." + (" Demand is left unserved or work unplaced; see why below." if reasons else
+                                   " The fleet on hand serves all the work at the lowest cost."), console)
+    basis = f" (each period is one {horizon_h:g} h window scaled to a year)" if horizon_h else ""
+    print_frame(period_frame(result), title=f"Per period{basis}", console=console, keep=["figure"])
     unplaced = [r.unplaced.assign(period=name) for name, r in result.periods.items() if len(r.unplaced)]
     if unplaced:
         print_frame(pd.concat(unplaced)[["period", "workload", "kind", "city", "tokens_per_s", "reason"]],
-                    title="Unplaced work", console=console)
-    console.print(result.summary())
+                    title="Unplaced work", console=console, keep=["period", "workload"])
+    if reasons:
+        say("Why:", console, style="bold")
+        for line in reasons:
+            say(f"  - {line}", console)
+    o, n = result.objective, len(result.periods)
+    say(f"{result.scenario} (capacity): {result.status.value}", console)
+    say(f"total over {n} period(s), the sum of each period's yearly cost: {o['total_cny_per_year']:,.0f} CNY "
+        f"= annualised capex {o['annualised_capex_cny_per_year']:,.0f} + maintenance "
+        f"{o['maintenance_cny_per_year']:,.0f} + power {o['power_cost_cny_per_year']:,.0f} + latency "
+        f"{o['latency_cny_per_year']:,.0f} + unplaced {o['unplaced_penalty_cny_per_year']:,.0f}", console)
+    s = result.solver
+    gap = "–" if s.get("gap") is None else f"{100 * s['gap']:.3f} %"
+    say(f"capex {result.kpis['capex_cny']:,.0f} CNY for {result.kpis.get('systems_bought', 0)} system(s), "
+        f"{result.kpis.get('chips_bought', 0):,} chips; best bound {s.get('best_bound') or float('nan'):,.0f} CNY, "
+        f"gap {gap}, wall {s.get('wall_s', 0):.2f} s", console)

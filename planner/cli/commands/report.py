@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 
+from planner.cli.output import say
 from planner.errors import InputError, did_you_mean
 from planner.results.result import Result
 from planner.results.statistics import export
@@ -52,8 +52,7 @@ def command(plan: str, output: str, title: str | None, period: str | None, expor
     """Write a self-contained HTML report (summary, map, charts, tables) for a solved plan."""
     result = load_plan(plan, period)
     path = write_report(result, output, title=title, source=Path(plan).name)
-    console = Console()
-    console.print(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    say(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if export_dir:
         written = export(result, export_dir)
-        console.print(f"{len(written)} tables written to {export_dir} as CSV and Parquet")
+        say(f"{len(written)} tables written to {export_dir} as CSV and Parquet")

@@ -8,7 +8,7 @@ import click
 import pandas as pd
 
 from planner.cli.commands.plan_capacity import run_capacity
-from planner.cli.output import make_console, print_frame
+from planner.cli.output import make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
 from planner.cli.util import load_with_sets, set_option
 from planner.core.solve import solve
@@ -42,10 +42,17 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
         run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets)
         return
     scenario = load_with_sets(file, sets)
-    problem = build_problem(scenario)
     err = make_console(stderr=True)
+    if fmt == "table" and not quiet:
+        say(f"solving {scenario.name}: {len(scenario.training_jobs)} training job(s), "
+            f"{len(scenario.inference_services)} inference service(s) on {len(scenario.sites)} site(s), "
+            f"{scenario.horizon_h:g} h horizon …", err)
+    problem = build_problem(scenario)
     for w in problem.warnings:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        warn(w, err)
+    if scenario.capacity is not None:
+        warn("this scenario has a capacity section; `solve` places work on the fleet on hand and ignores it. "
+             "Run `planner plan-capacity FILE` (or `solve --mode capacity`) to choose purchases too", err)
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
         settings = dict(time_limit_s=time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s,
                         workers=workers or scenario.solver.workers,
@@ -60,13 +67,13 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
     if export_dir:
         written = export(result, export_dir)
         if fmt != "json":
-            make_console().print(f"{len(written)} tables written to {export_dir} (CSV and Parquet)")
+            say(f"{len(written)} tables written to {export_dir} (CSV and Parquet)")
     if fmt == "json":
         click.echo(result.to_json())
     else:
         print_result(result)
         if output:
-            make_console().print(f"plan written to {output}")
+            say(f"plan written to {output}")
     if not result.is_feasible():
         click.echo(f"no plan found: solver status {result.solver.get('cp_sat_status')} "
                    f"after {result.solver.get('wall_s')} s; raise --time-limit", err=True)
@@ -79,11 +86,13 @@ def print_result(result: Result) -> None:
     if len(p):
         table = p.assign(energy_mwh=p.energy_mwh.round(2), power_cost_cny=p.power_cost_cny.round(0),
                          hours=p.hours.round(1))
-        print_frame(table, title="Placements", console=console)
+        print_frame(table, title="Placements", console=console, keep=["workload", "site", "accelerator"],
+                    drop_first=["kind", "replicas", "hours", "energy_mwh"])
     if len(result.routing):
-        print_frame(result.routing, title="Routing (tokens/s)", console=console)
+        print_frame(result.routing, title="Routing (tokens/s)", console=console,
+                    keep=["service", "city", "site", "accelerator"])
     if len(result.unplaced):
-        print_frame(result.unplaced, title="Unplaced", console=console)
+        print_frame(result.unplaced, title="Unplaced", console=console, keep=["workload", "city"])
     if len(result.schedule):
         sched = result.schedule.assign(energy_mwh=result.schedule.energy_mwh.round(2),
                                        power_cost_cny=result.schedule.power_cost_cny.round(0))
@@ -94,15 +103,17 @@ def print_result(result: Result) -> None:
 
         print_frame(cost_by_band(result.hourly), title="Power cost by time-of-use band", console=console)
     o, k, s = result.objective, result.kpis, result.solver
+    horizon = result.meta.get("horizon_h")
+    basis = f"per {float(horizon):g} h" if horizon else "over the horizon"
     totals = pd.DataFrame([
-        ("objective", f"{o['total_cny']:,.0f} CNY"),
+        (f"objective ({basis})", f"{o['total_cny']:,.0f} CNY"),
         ("  power cost", f"{o['power_cost_cny']:,.0f} CNY"),
         ("  latency", f"{o['latency_cny']:,.0f} CNY"),
         ("  unplaced penalty", f"{o['unplaced_penalty_cny']:,.0f} CNY"),
         *([("  data transfer", f"{o['transfer_cny']:,.0f} CNY"), ("  checkpoints", f"{o['checkpoint_cny']:,.0f} CNY")]
           if "transfer_cny" in o else []),
-        ("energy", f"{k['energy_mwh']:,.1f} MWh"),
-        ("carbon", f"{k['carbon_t']:,.1f} t CO2"),
+        (f"energy ({basis})", f"{k['energy_mwh']:,.1f} MWh"),
+        (f"carbon ({basis})", f"{k['carbon_t']:,.1f} t CO2"),
         ("token-weighted RTT", f"mean {k['mean_rtt_ms']:.1f} ms, max {k['max_rtt_ms']:.1f} ms"),
         ("inference power cost", f"{k['inference_cny_per_mtokens']:.4f} CNY per million tokens"),
         ("solver", f"{result.status.value} ({s.get('cp_sat_status')}), wall {s.get('wall_s')} s"),
@@ -110,4 +121,4 @@ def print_result(result: Result) -> None:
         ("gap", "–" if s.get("gap") is None else f"{100 * s['gap']:.3f} %"),
         ("greedy baseline", f"{s.get('greedy_objective', float('nan')):,.0f} CNY"),
     ], columns=["", "value"])
-    print_frame(totals, title=f"Totals — {result.scenario}", console=console)
+    print_frame(totals, title=f"Totals — {result.scenario} ({basis})", console=console)
