@@ -32,7 +32,7 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
 def run_capacity(file: str, output: str | None, time_limit_s: float | None, workers: int | None,
                  seed: int | None, fmt: str, quiet: bool, sets: tuple[str, ...]) -> None:
     scenario = load_with_sets(file, sets)
-    if fmt == "table" and not quiet:
+    if fmt == "table" and not quiet and make_console(stderr=True).is_terminal:
         say(f"planning capacity for {scenario.name}: {len(scenario.capacity.candidates) if scenario.capacity else 0} "
             f"candidate system(s), {len(scenario.capacity.periods) if scenario.capacity else 0} period(s), "
             f"time limit {time_limit_s or scenario.solver.time_limit_s:g} s …", make_console(stderr=True))
