@@ -12,6 +12,7 @@ from planner.cli.output import make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
 from planner.cli.util import load_with_sets, set_option
 from planner.core.solve import solve
+from planner.inputs.fingerprint import fingerprint
 from planner.core.timemodel import solve_time
 from planner.problem.build import build_problem
 from planner.results.result import Result
@@ -61,6 +62,7 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
             result = solve_time(scenario, problem=problem, **settings)
         else:
             result = solve(problem, **settings)
+    result.meta["scenario_fingerprint"] = fingerprint(scenario)
     if output:
         result.to_json(output)
     if export_dir:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import sys
 
+from pathlib import Path
+
 import click
 
 from planner.check.verify import check_plan_shape, verify_plan
 from planner.cli.util import load_with_sets, set_option
 from planner.errors import InputError
+from planner.cli.output import warn
+from planner.inputs.fingerprint import plan_changed, plan_mismatch
 from planner.problem.build import build_problem
 from planner.studies.capacity import verify_capacity
 
@@ -20,6 +24,7 @@ from planner.studies.capacity import verify_capacity
 @set_option
 def command(file: str, plan: str, sets: tuple[str, ...]) -> None:
     """Re-check PLAN (a plan JSON) against scenario FILE without the solver. Exit 1 if anything is violated."""
+    _check_order(file, plan)
     scenario = load_with_sets(file, sets)
     try:
         with open(plan, encoding="utf-8") as fh:
@@ -29,6 +34,12 @@ def command(file: str, plan: str, sets: tuple[str, ...]) -> None:
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", file=plan, field=f"line {exc.lineno}",
                          fix="pass a plan written by `planner solve -o`") from None
+    mismatch = plan_mismatch(data, scenario, plan, file) if isinstance(data, dict) else None
+    if mismatch:
+        raise InputError(mismatch, file=plan, field="scenario", fix="pass the scenario this plan was solved from")
+    changed = plan_changed(data, scenario, plan, file) if isinstance(data, dict) else None
+    if changed:
+        warn(changed)
     if isinstance(data, dict) and data.get("kind") == "capacity":
         violations = verify_capacity(scenario, data, file=plan)
     else:
@@ -46,3 +57,10 @@ def command(file: str, plan: str, sets: tuple[str, ...]) -> None:
     click.echo(f"{plan}: ok — {what}{n} placements, {sum(len(p.get('routing', [])) for p in plans)} routes, "
                f"{sum(len(p.get('unplaced', [])) for p in plans)} unplaced; every constraint holds and every "
                "figure recomputes")
+
+
+def _check_order(file: str, plan: str) -> None:
+    """``verify PLAN SCENARIO`` (swapped) gets one sentence, not the scenario schema's 30 problems."""
+    if Path(file).suffix.lower() == ".json" and Path(plan).suffix.lower() in (".yaml", ".yml"):
+        raise InputError("the arguments are swapped: FILE is a plan and PLAN a scenario", file=file,
+                         fix=f"run planner verify {plan} {file}")
