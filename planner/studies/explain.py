@@ -167,3 +167,12 @@ def _training_sentence(period: str, jobs: Any, problem: Any, options: list[Any],
     blocked = f"buying more was blocked by {limits}" if limits else \
         "the candidates are limited by site power, space or max_units_per_site, or the jobs' gangs do not fit them"
     return f"{head}: {cost}, below the unplaced penalty of {_penalty_text(field, penalty)}; {blocked}"
+
+
+def binding_limits_of(scenario: Scenario, result: CapacityResult) -> str:
+    """The purchase limits (budget, supply) the plan reached, as a phrase; empty if none."""
+    if scenario.capacity is None:
+        return ""
+    catalog, topology = load_catalog_for(scenario), load_topology_for(scenario)
+    options, _ = candidate_options(scenario, catalog, sites_only(scenario, topology))
+    return binding_limits(scenario.capacity, result.purchases, options)

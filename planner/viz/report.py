@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 
 from planner.results.result import Result
 from planner.results.statistics import Statistics
+from planner.viz.sections import capacity_section, plot_purchases, time_of_use_section
 from planner.viz.plots import (
     plot_cost,
     plot_gantt,
@@ -46,8 +47,10 @@ footer { margin-top: 3rem; color: #888; font-size: 0.8rem; }
 """
 
 
-def render_report(result: Result, title: str | None = None, source: str | None = None) -> str:
-    """The report as one HTML string (plotly JS embedded)."""
+def render_report(result: Result, title: str | None = None, source: str | None = None,
+                  capacity: dict | None = None) -> str:
+    """The report as one HTML string (plotly JS embedded). ``capacity``: the whole capacity plan
+    (JSON dict) when ``result`` is one of its periods, for the purchases section."""
     stats = Statistics(result)
     name = escape(result.scenario)
     heading = escape(title) if title else f"Plan report — {name}"
@@ -65,18 +68,29 @@ def render_report(result: Result, title: str | None = None, source: str | None =
     if result.warnings:
         parts.append('<div class="warn"><b>Warnings</b><ul>'
                      + "".join(f"<li>{escape(w)}</li>" for w in result.warnings) + "</ul></div>")
+    first = [True]
+
+    def plot(fig: go.Figure) -> str:
+        html = fig.to_html(full_html=False, include_plotlyjs=first[0], config={"displaylogo": False,
+                                                                               "responsive": True})
+        first[0] = False
+        return f'<div class="plot">{html}</div>'
+
+    if capacity is not None:
+        parts += capacity_section(capacity, _table)
+        parts.append(plot(plot_purchases(capacity)))
+        parts.append(f"<h2>Period {escape(str(result.meta.get('period', '')))} in detail</h2>"
+                     if result.meta.get("period") else "")
     parts += ["<h2>Objective</h2>", _table(stats.objective(), money=["cost_cny"])]
 
     figures = _figures(result)
     parts.append("<h2>Where the work runs</h2>")
-    first = True
     for heading_text, fig in figures:
         if heading_text:
             parts.append(f"<h2>{heading_text}</h2>")
-        parts.append('<div class="plot">' + fig.to_html(full_html=False, include_plotlyjs=first,
-                                                        config={"displaylogo": False, "responsive": True})
-                     + "</div>")
-        first = False
+        parts.append(plot(fig))
+    tou_parts, tou_figures = time_of_use_section(result, _table)
+    parts += tou_parts + [plot(f) for f in tou_figures]
 
     parts += [
         "<h2>Cost per site</h2>", _table(stats.cost("site")),
@@ -98,11 +112,12 @@ def render_report(result: Result, title: str | None = None, source: str | None =
     return "\n".join(parts)
 
 
-def write_report(result: Result, path: str | Path, title: str | None = None, source: str | None = None) -> Path:
+def write_report(result: Result, path: str | Path, title: str | None = None, source: str | None = None,
+                 capacity: dict | None = None) -> Path:
     """Write the report to ``path`` and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(result, title=title, source=source), encoding="utf-8")
+    path.write_text(render_report(result, title=title, source=source, capacity=capacity), encoding="utf-8")
     return path
 
 

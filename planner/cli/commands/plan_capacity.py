@@ -11,7 +11,7 @@ from planner.cli.output import format_number, make_console, print_frame, say, wa
 from planner.cli.progress import ProgressLine
 from planner.cli.util import load_with_sets, set_option
 from planner.studies.capacity import CapacityResult, plan_capacity
-from planner.studies.explain import explain_capacity
+from planner.studies.explain import binding_limits_of, explain_capacity
 
 
 @click.command("plan-capacity")
@@ -39,6 +39,7 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
         result = plan_capacity(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed, on_progress=progress)
     reasons = explain_capacity(scenario, result)
+    result.kpis["binding_limits"] = binding_limits_of(scenario, result)
     if fmt == "json":
         result.warnings.extend(reasons)
         click.echo(result.to_json())

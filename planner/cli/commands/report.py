@@ -16,6 +16,11 @@ from planner.viz.report import write_report
 
 def load_plan(path: str, period: str | None = None) -> Result:
     """Read a plan JSON written by ``planner solve -o`` (or one period of a capacity plan)."""
+    return load_plan_with_capacity(path, period)[0]
+
+
+def load_plan_with_capacity(path: str, period: str | None = None) -> tuple[Result, dict | None]:
+    """The plan (or the chosen period of a capacity plan) and, for a capacity plan, the whole plan."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if data.get("kind") == "capacity":
@@ -24,10 +29,11 @@ def load_plan(path: str, period: str | None = None) -> Result:
             if name not in periods:
                 raise InputError(f"no period '{name}' in this capacity plan", file=path, field="--period",
                                  fix=did_you_mean(name, periods) or f"use one of {', '.join(periods)}")
-            plan = periods[name]
+            plan = dict(periods[name])
             plan["scenario"] = f"{data.get('scenario', '')} — period {name}"
-            return Result.from_dict(plan)
-        return Result.from_dict(data)
+            plan["meta"] = {**plan.get("meta", {}), "period": name}
+            return Result.from_dict(plan), data
+        return Result.from_dict(data), None
     except InputError:
         raise
     except FileNotFoundError:
@@ -50,8 +56,8 @@ def load_plan(path: str, period: str | None = None) -> Result:
               help="also write every table as CSV and Parquet into this directory")
 def command(plan: str, output: str, title: str | None, period: str | None, export_dir: str | None) -> None:
     """Write a self-contained HTML report (summary, map, charts, tables) for a solved plan."""
-    result = load_plan(plan, period)
-    path = write_report(result, output, title=title, source=Path(plan).name)
+    result, capacity = load_plan_with_capacity(plan, period)
+    path = write_report(result, output, title=title, source=Path(plan).name, capacity=capacity)
     say(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if export_dir:
         written = export(result, export_dir)
