@@ -59,7 +59,7 @@ solver: {time_limit_s: 10, workers: 2}
 
 # To choose hardware to buy as well, add a capacity section and run `planner plan-capacity`:
 # capacity:
-#   budget_cny: 2.0e8
+#   budget_cny: 2.0e+8
 #   periods: [{name: "2026", inference_growth: 1.5}]
 #   candidates: [{system: hgx-h20}, {system: cloudmatrix-384, sites: [guian]}]
 """

@@ -98,8 +98,8 @@ def print_capacity(result: CapacityResult, reasons: list[str] = (), horizon_h: f
     else:
         say("Purchases: none." + (" Demand is left unserved or work unplaced; see why below." if reasons else
                                    " The fleet on hand serves all the work at the lowest cost."), console)
-    basis = f" (each period is one {horizon_h:g} h window scaled to a year)" if horizon_h else ""
-    print_frame(period_frame(result), title=f"Per period{basis}", console=console, keep=["figure"])
+    basis = f"  each period is one {horizon_h:g} h window scaled to a year" if horizon_h else None
+    print_frame(period_frame(result), title="Per period", console=console, keep=["figure"], note=basis)
     unplaced = [r.unplaced.assign(period=name) for name, r in result.periods.items() if len(r.unplaced)]
     if unplaced:
         print_frame(pd.concat(unplaced)[["period", "workload", "kind", "city", "tokens_per_s", "reason"]],
