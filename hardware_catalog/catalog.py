@@ -397,7 +397,7 @@ def _source_library(doc: Mapping[str, Any], file: str) -> dict[str, dict[str, An
     if not isinstance(library, dict):
         raise InputError("'sources' must be a mapping of id → {source, retrieved, confidence}", file=file,
                          field="sources", fix="write sources as 'my-id: {source: ..., retrieved: ..., confidence: ...}'")
-    allowed = {"source", "retrieved", "confidence", "note"}
+    allowed = {"source", "retrieved", "confidence", "note", "published", "rechecked", "mirror", "method"}
     for key, entry in library.items():
         if not isinstance(entry, dict) or not {"source", "retrieved", "confidence"} <= set(entry):
             raise InputError("a source needs 'source', 'retrieved' and 'confidence'", file=file,

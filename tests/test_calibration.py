@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workloads.calibration import calibrate, error_report, error_summary, load_measurements
+from workloads.calibration import (calibrate, chip_ratios, error_report, error_summary, load_measurements,
+                                   model_value)
 from workloads.estimator import HardwareSpec, estimate_inference
 from workloads.models import load_models
 
@@ -13,19 +14,19 @@ from workloads.models import load_models
 STACKS = {"cuda": (0.35, 0.28), "cann": (0.30, 0.33)}
 
 
-def _hw(id_, bf16, low, mem, bw, domain, stack, low_key="fp8"):
+def _hw(id_, bf16, low, mem, bw, domain, link, stack, low_key="fp8"):
     peaks = {"bf16": bf16, "fp16": bf16, low_key: low}
     mfu, eff = STACKS[stack]
     return HardwareSpec(id=id_, peak_tflops=peaks, memory_gib=mem, memory_bandwidth_tb_per_s=bw, chip_power_kw=1.0,
                         tdp_w=None, scale_up_domain_chips=domain, training_mfu=mfu, inference_efficiency=eff,
-                        software_stack=stack)
+                        software_stack=stack, scale_up_gb_per_s=link)
 
 
-# Spec-sheet peaks, memory and bandwidth of the chips in the measurement table.
+# Spec-sheet peaks, memory, bandwidth, scale-up domain and link (GB/s each way) of the measured chips.
 HARDWARE = {h.id: h for h in [
-    _hw("h800", 989, 1979, 80, 3.35, 8, "cuda"), _hw("h100-sxm", 989, 1979, 80, 3.35, 8, "cuda"),
-    _hw("h20", 148, 296, 96, 4.0, 8, "cuda"), _hw("ascend-910c", 752, 1504, 128, 3.2, 384, "cann", "int8"),
-    _hw("ascend-910b4", 280, 560, 32, 0.8, 8, "cann", "int8"),
+    _hw("h800", 989, 1979, 80, 3.35, 8, 200, "cuda"), _hw("h100-sxm", 989, 1979, 80, 3.35, 8, 450, "cuda"),
+    _hw("h20", 148, 296, 96, 4.0, 8, 450, "cuda"), _hw("ascend-910c", 752, 1504, 128, 3.2, 384, 392, "cann", "int8"),
+    _hw("ascend-910b4", 280, 560, 32, 0.8, 8, 196, "cann", "int8"),
 ]}
 
 
@@ -46,13 +47,24 @@ def test_report_has_every_row_and_errors_against_measurement():
     report = error_report(HARDWARE)
     assert len(report) == len(load_measurements())
     ok = report[report["status"] == "ok"]
-    recomputed = 100 * (ok["estimate"] - ok["measured"]).abs() / ok["measured"]
-    assert recomputed.tolist() == pytest.approx(ok["abs_error_pct"].tolist())
-    summary = error_summary(report).set_index("set")
-    assert summary.loc["calibration", "rows"] > 0 and summary.loc["held-out", "rows"] > 0
-    assert summary.loc["calibration", "median_abs_error_pct"] <= 25
-    assert (ok.loc[ok["set"] == "held-out", "abs_error_pct"] == ok.loc[ok["set"] == "held-out",
-                                                                         "loo_abs_error_pct"]).all()
+    recomputed = 100 * (ok["estimate"] - ok["measured"]) / ok["measured"]
+    assert recomputed.tolist() == pytest.approx(ok["error_pct"].tolist())
+    summary = error_summary(report).set_index("phase")
+    assert summary.loc["serving", "calibration_rows"] > 0 and summary.loc["serving", "held_out_rows"] > 0
+    held = ok[ok["set"] == "held-out"]
+    assert (held["estimate"] == held["loo_estimate"]).all()  # a held-out row's error is already out of sample
+
+
+def test_the_report_shows_the_model_never_a_measurement():
+    """Every estimate in the report is the model at its factor, recomputed here, even where a measurement
+    matches the row's configuration exactly."""
+    report = error_report(HARDWARE).set_index("id")
+    models = load_models()
+    for m in load_measurements():
+        if report.loc[m.id, "status"] != "ok" or m.phase == "training":
+            continue
+        again = model_value(m, models[m.model], HARDWARE[m.hardware], report.loc[m.id, "factor"])
+        assert report.loc[m.id, "estimate"] == pytest.approx(again)
 
 
 def test_unknown_hardware_is_reported_not_estimated():
@@ -60,38 +72,58 @@ def test_unknown_hardware_is_reported_not_estimated():
     assert (report.loc[report["hardware"] == "h20", "status"] != "ok").all()
 
 
-def test_measured_figure_overrides_an_exact_match():
+def test_a_measurement_replaces_the_model_only_where_the_configuration_matches():
+    """cloudmatrix-910c-decode-50ms: DeepSeek-R1, int8, 160-chip decode replica, TPOT 50 ms, no cache hits.
+
+    TPOT 54 ms is within 10 % of 50: the measured 1,943 stands (and the basis says so); 56 ms is not, and
+    neither is 20 ms (the 15 ms figure is 25 % away), a 144-chip replica or a 30 % cache-hit rate.
+    ``basis="model"`` never replaces.
+    """
     cal = calibrate(HARDWARE)
     model = load_models()["deepseek-r1"]
     hw = HARDWARE["ascend-910c"]
-    est = estimate_inference(model, hw, "int8", tpot_ms=50, chips_per_replica=160)
-    applied = cal.apply(est, hw)
-    assert applied.decode_tokens_per_s_per_chip == 1943  # measured at TPOT 50 ms
-    assert applied.basis.startswith("measured:cloudmatrix-910c-decode-50ms")
-    strict = cal.apply(estimate_inference(model, hw, "int8", tpot_ms=20, chips_per_replica=160), hw)
-    assert strict.decode_tokens_per_s_per_chip == 538  # only the 15 ms figure is safe at 20 ms
+    kw = dict(input_tokens=4096, output_tokens=256)
+
+    def est(**more):
+        return cal.estimate(model, hw, "int8", **{**dict(tpot_ms=50, chips_per_replica=160), **kw, **more})
+
+    for tpot in (50, 54):
+        hit = est(tpot_ms=tpot)
+        assert hit.decode_tokens_per_s_per_chip == 1943
+        assert hit.basis.startswith("measured:cloudmatrix-910c-decode-50ms")
+        assert any("not the model" in note for note in hit.notes)
+    for miss in (est(tpot_ms=56), est(tpot_ms=20), est(chips_per_replica=144), est(prefix_cache_hit_rate=0.3),
+                 est(basis="model")):
+        assert "measured" not in miss.basis and miss.decode_tokens_per_s_per_chip != 1943
+    model_only = est(basis="model")
     factor, level = cal.factor("cann", "decode")
-    raw = cal.apply(est, hw, override=False)
-    assert raw.decode_tokens_per_s_per_chip == pytest.approx(est.decode_tokens_per_s_per_chip * factor)
-    assert level == "stack:cann"
+    assert level == "stack:cann" and model_only.decode_factor == factor
+    prefill = est(prefill_chips_per_replica=16)
+    assert prefill.prefill_tokens_per_s_per_chip == 6688 and "cloudmatrix-910c-prefill" in prefill.basis
 
 
 def test_catalog_specs_when_the_catalog_is_available():
     hardware_catalog = pytest.importorskip("hardware_catalog")
-    if not hasattr(hardware_catalog, "load"):
-        pytest.skip("hardware_catalog.load is not available yet")
     cat = hardware_catalog.load()
     spec = HardwareSpec.from_catalog(cat, "ascend-910c")
     assert spec.memory_gib > 0 and spec.peak("int8") and spec.peak("fp8") is None
     assert spec.software_stack == "cann" and spec.scale_up_domain_chips == 384
+    assert spec.scale_up_gb_per_s == pytest.approx(392)  # 784 GB/s both ways
     assert spec.chip_power_kw == pytest.approx(cat.chip_power_kw("ascend-910c"))
+    # no catalogued system: a chip with a scale-up link takes the default 8-chip domain, one without stays alone
+    pr = HardwareSpec.from_catalog(cat, "ascend-950pr")
+    assert pr.scale_up_domain_chips == 8 and pr.scale_up_gb_per_s == pytest.approx(1000)
+    mlu = HardwareSpec.from_catalog(cat, "mlu590")
+    assert mlu.scale_up_domain_chips == 1 and mlu.scale_up_gb_per_s is None
+    assert mlu.memory_bandwidth_tb_per_s == pytest.approx(1.23)
 
 
-def test_error_against_the_catalog_meets_the_target():
-    hardware_catalog = pytest.importorskip("hardware_catalog")
-    if not hasattr(hardware_catalog, "load"):
-        pytest.skip("hardware_catalog.load is not available yet")
+def test_leave_one_out_error_against_the_catalog_meets_the_target():
+    """Issue targets on the shipped table: leave-one-out median |error| <= 25 % over decode and prefill
+    calibration rows, every one within 2x. Held-out rows are reported, not asserted (never tuned to)."""
     report = error_report()
-    assert (report["status"] == "ok").all()
-    summary = error_summary(report).set_index("set")
-    assert summary.loc["calibration", "median_abs_error_pct"] <= 25
+    assert (report["status"] == "ok").all(), report.loc[report["status"] != "ok", ["id", "status"]]
+    summary = error_summary(report).set_index("phase")
+    assert summary.loc["serving", "loo_median_abs_error_pct"] <= 25
+    assert summary.loc["serving", "loo_all_within_2x"]
+    assert not chip_ratios(report).empty

@@ -45,6 +45,7 @@ def test_services_get_estimated_throughput_and_the_plan_says_so():
     tps = figures[("qwen-chat", "h20", "tokens_per_s_per_chip")]
     assert tps["value"] > 0
     assert tps["basis"] == "calibrated" or tps["basis"].startswith("measured")
+    assert ("qwen-chat", "h20") in {(r["service"], r["accelerator"]) for r in result.meta["estimated_throughput"]}
     assert figures[("qwen-chat", "h20", "chips_per_replica")]["value"] >= 1
     assert result.kpis["served_tokens_per_s"] == pytest.approx(20000)
 
@@ -119,3 +120,41 @@ def test_batch_inference_is_sized_from_throughput_and_scheduled_like_a_job():
     # more chips, proportionally fewer hours (whole replicas)
     bigger = build_problem(scenario_from_dict({**BASE, "batch_inference": [{**batch, "chips": 128}]}))
     assert bigger.jobs["nightly-eval"].hours["h20"] == pytest.approx(job.hours["h20"] / 2, rel=0.01)
+
+
+def test_estimate_and_solve_agree_on_the_figure_for_the_same_service():
+    """The solver's tokens/s per chip for a service is exactly what ``planner estimate`` prints first for the
+    same model, precision, TPOT and request mix; the plan marks the service as estimated with its basis."""
+    import json
+
+    from click.testing import CliRunner
+
+    from planner.cli import main
+
+    service = {**SERVICE, "model": "deepseek-v3", "precision": "int8", "input_tokens": 2048, "output_tokens": 512}
+    scenario = scenario_from_dict({**BASE, "inference_services": [service]})
+    problem = build_problem(scenario)
+    for accel in ("h20", "ascend-910c"):
+        out = CliRunner().invoke(main, ["estimate", "--model", "deepseek-v3", "--accelerator", accel,
+                                        "--precision", "int8", "--tpot-ms", "50", "--input-tokens", "2048",
+                                        "--output-tokens", "512", "--format", "json"])
+        assert out.exit_code == 0, out.output
+        row, = json.loads(out.output)
+        assert problem.services["qwen-chat"].tokens_per_s_per_chip[accel] == pytest.approx(
+            row["output_tokens_per_s_per_chip"], rel=1e-9)
+        assert problem.services["qwen-chat"].chips_per_replica[accel] == row["chips_per_replica"]
+    result = solve_checked(scenario)
+    marked = {(r["service"], r["accelerator"]): r for r in result.meta["estimated_throughput"]}
+    assert set(marked) == {("qwen-chat", "h20"), ("qwen-chat", "ascend-910c")}
+    assert all(r["basis"] == "calibrated" for r in marked.values())
+
+
+def test_report_and_solve_output_list_estimated_services(capsys):
+    from planner.cli.commands.solve import print_result
+    from planner.viz.report import render_report
+
+    result = solve_checked(scenario_from_dict({**BASE, "inference_services": [SERVICE]}))
+    html = render_report(result)
+    assert "Estimated throughput" in html and "qwen-chat" in html
+    print_result(result)
+    assert "Estimated throughput" in capsys.readouterr().out

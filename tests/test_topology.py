@@ -15,6 +15,7 @@ from hardware_catalog.provenance import Confidence, Figure
 from planner.inputs import topology
 from planner.cli import main
 from planner.errors import InputError, UnknownNameError
+from planner.inputs import checks
 
 DATA = Path(__file__).parent / "data" / "topology"
 SITES = ["zhangjiakou", "yrd", "wuhu", "shaoguan", "tianfu", "chongqing", "helinger", "guian", "qingyang",
@@ -105,48 +106,100 @@ def test_estimated_link_follows_formula():
 
 def test_chongqing_is_both_and_bare_name_means_site():
     assert TOPO.node("chongqing") == "site:chongqing"
-    assert TOPO.rtt_ms("guian", "city:chongqing") == pytest.approx(6.0)
+    assert TOPO.rtt_ms("guian", "city:chongqing") == pytest.approx(6.28, abs=0.01)  # 6 ms raised to its floor
     assert TOPO.rtt_ms("guian", "chongqing") == TOPO.rtt_ms("guian", "site:chongqing")
 
 
 # --------------------------------------------------------------------------- reported latencies
 
-def test_guian_reported_latencies_read_as_round_trips():
-    assert TOPO.rtt_ms("guian", "beijing") == pytest.approx(20, abs=0.5)
-    assert TOPO.rtt_ms("guian", "guangzhou") == pytest.approx(10, abs=0.5)
-    # "15 ms to the Yangtze River Delta" is attached to Wuhu: as an RTT to Shanghai it is below the fibre floor.
-    assert TOPO.rtt_ms("guian", "wuhu") == pytest.approx(15, abs=0.5)
-    floor = 2 * topology.great_circle_km(26.40, 106.40, 31.230, 121.474) / 200000 * 1000
-    assert floor > 15
-    assert floor < TOPO.rtt_ms("guian", "shanghai") <= 15 + TOPO.rtt_ms("wuhu", "shanghai")
+def floor_ms(a: str, b: str) -> float:
+    """Fibre floor by hand: 2 x km x 1.5 / 200,000 km/s x 1000 + 1 ms equipment."""
+    na, nb = TOPO.graph.nodes[TOPO.node(a)], TOPO.graph.nodes[TOPO.node(b)]
+    return 2 * topology.great_circle_km(na["lat"], na["lon"], nb["lat"], nb["lon"]) * 1.5 / 200000 * 1000 + 1.0
 
 
-def test_zhongwei_one_way_figures_doubled():
-    # Measured one-way 8-10 ms to Beijing -> 16-20 ms RTT; within 15 ms one-way to Shanghai -> <= 30 ms RTT.
-    assert 16 <= TOPO.rtt_ms("zhongwei", "beijing") <= 20
+def test_unstated_claims_are_bounds_no_stronger_than_physics():
+    """Gui'an's 20/15/10/6 ms (China Daily) say neither one-way nor round trip.
+
+    Read as round trips they need near-straight routes: Gui'an-Beijing is 1,764 km, so the
+    floor at route factor 1.5 is 2 x 1,764 x 1.5 / 200 + 1 = 27.5 ms, and that is what is used.
+    """
+    for city, claim in (("beijing", 20), ("guangzhou", 10), ("city:chongqing", 6)):
+        assert TOPO.rtt_ms("guian", city) == pytest.approx(max(claim, floor_ms("guian", city)), abs=0.01)
+    assert TOPO.rtt_ms("guian", "beijing") == pytest.approx(27.46, abs=0.01)
+    assert TOPO.rtt_ms("guian", "wuhu") == pytest.approx(20.39, abs=0.01)
+    link = next(l for l in TOPO.links if {l.a, l.b} == {"site:guian", "city:beijing"})
+    assert link.reported_kind == "unspecified" and "fibre floor" in link.reading
+    assert link.reported_ms.value == 20 and link.reported_ms.published.isoformat() == "2023-08-23"
+
+
+def test_reading_of_a_reported_figure():
+    fig = Figure(value=10, source="https://example.org/a", retrieved="2026-12-01", confidence="press")
+    assert topology.read_reported_ms(fig, "one_way", None)[0] == 20
+    assert topology.read_reported_ms(fig, "round_trip", 30.0)[0] == 10
+    assert topology.read_reported_ms(fig, "unspecified", 7.5)[0] == 10
+    assert topology.read_reported_ms(fig, "unspecified", 12.5)[0] == 12.5
+    assert topology.read_reported_ms(fig, "unspecified", 12.5, "one_way")[0] == 20
+    with pytest.raises(ValueError, match="latency_model"):
+        topology.read_reported_ms(fig, "unspecified", None)
+
+
+def test_zhongwei_one_way_figures_doubled_and_no_path_beats_them():
+    # Measured one-way 8-10 ms to Beijing -> 18 ms RTT; within 15 ms one-way to Shanghai -> <= 30 ms RTT.
+    assert TOPO.rtt_ms("zhongwei", "beijing") == pytest.approx(18)  # was 17.15 through Helinger's 5 ms link
     assert TOPO.rtt_ms("zhongwei", "shanghai") <= 30
     link = next(l for l in TOPO.links if {l.a, l.b} == {"site:zhongwei", "city:beijing"})
     assert link.reported_kind == "one_way" and link.rtt_ms.value == 18
+    assert checks.paths_faster_than_measured(TOPO) == []
 
 
-def test_ulanqab_and_qingyang_upper_bounds():
-    assert TOPO.rtt_ms("helinger", "beijing") <= 5
-    assert TOPO.rtt_ms("qingyang", "beijing") <= 15
+def test_ulanqab_claim_is_not_moved_silently():
+    link = next(l for l in TOPO.links if {l.a, l.b} == {"site:helinger", "city:beijing"})
+    assert "Ulanqab" in link.claimed_for and "Ulanqab" in link.reading
+    # 5 ms was said of Ulanqab (303 km); at Helinger (393 km) the floor is 2 x 393 x 1.5 / 200 + 1 = 6.9 ms.
+    assert TOPO.rtt_ms("helinger", "beijing") == pytest.approx(floor_ms("helinger", "beijing"), abs=0.01)
+    assert TOPO.rtt_ms("helinger", "beijing") == pytest.approx(6.90, abs=0.01)
+    assert TOPO.rtt_ms("qingyang", "beijing") == pytest.approx(15)  # 15 ms is above its 14.5 ms floor
 
 
-def test_policy_latency_circles():
-    checks = TOPO.latency_checks()
-    hub = checks[checks.check == "hub_to_hub"]
-    assert len(hub) == 45
+def test_policy_latency_circles_under_each_reading():
+    checks_df = TOPO.latency_checks()
+    hub = checks_df[checks_df.check == "hub_to_hub"]
+    assert len(hub) == 45 and set(hub.limit_kind) == {"unspecified"}
     assert hub.holds_as_one_way.all()          # 20 ms read one-way: every hub pair holds
     assert not hub.holds_as_rtt.all()          # read as a round trip it does not
-    near = checks[checks.check == "cluster_to_city"].set_index(["a", "b"])
+    assert (hub.holds == hub.holds_as_rtt).all()  # the one reading: round trip, no stricter than the floor
+    near = checks_df[checks_df.check == "cluster_to_city"].set_index(["a", "b"])
     assert near.holds_as_one_way.all()
     assert near.loc[("site:zhangjiakou", "city:beijing"), "holds_as_rtt"]
     assert near.loc[("site:yrd", "city:shanghai"), "holds_as_rtt"]
     assert near.loc[("site:shaoguan", "city:guangzhou"), "holds_as_rtt"]
-    qingyang = checks[checks.check.str.startswith("Qingyang")].set_index("b")
+    qingyang = checks_df[checks_df.check.str.startswith("Qingyang")].set_index("b")
     assert qingyang.loc["city:beijing", "holds"] and not qingyang.loc["city:guangzhou", "holds"]
+    summary = TOPO.claims_summary()
+    assert summary[0] == ("hub_to_hub (20 ms, unstated: round trip, no stricter than the fibre floor): "
+                          f"{int(hub.holds.sum())}/45 hold; as round trip {int(hub.holds_as_rtt.sum())}/45, "
+                          "as one-way 45/45")
+
+
+def test_consistency_findings():
+    findings = checks.topology_findings(TOPO)
+    assert not [f for f in findings if f.severity == "impossible"]
+    pue = {f.where for f in findings if f.check == "pue_above_cap"}
+    assert pue == {"site yrd", "site wuhu", "site shaoguan", "site tianfu", "site chongqing"}
+
+
+def test_checks_flag_impossible_links_and_tariffs():
+    fast = topology.load(overlay={"add_links": [{"a": "zhongwei", "b": "shanghai", "rtt_ms": 5}]})
+    found = {f.check for f in checks.topology_findings(fast) if f.severity == "impossible"}
+    assert {"link_faster_than_light", "path_faster_than_measured"} <= found or "link_faster_than_light" in found
+    shortcut = topology.load(overlay={"add_links": [{"a": "zhongwei", "b": "helinger", "rtt_ms": 6},
+                                                    {"a": "helinger", "b": "beijing", "rtt_ms": 7}]})
+    assert {f.check for f in checks.topology_findings(shortcut)} >= {"path_faster_than_measured"}
+    out = CliRunner().invoke(main, ["topology", "checks"])
+    assert out.exit_code == 0, out.output
+    assert out.output.strip().splitlines()[-1].startswith("topology checks: ")
+    assert "0 impossible" in out.output.strip().splitlines()[-1]
 
 
 # --------------------------------------------------------------------------- prices
@@ -189,7 +242,7 @@ def test_sites_frame_columns():
 def test_cut_link_raises_rtt():
     cut = topology.load(overlay={"cut_links": [["guian", "beijing"]]})
     assert cut.rtt_ms("guian", "beijing") > TOPO.rtt_ms("guian", "beijing") + 1
-    assert TOPO.rtt_ms("guian", "beijing") == pytest.approx(20)  # the base is not touched
+    assert TOPO.rtt_ms("guian", "beijing") == pytest.approx(27.46, abs=0.01)  # the base is not touched
 
 
 def test_add_and_remove_sites_and_links():

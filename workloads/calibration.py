@@ -1,24 +1,31 @@
-"""Calibrating the roofline estimator against published measurements.
+"""Calibrating the step-time estimator against published measurements.
 
 Rules
-    1. Fitted factor. For every (software stack, phase) with calibration rows,
-       factor = geometric mean of measured / roofline over those rows; phases are
-       decode, prefill and training. A stack with no rows for a phase takes the
-       geometric mean over all stacks for that phase; a phase with no rows at
-       all keeps factor 1. Calibrated estimate = roofline x factor.
-    2. Measured override. Where the measurement table holds the exact
-       (hardware, model, precision) and metric, the planner uses the measured
-       figure instead of the estimate. For decode it must have been measured at
-       a TPOT no looser than the one asked for (a stricter SLO is a safe lower
-       bound); the loosest such TPOT wins.
-    Rows marked ``held_out`` are never used to fit factors; the error report
-    gives their error separately. The report shows the calibrated estimate
-    before any override (an override would make its own error zero).
+    1. Fitted factors. For every (software stack, phase) with calibration rows,
+       one factor scales the stack's compute efficiency (capped at 1 of peak)
+       inside the step-time model, chosen to minimise the squared log error over
+       those rows (a 1-D golden-section search); phases are decode and prefill.
+       A stack with no rows for a phase takes the factor fitted on all stacks'
+       rows of that phase; a phase with no rows keeps factor 1. Because the
+       factor acts inside the model, the batch still meets the TPOT and no
+       estimate exceeds the replica's roofline. Training rows get the geometric
+       mean of measured / estimated chip-hours, reported only.
+    2. Measured override. A measurement replaces the model's decode (prefill)
+       figure only where its configuration matches the request: same hardware,
+       model, precision and replica size (decode or prefill replica), the same
+       stated prefix-cache hit rate and, for decode, a TPOT within 10 % of the
+       measured one. The basis then names the measurement; ``basis="model"``
+       never overrides.
+    Rows marked ``held_out`` are never used to fit factors. The error report
+    gives, per row, the in-sample error (factors fitted on all calibration rows),
+    the leave-one-out error (refitted without the row) and, for held-out rows,
+    their error against the full fit; and medians of each.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -32,8 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hardware_catalog.provenance import Confidence
 from planner.errors import InputError
-from workloads.estimator import (HardwareSpec, InferenceEstimate, estimate_inference, estimate_training,
-                                 with_throughput)
+from workloads.estimator import (HardwareSpec, InferenceEstimate, cny_per_moutput_tokens, estimate_inference,
+                                 estimate_training, with_throughput)
 from workloads.models import ModelSpec, load_models
 
 MEASUREMENTS_FILE = Path(__file__).parent / "data" / "measurements.yaml"
@@ -41,10 +48,27 @@ MEASUREMENTS_FILE = Path(__file__).parent / "data" / "measurements.yaml"
 Metric = Literal["decode_tokens_per_s_per_chip", "prefill_tokens_per_s_per_chip", "training_chip_hours"]
 PHASE: dict[str, str] = {"decode_tokens_per_s_per_chip": "decode", "prefill_tokens_per_s_per_chip": "prefill",
                          "training_chip_hours": "training"}
+#: a measured decode figure stands in for the model only within this relative distance of its TPOT
+TPOT_MATCH = 0.10
+#: golden-section search range of a fitted factor (x the stack's catalog compute efficiency)
+FACTOR_RANGE = (0.05, 8.0)
+
+
+class Variant(BaseModel):
+    """Figures of the exact part measured where it differs from the catalog entry's value (within its range)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    memory_gib: float | None = Field(None, gt=0)
+    memory_bandwidth_tb_per_s: float | None = Field(None, gt=0)
 
 
 class Setup(BaseModel):
-    """The deployment a figure was measured under."""
+    """The deployment a figure was measured under.
+
+    ``chips_per_replica`` is the replica of the measured phase: the decode replica
+    for decode rows, the prefill replica for prefill rows.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,6 +80,7 @@ class Setup(BaseModel):
     prefix_cache_hit_rate: float = Field(0.0, ge=0, lt=1)
     tokens: float | None = Field(None, gt=0)
     chips: int | None = Field(None, ge=1)
+    variant: Variant | None = None
 
 
 class Measurement(BaseModel):
@@ -71,6 +96,7 @@ class Measurement(BaseModel):
     value: float = Field(gt=0)
     source: str = Field(min_length=1)
     retrieved: dt.date
+    rechecked: bool | None = None  # false: not re-read since first recorded (see hardware_catalog.provenance)
     confidence: Confidence
     held_out: bool = False
     setup: Setup = Setup()
@@ -103,22 +129,78 @@ def load_measurements(path: Path | None = None) -> list[Measurement]:
     return rows
 
 
-def roofline_value(m: Measurement, model: ModelSpec, hw: HardwareSpec) -> float:
-    """The uncalibrated estimator's figure for a measurement's metric and setup."""
+def _measured_hw(m: Measurement, hw: HardwareSpec) -> HardwareSpec:
+    variant = m.setup.variant
+    if variant is None:
+        return hw
+    return hw.replace(**{k: v for k, v in variant.model_dump().items() if v is not None})
+
+
+def model_estimate(m: Measurement, model: ModelSpec, hw: HardwareSpec, factor: float = 1.0) -> InferenceEstimate:
+    """The step-time model at a measurement's setup, its phase's efficiency scaled by ``factor``."""
+    s = m.setup
+    replica = {"chips_per_replica": s.chips_per_replica} if m.phase == "decode" else \
+        {"prefill_chips_per_replica": s.chips_per_replica}
+    return estimate_inference(model, _measured_hw(m, hw), m.precision, tpot_ms=s.tpot_ms, input_tokens=s.input_tokens,
+                              output_tokens=s.output_tokens, kv_precision=s.kv_precision,
+                              prefix_cache_hit_rate=s.prefix_cache_hit_rate,
+                              decode_factor=factor if m.phase == "decode" else 1.0,
+                              prefill_factor=factor if m.phase == "prefill" else 1.0, **replica)
+
+
+def model_value(m: Measurement, model: ModelSpec, hw: HardwareSpec, factor: float = 1.0) -> float:
+    """The model's figure for a measurement's metric and setup."""
     s = m.setup
     if m.metric == "training_chip_hours":
         if s.tokens is None or s.chips is None:
             raise InputError("training rows need setup.tokens and setup.chips", file=str(MEASUREMENTS_FILE),
                              field=m.id, fix="add tokens and chips under setup")
-        return estimate_training(model, hw, s.tokens, s.chips, m.precision).chip_hours
-    est = estimate_inference(model, hw, m.precision, tpot_ms=s.tpot_ms, input_tokens=s.input_tokens,
-                             output_tokens=s.output_tokens, chips_per_replica=s.chips_per_replica,
-                             kv_precision=s.kv_precision, prefix_cache_hit_rate=s.prefix_cache_hit_rate)
-    return getattr(est, m.metric)
+        return estimate_training(model, hw, s.tokens, s.chips, m.precision).chip_hours * factor
+    return float(getattr(model_estimate(m, model, hw, factor), m.metric))
+
+
+def roofline_of(m: Measurement, model: ModelSpec, hw: HardwareSpec) -> float | None:
+    """The replica's roofline for a serving measurement (None for training)."""
+    if m.phase == "training":
+        return None
+    est = model_estimate(m, model, hw)
+    return est.roofline_decode_tokens_per_s_per_chip if m.phase == "decode" \
+        else est.roofline_prefill_tokens_per_s_per_chip
 
 
 def _geomean(values: Sequence[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+Row = tuple[Measurement, ModelSpec, HardwareSpec]
+
+
+def _loss(rows: Sequence[Row], factor: float) -> float:
+    total = 0.0
+    for m, model, hw in rows:
+        value = model_value(m, model, hw, factor)
+        total += math.log(m.value / value) ** 2 if value > 0 else 1e6
+    return total
+
+
+def fit_factor(rows: Sequence[Row]) -> float:
+    """The factor minimising the squared log error of ``rows`` (serving rows of one phase)."""
+    if rows[0][0].phase == "training":
+        return _geomean([m.value / model_value(m, model, hw) for m, model, hw in rows])
+    lo, hi = math.log(FACTOR_RANGE[0]), math.log(FACTOR_RANGE[1])
+    golden = (math.sqrt(5) - 1) / 2
+    a, b = hi - golden * (hi - lo), lo + golden * (hi - lo)
+    fa, fb = _loss(rows, math.exp(a)), _loss(rows, math.exp(b))
+    for _ in range(36):
+        if fa <= fb:
+            hi, b, fb = b, a, fa
+            a = hi - golden * (hi - lo)
+            fa = _loss(rows, math.exp(a))
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + golden * (hi - lo)
+            fb = _loss(rows, math.exp(b))
+    return math.exp((lo + hi) / 2)
 
 
 @dataclass(frozen=True)
@@ -137,47 +219,68 @@ class Calibration:
             return self.phase_factors[phase], "all-stacks"
         return 1.0, "none"
 
-    def measured(self, hardware: str, model: str, precision: str, metric: str,
-                 tpot_ms: float | None = None) -> Measurement | None:
-        """The measurement that overrides an estimate, if any (rule 2 in the module docstring)."""
-        hits = [m for m in self.measurements
-                if (m.hardware, m.model, m.precision, m.metric) == (hardware, model, precision, metric)]
-        if metric == "decode_tokens_per_s_per_chip" and tpot_ms is not None:
-            hits = [m for m in hits if m.setup.tpot_ms <= tpot_ms]
-            hits.sort(key=lambda m: m.setup.tpot_ms)
-        return hits[-1] if hits else None
+    def matching(self, est: InferenceEstimate, hw: HardwareSpec, phase: str) -> Measurement | None:
+        """The measurement whose configuration matches the estimate's (rule 2), if any."""
+        metric = f"{phase}_tokens_per_s_per_chip"
+        replica = est.chips_per_replica if phase == "decode" else est.prefill_chips_per_replica
+        for m in self.measurements:
+            s = m.setup
+            if (m.hardware, m.model, m.precision, m.metric) != (hw.id, est.model_id, est.precision, metric):
+                continue
+            if s.chips_per_replica != replica or s.prefix_cache_hit_rate != est.prefix_cache_hit_rate:
+                continue
+            if phase == "decode" and abs(est.tpot_ms - s.tpot_ms) > TPOT_MATCH * s.tpot_ms:
+                continue
+            return m
+        return None
 
-    def apply(self, est: InferenceEstimate, hw: HardwareSpec, *, override: bool = True) -> InferenceEstimate:
-        """Scale an inference estimate by the fitted factors, then apply measured overrides."""
-        f_decode, _ = self.factor(hw.software_stack, "decode")
-        f_prefill, _ = self.factor(hw.software_stack, "prefill")
-        decode = est.decode_tokens_per_s_per_chip * f_decode
-        prefill = est.prefill_tokens_per_s_per_chip * f_prefill
-        basis = "calibrated"
-        if override:
-            m_dec = self.measured(hw.id, est.model_id, est.precision, "decode_tokens_per_s_per_chip", est.tpot_ms)
-            m_pre = self.measured(hw.id, est.model_id, est.precision, "prefill_tokens_per_s_per_chip")
-            if m_dec is not None:
-                decode, basis = m_dec.value, f"measured:{m_dec.id}"
-            if m_pre is not None:
-                prefill = m_pre.value
-                basis = f"{basis},measured:{m_pre.id}" if basis.startswith("measured") else f"measured:{m_pre.id}"
-        return with_throughput(est, decode, prefill, basis)
+    def estimate(self, model: ModelSpec, hw: HardwareSpec, precision: str = "bf16", *, basis: str = "auto",
+                 **kwargs: Any) -> InferenceEstimate:
+        """Calibrated estimate; with ``basis="auto"`` a matching measurement replaces its phase's figure.
+
+        ``basis="model"`` is the calibrated model alone; ``"uncalibrated"`` the catalog efficiencies.
+        """
+        if basis not in ("auto", "model", "uncalibrated"):
+            raise InputError(f"unknown basis '{basis}'", field="--basis", fix="use auto, model or uncalibrated")
+        if basis == "uncalibrated":
+            return estimate_inference(model, hw, precision, **kwargs)
+        f_decode, lvl_d = self.factor(hw.software_stack, "decode")
+        f_prefill, lvl_p = self.factor(hw.software_stack, "prefill")
+        est = estimate_inference(model, hw, precision, decode_factor=f_decode, prefill_factor=f_prefill,
+                                 basis="calibrated", **kwargs)
+        if basis == "model":
+            return est
+        decode, prefill = est.decode_tokens_per_s_per_chip, est.prefill_tokens_per_s_per_chip
+        parts, notes = [], []
+        for phase in ("decode", "prefill"):
+            m = self.matching(est, hw, phase)
+            if m is None:
+                continue
+            if phase == "decode":
+                decode = m.value
+            else:
+                prefill = m.value
+            parts.append(f"measured:{m.id}")
+            notes.append(f"{phase} figure is the measurement {m.id} ({m.value:,.0f}/s per chip), not the model's "
+                         f"{getattr(est, m.metric):,.0f}; --basis model shows the model alone")
+        if not parts or not est.meets_tpot:
+            return est
+        return with_throughput(est, decode, prefill, ",".join(parts) + ("" if len(parts) == 2 else ",calibrated"),
+                               tuple(notes))
 
 
-def fit(rows: Sequence[tuple[Measurement, HardwareSpec, float]],
-        measurements: Sequence[Measurement] = ()) -> Calibration:
-    """Fit factors from (measurement, hardware, roofline value) rows; held-out rows are skipped."""
-    by_stack: dict[tuple[str, str], list[float]] = defaultdict(list)
-    by_phase: dict[str, list[float]] = defaultdict(list)
-    for m, hw, roofline in rows:
+def fit(rows: Sequence[Row], measurements: Sequence[Measurement] = ()) -> Calibration:
+    """Fit factors from (measurement, model, hardware) rows; held-out rows are skipped."""
+    by_stack: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    by_phase: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        m, _, hw = row
         if m.held_out:
             continue
-        ratio = m.value / roofline
-        by_stack[(hw.software_stack or "unknown", m.phase)].append(ratio)
-        by_phase[m.phase].append(ratio)
-    return Calibration(stack_factors={k: _geomean(v) for k, v in by_stack.items()},
-                       phase_factors={k: _geomean(v) for k, v in by_phase.items()},
+        by_stack[(hw.software_stack or "unknown", m.phase)].append(row)
+        by_phase[m.phase].append(row)
+    return Calibration(stack_factors={k: fit_factor(v) for k, v in by_stack.items()},
+                       phase_factors={k: fit_factor(v) for k, v in by_phase.items()},
                        measurements=tuple(measurements))
 
 
@@ -209,106 +312,198 @@ def catalog_hardware(ids: Sequence[str] | None = None,
 
 
 def _evaluate(measurements: Sequence[Measurement], hardware: Mapping[str, HardwareSpec],
-              models: Mapping[str, ModelSpec]) -> tuple[list[tuple[Measurement, HardwareSpec, float]], list[str]]:
-    rows, skipped = [], []
+              models: Mapping[str, ModelSpec]) -> tuple[list[Row], dict[str, str]]:
+    rows: list[Row] = []
+    skipped: dict[str, str] = {}
     for m in measurements:
         hw, model = hardware.get(m.hardware), models.get(m.model)
         if hw is None or model is None:
-            skipped.append(m.id)
+            skipped[m.id] = "no spec for the hardware or model"
             continue
         try:
-            rows.append((m, hw, roofline_value(m, model, hw)))
-        except InputError:
-            skipped.append(m.id)
+            model_value(m, model, hw)
+            roof = roofline_of(m, model, hw)
+        except InputError as exc:
+            skipped[m.id] = f"the model cannot run this setup: {exc.detail}"
+            continue
+        if roof is not None and m.value > roof * (1 + 1e-9):
+            skipped[m.id] = (f"measured {m.value:,.0f} is above the replica's roofline {roof:,.0f} with the catalog's "
+                             "figures: the catalog or the setup is wrong, so the row cannot calibrate")
+            continue
+        rows.append((m, model, hw))
     return rows, skipped
+
+
+def _inputs(hardware: Mapping[str, HardwareSpec] | None, models: Mapping[str, ModelSpec] | None,
+            measurements: Sequence[Measurement] | None
+            ) -> tuple[list[Measurement], Mapping[str, HardwareSpec], Mapping[str, ModelSpec]]:
+    measurements = list(measurements) if measurements is not None else load_measurements()
+    hardware = hardware if hardware is not None else catalog_hardware(sorted({m.hardware for m in measurements}))
+    models = models if models is not None else load_models()
+    return measurements, hardware, models
 
 
 def calibrate(hardware: Mapping[str, HardwareSpec] | None = None, models: Mapping[str, ModelSpec] | None = None,
               measurements: Sequence[Measurement] | None = None) -> Calibration:
     """Fit the calibration from the shipped measurement table."""
-    measurements = list(measurements) if measurements is not None else load_measurements()
-    hardware = hardware if hardware is not None else catalog_hardware(sorted({m.hardware for m in measurements}))
-    models = models if models is not None else load_models()
+    measurements, hardware, models = _inputs(hardware, models, measurements)
     rows, _ = _evaluate(measurements, hardware, models)
     return fit(rows, measurements)
 
 
+def _error_pct(estimate: float, measured: float) -> float:
+    return 100.0 * (estimate - measured) / measured
+
+
+def factor_table(calibration: Calibration | None = None) -> pd.DataFrame:
+    """The fitted factors: per (stack, phase) where the stack has rows, per phase across stacks otherwise."""
+    cal = calibration or calibrate()
+    rows = [{"stack": stack, "phase": phase, "factor": f,
+             "rows": sum(1 for m in cal.measurements if m.phase == phase and not m.held_out
+                         and _stack_of(m) == stack)}
+            for (stack, phase), f in sorted(cal.stack_factors.items())]
+    rows += [{"stack": "(all stacks: stacks without rows)", "phase": phase, "factor": f,
+              "rows": sum(1 for m in cal.measurements if m.phase == phase and not m.held_out)}
+             for phase, f in sorted(cal.phase_factors.items())]
+    return pd.DataFrame(rows)
+
+
+def _stack_of(m: Measurement) -> str | None:
+    spec = catalog_hardware([m.hardware]).get(m.hardware)
+    return spec.software_stack if spec else None
+
+
 def error_report(hardware: Mapping[str, HardwareSpec] | None = None, models: Mapping[str, ModelSpec] | None = None,
                  measurements: Sequence[Measurement] | None = None) -> pd.DataFrame:
-    """Estimate vs measurement for every row: roofline, factor, calibrated estimate and % errors.
+    """The calibrated model (never a measurement) against every published row.
 
-    ``abs_error_pct`` is |estimate - measured| / measured with factors fitted on
-    the calibration rows. ``loo_abs_error_pct`` refits without the row itself
-    (leave-one-out), the honest error for a calibration row. Rows whose
-    hardware or model is unknown get no estimate and ``status`` says why.
+    ``estimate``/``error_pct``: factors fitted on all calibration rows (in-sample
+    for calibration rows, out-of-sample for held-out rows). ``loo_estimate``/
+    ``loo_error_pct``: refitted without the row itself; for held-out rows the same
+    as the full fit. ``ratio`` is estimate / measured of the honest figure (LOO for
+    calibration rows). Rows the model cannot evaluate get a ``status`` saying why.
     """
-    measurements = list(measurements) if measurements is not None else load_measurements()
-    hardware = hardware if hardware is not None else catalog_hardware(sorted({m.hardware for m in measurements}))
-    models = models if models is not None else load_models()
+    measurements, hardware, models = _inputs(hardware, models, measurements)
     rows, skipped = _evaluate(measurements, hardware, models)
     cal = fit(rows, measurements)
     records: list[dict[str, Any]] = []
-    for i, (m, hw, roofline) in enumerate(rows):
+    for i, (m, model, hw) in enumerate(rows):
         factor, level = cal.factor(hw.software_stack, m.phase)
-        estimate = roofline * factor
-        loo = fit(rows[:i] + rows[i + 1:]) if not m.held_out else cal
-        loo_estimate = roofline * loo.factor(hw.software_stack, m.phase)[0]
+        estimate = model_value(m, model, hw, factor)
+        if m.held_out:
+            loo_factor, loo_level = factor, level
+        else:
+            loo = fit(rows[:i] + rows[i + 1:])
+            loo_factor, loo_level = loo.factor(hw.software_stack, m.phase)
+        loo_estimate = model_value(m, model, hw, loo_factor) if not m.held_out else estimate
         records.append({
             "id": m.id, "set": "held-out" if m.held_out else "calibration", "hardware": m.hardware,
             "stack": hw.software_stack, "model": m.model, "precision": m.precision, "metric": m.metric,
-            "measured": m.value, "roofline": roofline, "factor": factor, "factor_level": level,
-            "estimate": estimate, "error_pct": 100.0 * (estimate - m.value) / m.value,
-            "abs_error_pct": 100.0 * abs(estimate - m.value) / m.value,
-            "loo_abs_error_pct": 100.0 * abs(loo_estimate - m.value) / m.value,
+            "phase": m.phase, "chips": m.setup.chips_per_replica or m.setup.chips,
+            "tpot_ms": m.setup.tpot_ms if m.phase == "decode" else None,
+            "measured": m.value, "uncalibrated": model_value(m, model, hw), "roofline": roofline_of(m, model, hw),
+            "factor": factor, "factor_level": level, "estimate": estimate,
+            "error_pct": _error_pct(estimate, m.value),
+            "loo_factor": loo_factor, "loo_factor_level": loo_level, "loo_estimate": loo_estimate,
+            "loo_error_pct": _error_pct(loo_estimate, m.value),
+            "ratio": loo_estimate / m.value,
             "confidence": m.confidence.value, "source": m.source, "status": "ok",
         })
-    for mid in skipped:
-        m = next(x for x in measurements if x.id == mid)
-        records.append({"id": m.id, "set": "held-out" if m.held_out else "calibration", "hardware": m.hardware,
-                        "stack": None, "model": m.model, "precision": m.precision, "metric": m.metric,
-                        "measured": m.value, "roofline": None, "factor": None, "factor_level": None,
-                        "estimate": None, "error_pct": None, "abs_error_pct": None, "loo_abs_error_pct": None,
-                        "confidence": m.confidence.value, "source": m.source,
-                        "status": "no spec for hardware/model or it does not fit"})
+    for m in measurements:
+        if m.id in skipped:
+            records.append({"id": m.id, "set": "held-out" if m.held_out else "calibration", "hardware": m.hardware,
+                            "model": m.model, "precision": m.precision, "metric": m.metric, "phase": m.phase,
+                            "measured": m.value, "confidence": m.confidence.value, "source": m.source,
+                            "status": skipped[m.id]})
     return pd.DataFrame.from_records(records)
 
 
 def error_summary(report: pd.DataFrame) -> pd.DataFrame:
-    """Median and worst absolute % error on the calibration set and on the held-out set."""
+    """Median and worst absolute % error per phase: in-sample, leave-one-out and held-out."""
+    ok = report[report["status"] == "ok"]
     out = []
-    for name in ("calibration", "held-out"):
-        part = report[(report["set"] == name) & (report["status"] == "ok")]
-        abs_err = part["abs_error_pct"].astype(float)
-        loo = part["loo_abs_error_pct"].astype(float)
-        out.append({"set": name, "rows": len(part),
-                    "median_abs_error_pct": abs_err.median() if len(part) else None,
-                    "worst_abs_error_pct": abs_err.max() if len(part) else None,
-                    "median_loo_abs_error_pct": loo.median() if len(part) else None,
-                    "worst_loo_abs_error_pct": loo.max() if len(part) else None})
+    for phase in ("decode", "prefill", "serving", "training"):
+        part = ok[ok["phase"].isin(["decode", "prefill"])] if phase == "serving" else ok[ok["phase"] == phase]
+        cal, held = part[part["set"] == "calibration"], part[part["set"] == "held-out"]
+
+        def stat(frame: pd.DataFrame, col: str, how: str) -> float | None:
+            values = frame[col].astype(float).abs()
+            return (values.median() if how == "median" else values.max()) if len(values) else None
+
+        loo_ratios = cal["ratio"].astype(float)
+        held_ratios = held["ratio"].astype(float)
+        out.append({
+            "phase": phase, "calibration_rows": len(cal), "held_out_rows": len(held),
+            "in_sample_median_abs_error_pct": stat(cal, "error_pct", "median"),
+            "loo_median_abs_error_pct": stat(cal, "loo_error_pct", "median"),
+            "loo_worst_abs_error_pct": stat(cal, "loo_error_pct", "max"),
+            "held_out_median_abs_error_pct": stat(held, "error_pct", "median"),
+            "held_out_worst_abs_error_pct": stat(held, "error_pct", "max"),
+            "loo_all_within_2x": bool(loo_ratios.between(0.5, 2.0).all()) if len(loo_ratios) else None,
+            "held_out_all_within_2x": bool(held_ratios.between(0.5, 2.0).all()) if len(held_ratios) else None,
+        })
     return pd.DataFrame(out)
+
+
+def chip_ratios(report: pd.DataFrame) -> pd.DataFrame:
+    """Ratios between chips where both were measured on the same phase and model architecture.
+
+    Decode pairs must share the TPOT. ``published`` is measured A / measured B;
+    ``estimated`` the ratio of the calibrated model's figures (what ``planner
+    estimate --basis model`` prints), ``loo_estimated`` of the leave-one-out figures;
+    ``off_pct`` how far each is from the published ratio.
+    """
+    ok = report[(report["status"] == "ok") & report["phase"].isin(["decode", "prefill"])]
+    models = load_models()
+    records = []
+    for (_, a), (_, b) in itertools.combinations(ok.iterrows(), 2):
+        if a["phase"] != b["phase"] or a["hardware"] == b["hardware"]:
+            continue
+        if not _same_architecture(models, a["model"], b["model"]):
+            continue
+        if a["phase"] == "decode" and a["tpot_ms"] != b["tpot_ms"]:
+            continue  # chips compare at one service level
+        a, b = (a, b) if a["measured"] >= b["measured"] else (b, a)
+        published = a["measured"] / b["measured"]
+        fitted = a["estimate"] / b["estimate"]
+        honest = a["loo_estimate"] / b["loo_estimate"]
+        records.append({"phase": a["phase"], "a": a["id"], "b": b["id"], "published": published,
+                        "estimated": fitted, "off_pct": 100.0 * (fitted - published) / published,
+                        "loo_estimated": honest, "loo_off_pct": 100.0 * (honest - published) / published})
+    return pd.DataFrame.from_records(records)
+
+
+def _same_architecture(models: Mapping[str, ModelSpec], a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if a not in models or b not in models:
+        return False
+    ma, mb = models[a], models[b]
+    keep = ("layers", "hidden_size", "attention", "experts_routed", "experts_active", "kv_lora_rank")
+    return ma.total_params == mb.total_params and ma.active_params == mb.active_params \
+        and all(getattr(ma, k) == getattr(mb, k) for k in keep)
 
 
 def compare_accelerators(model: ModelSpec, hardware: Mapping[str, HardwareSpec],
                          calibration: Calibration | None = None, *, precision: str = "bf16",
-                         price_cny_per_kwh: float | None = None, pue: float = 1.0,
+                         price_cny_per_kwh: float | None = None, pue: float = 1.0, basis: str = "auto",
                          unavailable: Mapping[str, str] | None = None, **kwargs: Any) -> pd.DataFrame:
-    """One row per accelerator: calibrated serving figures, or why it cannot serve the model.
+    """One row per accelerator: serving figures on ``basis``, or why it cannot serve the model.
 
     Raises InputError when the model fits on none of them.
     """
-    from workloads.estimator import cny_per_mtokens
-
     records: list[dict[str, Any]] = []
     reasons: dict[str, str] = {}
     for accel_id, hw in sorted(hardware.items()):
         try:
-            est = estimate_inference(model, hw, precision, **kwargs)
+            if calibration is None or basis == "uncalibrated":
+                est = estimate_inference(model, hw, precision, **kwargs)
+            else:
+                est = calibration.estimate(model, hw, precision, basis=basis, **kwargs)
         except InputError as exc:
             reasons[accel_id] = exc.detail
             continue
-        if calibration is not None:
-            est = calibration.apply(est, hw)
-        records.append(_row(est, price_cny_per_kwh, pue, cny_per_mtokens))
+        records.append(estimate_row(est, price_cny_per_kwh, pue))
     if not records and len(reasons) == 1:
         (accel_id, reason), = reasons.items()
         raise InputError(reason, field=accel_id, fix="try a lower precision (fp8/int8), a shorter context, "
@@ -322,18 +517,23 @@ def compare_accelerators(model: ModelSpec, hardware: Mapping[str, HardwareSpec],
     return pd.DataFrame.from_records(records)
 
 
-def _row(est: InferenceEstimate, price: float | None, pue: float, cost_fn: Any) -> dict[str, Any]:
+def estimate_row(est: InferenceEstimate, price: float | None = None, pue: float = 1.0) -> dict[str, Any]:
+    """The figures ``planner estimate`` prints, throughput meaning first."""
     row: dict[str, Any] = {
-        "accelerator": est.accelerator_id, "precision": est.precision,
-        "chips_per_replica": est.chips_per_replica, "batch_size": est.batch_size,
+        "accelerator": est.accelerator_id,
+        "output_tokens_per_s_per_chip": est.output_tokens_per_s_per_chip,
+        "input_tokens_per_s_per_chip": est.input_tokens_per_s_per_chip,
+        "basis": est.basis,
+        "precision": est.precision, "chips_per_replica": est.chips_per_replica,
+        "prefill_chips_per_replica": est.prefill_chips_per_replica, "prefill_chip_share": est.prefill_chip_share,
+        "batch_size": est.batch_size, "step_ms": est.step_ms,
         "decode_tokens_per_s_per_chip": est.decode_tokens_per_s_per_chip,
         "prefill_tokens_per_s_per_chip": est.prefill_tokens_per_s_per_chip,
-        "tokens_per_s_per_chip": est.tokens_per_s_per_chip, "ttft_ms": est.ttft_ms,
-        "meets_tpot": est.meets_tpot, "decode_bound": est.decode_bound,
-        "power_kw_per_chip": est.power_kw_per_chip, "tokens_per_kwh": est.tokens_per_kwh,
+        "roofline_output_tokens_per_s_per_chip": est.roofline_output_tokens_per_s_per_chip,
+        "ttft_ms": est.ttft_ms, "meets_tpot": est.meets_tpot, "decode_bound": est.decode_bound,
+        "power_kw_per_chip": est.power_kw_per_chip, "output_tokens_per_kwh": est.output_tokens_per_kwh,
     }
     if price is not None:
-        row["cny_per_mtokens"] = cost_fn(est, price, pue)
-    row["basis"] = est.basis
+        row["cny_per_moutput_tokens"] = cny_per_moutput_tokens(est, price, pue)
     row["notes"] = "; ".join(est.notes)
     return row

@@ -63,7 +63,7 @@ def training_hours(job: TrainingJob, catalog: Any, models: dict[str, Any], accel
 
 def _estimate_hours(job: TrainingJob, model: Any, catalog: Any, accel: str, chips: int) -> tuple[float, str]:
     """Hours of the job's work on ``chips`` chips of ``accel``, and the basis of the figure."""
-    from workloads.estimator import convert_chip_hours, estimate_inference, estimate_training
+    from workloads.estimator import convert_chip_hours, estimate_training
 
     hw = _hardware(catalog, accel)
     if job.reference_chip_hours is not None:
@@ -71,14 +71,17 @@ def _estimate_hours(job: TrainingJob, model: Any, catalog: Any, accel: str, chip
         return (convert_chip_hours(job.reference_chip_hours.chip_hours, ref, hw, job.precision) / chips,
                 f"converted from {job.reference_chip_hours.accelerator} chip-hours")
     if job.kind == "batch":
-        est = _calibration().apply(estimate_inference(
-            model, hw, precision=job.precision, tpot_ms=job.tpot_ms, input_tokens=job.input_tokens,
-            output_tokens=job.output_tokens), hw)
+        est = _calibration().estimate(model, hw, job.precision, tpot_ms=job.tpot_ms, input_tokens=job.input_tokens,
+                                      output_tokens=job.output_tokens)
+        if not est.meets_tpot:
+            raise InputError(f"{model.id} on {accel} cannot meet the {job.tpot_ms:g} ms TPOT even at batch 1",
+                             fix="loosen tpot_ms")
         if chips < est.chips_per_replica:
             raise InputError(f"one replica of {model.id} needs {est.chips_per_replica} {accel} chips, the gang has "
                              f"{chips}", fix="raise chips (or chips_max)")
         replicas = chips // est.chips_per_replica
-        rate = replicas * est.chips_per_replica * est.tokens_per_s_per_chip
+        # the volume counts input and output tokens; the replica's chips include its prefill share
+        rate = replicas * est.chips_per_replica * est.total_tokens_per_s_per_chip
         return job.tokens / rate / 3600.0, f"batch: {replicas} replicas, {est.basis}"  # type: ignore[operator]
     est = estimate_training(model, hw, tokens=job.tokens, flops=job.flops, chips=chips, precision=job.precision)
     return est.hours, est.basis
@@ -112,8 +115,12 @@ def choose_gang(job: TrainingJob, catalog: Any, models: dict[str, Any], accelera
 
 def service_figures(svc: InferenceService, catalog: Any, models: dict[str, Any], accelerators: list[str]
                     ) -> tuple[Resolved, Resolved]:
-    """(tokens/s per chip, chips per replica) of ``svc`` on each of ``accelerators``."""
-    from workloads.estimator import estimate_inference
+    """(tokens/s per chip, chips per replica) of ``svc`` on each of ``accelerators``.
+
+    tokens/s per chip is ``output_tokens_per_s_per_chip``: output tokens per second per
+    chip end to end, the prefill pool's chips included (the figure ``planner estimate``
+    prints first).
+    """
     from workloads.models import get_model
 
     tps, cpr = Resolved(), Resolved()
@@ -126,26 +133,29 @@ def service_figures(svc: InferenceService, catalog: Any, models: dict[str, Any],
             cpr.figures.append(_row(svc.id, accel, "chips_per_replica", cpr.values[accel], "given"))
             continue
         try:
-            hw = _hardware(catalog, accel)
-            est = estimate_inference(model, hw, precision=svc.precision, tpot_ms=svc.tpot_ms, ttft_ms=svc.ttft_ms,
-                                     input_tokens=svc.input_tokens, output_tokens=svc.output_tokens,
-                                     chips_per_replica=svc.chips_per_replica.get(accel))
-            est = _calibration().apply(est, hw)
+            est = service_estimate(svc, model, _hardware(catalog, accel))
         except InputError as exc:
             tps.dropped[accel] = exc.detail + (f" ({exc.fix})" if exc.fix else "")
             continue
         if not est.meets_tpot:
             tps.dropped[accel] = f"cannot meet the {svc.tpot_ms:g} ms TPOT SLO even at batch 1"
             continue
-        # services meter output tokens: the estimate counts every chip of a replica, prefill and decode
+        # services meter output tokens: the estimate counts every chip, prefill pool and decode pool
         value = float(svc.tokens_per_s_per_chip.get(accel, est.output_tokens_per_s_per_chip))
         tps.values[accel] = value
         cpr.values[accel] = int(est.chips_per_replica)
         tps.figures.append(_row(svc.id, accel, "tokens_per_s_per_chip", value,
                                 "given" if accel in svc.tokens_per_s_per_chip else est.basis))
         cpr.figures.append(_row(svc.id, accel, "chips_per_replica", est.chips_per_replica,
-                                "given" if accel in svc.chips_per_replica else "roofline"))
+                                "given" if accel in svc.chips_per_replica else "step-time model"))
     return tps, cpr
+
+
+def service_estimate(svc: InferenceService, model: Any, hw: Any) -> Any:
+    """The calibrated estimate the solver uses for ``svc`` on ``hw`` (measurement where one matches)."""
+    return _calibration().estimate(model, hw, svc.precision, tpot_ms=svc.tpot_ms, ttft_ms=svc.ttft_ms,
+                                   input_tokens=svc.input_tokens, output_tokens=svc.output_tokens,
+                                   chips_per_replica=svc.chips_per_replica.get(hw.id))
 
 
 def _row(workload: str, accel: str, figure: str, value: float, basis: str) -> dict[str, Any]:

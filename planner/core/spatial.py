@@ -30,6 +30,7 @@ from planner.results.columns import (
     SITE_COLUMNS,
     UNPLACED_COLUMNS,
 )
+from planner.results.estimated import estimated_throughput
 from planner.results.result import Result, Status
 
 
@@ -112,7 +113,8 @@ def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) 
                   warnings=list(problem.warnings),
                   meta={"catalog_version": problem.catalog_version, "catalog_changes": list(problem.catalog_changes),
                         "topology_version": problem.topology_version,
-                        "horizon_h": problem.horizon_h, "figures": list(problem.figures)})
+                        "horizon_h": problem.horizon_h, "figures": list(problem.figures),
+                        "estimated_throughput": estimated_throughput(problem.figures)})
 
 
 def context_tables(problem: Problem, placements: pd.DataFrame) -> tuple[pd.DataFrame, ...]:

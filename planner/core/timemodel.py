@@ -67,6 +67,7 @@ from planner.results.columns import (
     TRANSFER_COLUMNS,
     UNPLACED_COLUMNS,
 )
+from planner.results.estimated import estimated_throughput
 from planner.results.result import Result, Status
 
 #: above this many (class, pool) pairs, each class keeps only its cheapest pools
@@ -789,7 +790,8 @@ def write_back_time(problem: Problem, td: TimeData, plan: TimePlan, status: Stat
                   meta={"catalog_version": problem.catalog_version, "topology_version": problem.topology_version,
                         "horizon_h": problem.horizon_h, "mode": "time", "step_h": td.step_h,
                         "demand_profile": td.profile, "idle_chips": td.idle_mode,
-                        "idle_power_fraction": td.idle_fraction},
+                        "idle_power_fraction": td.idle_fraction, "figures": list(problem.figures),
+                        "estimated_throughput": estimated_throughput(problem.figures)},
                   timeline=timeline, hourly=hourly, schedule=schedule, replicas=replicas, serving=serving, transfers=transfers)
 
 

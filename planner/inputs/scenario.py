@@ -149,7 +149,12 @@ class CapacitySettings(BaseModel):
     maintenance_fraction_per_year: float = Field(
         0.03, ge=0, le=1, description="assumption: maintenance and support per year as a share of capex; set your own")
     supply_chips_per_period: dict[str, NonNegativeInt] = Field(
-        default_factory=dict, description="chips of each accelerator that can be bought per period")
+        default_factory=dict, description="chips of each accelerator that can be bought per period; overrides the "
+        "catalog's supply figures")
+    catalog_supply_caps: bool = Field(
+        True, description="cap an accelerator with no supply_chips_per_period in a period named by a year (e.g. "
+        "'2026') at the catalog's supply_<year>_units (national production or imports; planner catalog checks "
+        "lists them)")
     space_racks: dict[str, float] = Field(default_factory=dict, description="racks free for new systems per site")
     usd_to_cny: PositiveFloat = Field(7.2, description="for catalog prices in USD; 7.2 is the rounded 2025 level of "
                                       "the CNY/USD rate (about 7.1-7.3 through 2025), set the rate you budget at")

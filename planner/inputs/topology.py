@@ -8,7 +8,10 @@ symmetric, non-negative and obeys the triangle inequality by construction.
 
 Estimated links use ``rtt_ms = 2 * km * route_factor / fibre_km_per_s * 1000
 + equipment_delay_ms`` with the constants stored (with sources) in
-``links.yaml``; reported links replace the estimate for their pair.
+``links.yaml``; reported links replace the estimate for their pair. A
+reported figure that does not say one-way or round trip is read one way
+everywhere: a round trip, but never below the pair's fibre floor
+(``read_reported_ms``; ``latency_checks`` judges claims the same way).
 
 Overlay (a dict, applied before validation; all keys optional)::
 
@@ -205,6 +208,8 @@ class Link(_Strict):
     reported_kind: Literal["one_way", "round_trip", "unspecified"] | None = None
     bound: Literal["approx", "upper"] | None = None
     note: str | None = None
+    claimed_for: str | None = None  # the place the source made the claim for, when attached elsewhere
+    reading: str | None = None  # how the reported figure became rtt_ms
 
 
 # --------------------------------------------------------------------------- helpers
@@ -595,21 +600,35 @@ class Topology:
         df.columns.name = "site"
         return df
 
+    def floor_rtt_ms(self, a: str, b: str) -> float | None:
+        """The pair's fibre floor (see ``fibre_floor_rtt_ms``); None without a latency model."""
+        if not self.latency_model:
+            return None
+        na, nb = self.node(a), self.node(b)
+        km = great_circle_km(self.graph.nodes[na]["lat"], self.graph.nodes[na]["lon"],
+                             self.graph.nodes[nb]["lat"], self.graph.nodes[nb]["lon"])
+        return fibre_floor_rtt_ms(km, self.latency_model)
+
     def latency_checks(self) -> pd.DataFrame:
         """Policy latency circles and published claims against the modelled RTTs.
 
-        ``holds_as_one_way`` compares RTT / 2 with the limit, ``holds_as_rtt``
-        the RTT itself; ``holds`` uses the reading stated in the data.
+        ``holds_as_one_way`` compares RTT / 2 with the limit, ``holds_as_rtt`` the RTT
+        itself. ``holds`` uses the reading stated in the data; an unstated limit gets the
+        topology's one reading: a round trip, but no stricter than the pair's fibre floor
+        (RTT <= max(limit, floor)).
         """
         rows = []
 
         def add(check: str, a: str, b: str, limit: Figure, kind: str) -> None:
             rtt = self.rtt_ms(a, b)
             lim = float(limit.value)  # type: ignore[arg-type]
+            floor = self.floor_rtt_ms(a, b)
             as_rtt, as_ow = rtt <= lim + 1e-9, rtt / 2 <= lim + 1e-9
+            bounded = rtt <= max(lim, floor if floor is not None else lim) + 1e-9
+            holds = {"one_way": as_ow, "round_trip": as_rtt}.get(kind, bounded)
             rows.append({"check": check, "a": a, "b": b, "rtt_ms": round(rtt, 2), "limit_ms": lim,
-                         "limit_kind": kind, "holds_as_rtt": as_rtt, "holds_as_one_way": as_ow,
-                         "holds": as_ow if kind == "one_way" else as_rtt})
+                         "limit_kind": kind, "floor_ms": None if floor is None else round(floor, 2),
+                         "holds_as_rtt": as_rtt, "holds_as_one_way": as_ow, "holds": holds})
 
         checks = self._checks
         if "hub_to_hub" in checks:
@@ -632,8 +651,21 @@ class Topology:
                 ckey = c if ":" in c else f"city:{c}"
                 if ckey.split(":", 1)[1] in self.cities:
                     add(claim["name"], f"site:{claim['site']}", ckey, claim["limit_ms"], claim.get("kind", "round_trip"))
-        return pd.DataFrame(rows, columns=["check", "a", "b", "rtt_ms", "limit_ms", "limit_kind",
+        return pd.DataFrame(rows, columns=["check", "a", "b", "rtt_ms", "limit_ms", "limit_kind", "floor_ms",
                                            "holds_as_rtt", "holds_as_one_way", "holds"])
+
+    def claims_summary(self) -> list[str]:
+        """One line per latency check: how many of its pairs hold under each reading."""
+        df = self.latency_checks()
+        lines = []
+        for check, g in df.groupby("check", sort=False):
+            kind = g["limit_kind"].iloc[0]
+            reading = {"one_way": "stated one-way", "round_trip": "stated round trip"}.get(
+                kind, "unstated: round trip, no stricter than the fibre floor")
+            lines.append(f"{check} ({g['limit_ms'].iloc[0]:g} ms, {reading}): {int(g.holds.sum())}/{len(g)} hold; "
+                         f"as round trip {int(g.holds_as_rtt.sum())}/{len(g)}, "
+                         f"as one-way {int(g.holds_as_one_way.sum())}/{len(g)}")
+        return lines
 
     # ----- prices
     def hourly_price_cny_per_kwh(self, site_id: str, hours: int = 168, month: int | None = None) -> list[float]:
@@ -706,6 +738,11 @@ class Topology:
                 yield f"link {l.a}-{l.b}.reported_ms", l.reported_ms
         for name, fig in self.latency_model.items():
             yield f"latency_model.{name}", fig
+        for name in ("hub_to_hub", "cluster_to_city"):
+            if name in self._checks:
+                yield f"checks.{name}.limit_ms", self._checks[name]["limit_ms"]
+        for claim in self._checks.get("claims", []):
+            yield f"checks.claims[{claim['name']}].limit_ms", claim["limit_ms"]
 
 
 def _hour_ranges(hours: list[int]) -> str:
@@ -778,6 +815,8 @@ def load(path: str | Path | None = None, overlay: Mapping[str, Any] | None = Non
         lm = data["latency_model"] or {}
         model = {k: m_reader.figure(lm.get(k), f"latency_model.{k}")
                  for k in ("fibre_speed_km_per_s", "route_factor", "equipment_delay_ms")}
+        if lm.get("floor_route_factor") is not None:
+            model["floor_route_factor"] = m_reader.figure(lm["floor_route_factor"], "latency_model.floor_route_factor")
     resolver = _Resolver(sites, cities)
     links = _build_links(data, resolver, model, l_reader, file_of("estimated_links"), builtin, overlay or {})
     checks = _read_checks(data.get("checks"), _Reader(file_of("checks"), strict=builtin))
@@ -836,11 +875,53 @@ def _estimate_rtt(a: str, b: str, model: Mapping[str, Figure], resolver: _Resolv
 
 
 _LINK_FIELDS = {"a", "b", "rtt_ms", "reported_ms", "reported_kind", "interpret_as", "bound", "bandwidth_gbps",
-                "cost_cny_per_gb", "note"}
+                "cost_cny_per_gb", "note", "claimed_for"}
+
+
+# --------------------------------------------------------------------------- one reading of latency
+#
+# Every reported latency says what it measures: one_way, round_trip or unspecified.
+# One-way figures double, round trips stand. An unspecified figure is a bound no
+# stronger than physics: it is read as a round trip but never below the pair's fibre
+# floor at the latency model's floor route factor (the straightest route any
+# measurement supports). A user may still state ``interpret_as: one_way`` to take the
+# weaker reading. The same reading judges the claims in ``latency_checks``.
+
+
+def fibre_floor_rtt_ms(km: float, model: Mapping[str, Figure]) -> float:
+    """Smallest believable RTT over ``km`` of great circle: 2 · km · floor factor / fibre speed + equipment."""
+    speed = float(model["fibre_speed_km_per_s"].value)  # type: ignore[arg-type]
+    floor = model.get("floor_route_factor") or model["route_factor"]
+    delay = float(model["equipment_delay_ms"].value)  # type: ignore[arg-type]
+    return 2 * km * float(floor.value) / speed * 1000 + delay  # type: ignore[arg-type]
+
+
+def light_in_fibre_rtt_ms(km: float, model: Mapping[str, Figure]) -> float:
+    """The hard limit: a straight fibre at the fastest speed in the model's range, no equipment delay."""
+    fig = model["fibre_speed_km_per_s"]
+    speed = max(float(fig.value), float(fig.range[1]) if fig.range else 0.0)  # type: ignore[arg-type]
+    return 2 * km / speed * 1000
+
+
+def read_reported_ms(reported: Figure, kind: str, floor_ms: float | None,
+                     interpret_as: str | None = None) -> tuple[float, str]:
+    """(rtt_ms, reading) for a published latency figure under the topology's one reading."""
+    value = float(reported.value)  # type: ignore[arg-type]
+    if kind == "one_way" or (kind == "unspecified" and interpret_as == "one_way"):
+        label = "one-way" if kind == "one_way" else "unstated, read as one-way (stated by interpret_as)"
+        return 2 * value, f"{label}: RTT = 2 x {value:g} ms"
+    if kind == "round_trip" or (kind == "unspecified" and interpret_as == "round_trip" and floor_ms is None):
+        return value, f"round trip: RTT = {value:g} ms"
+    if floor_ms is None:
+        raise ValueError("an unspecified figure needs a latency_model (for its fibre floor) or interpret_as")
+    if value >= floor_ms:
+        return value, f"unstated, read as a round trip of {value:g} ms (above the fibre floor {floor_ms:.1f} ms)"
+    return round(floor_ms, 3), (f"unstated; {value:g} ms as a round trip is below the fibre floor, so the floor "
+                                f"{floor_ms:.1f} ms is used (a bound no stronger than physics)")
 
 
 def _reported_link(raw: Mapping[str, Any], resolver: _Resolver, reader: _Reader, field: str,
-                   origin: str) -> Link:
+                   origin: str, model: Mapping[str, Figure] | None = None) -> Link:
     if not isinstance(raw, Mapping):
         raise reader.error("a link must be a mapping", field)
     extra = set(raw) - _LINK_FIELDS
@@ -852,22 +933,11 @@ def _reported_link(raw: Mapping[str, Any], resolver: _Resolver, reader: _Reader,
         raise reader.error("a link must join two different nodes", field)
     reported = reader.figure(raw.get("reported_ms"), f"{field}.reported_ms", required=False)
     kind = raw.get("reported_kind")
+    reading = None
     if raw.get("rtt_ms") is not None:
         rtt = reader.figure(raw["rtt_ms"], f"{field}.rtt_ms")
     elif reported is not None:
-        if kind not in ("one_way", "round_trip", "unspecified"):
-            raise reader.error(f"reported_kind must be one_way, round_trip or unspecified, got {kind!r}",
-                               f"{field}.reported_kind", "say what the published figure measures")
-        reading = raw.get("interpret_as") if kind == "unspecified" else kind
-        if reading not in ("one_way", "round_trip"):
-            raise reader.error("an unspecified figure needs interpret_as: one_way or round_trip",
-                               f"{field}.interpret_as")
-        factor = 2 if reading == "one_way" else 1
-        rtt = Figure(value=reported.value * factor, source=reported.source,  # type: ignore[operator]
-                     retrieved=reported.retrieved, confidence=reported.confidence,
-                     method=f"reported {kind} figure read as {reading}; RTT = {factor} x {reported.value:g} ms",
-                     range=(reported.range[0] * factor, reported.range[1] * factor) if reported.range else None,
-                     note=raw.get("note"))
+        rtt, reading = _reported_rtt(raw, reported, kind, a, b, resolver, model, reader, field)
     else:
         raise reader.error("link gives neither rtt_ms nor reported_ms", field, "add rtt_ms: <number>")
     if rtt.value is None or rtt.value < 0:
@@ -880,9 +950,36 @@ def _reported_link(raw: Mapping[str, Any], resolver: _Resolver, reader: _Reader,
                     cost_cny_per_gb=reader.figure(raw.get("cost_cny_per_gb"), f"{field}.cost_cny_per_gb",
                                                   required=False),
                     origin=origin, reported_ms=reported, reported_kind=kind, bound=raw.get("bound"),
-                    note=raw.get("note"))
+                    note=raw.get("note"), claimed_for=raw.get("claimed_for"), reading=reading)
     except ValidationError as exc:
         raise reader.error(_first_error(exc), field) from None
+
+
+def _reported_rtt(raw: Mapping[str, Any], reported: Figure, kind: Any, a: str, b: str, resolver: _Resolver,
+                  model: Mapping[str, Figure] | None, reader: _Reader, field: str) -> tuple[Figure, str]:
+    """The link's RTT Figure from its published figure, under the one reading."""
+    if kind not in ("one_way", "round_trip", "unspecified"):
+        raise reader.error(f"reported_kind must be one_way, round_trip or unspecified, got {kind!r}",
+                           f"{field}.reported_kind", "say what the published figure measures")
+    interpret = raw.get("interpret_as")
+    if interpret is not None and interpret not in ("one_way", "round_trip"):
+        raise reader.error(f"interpret_as must be one_way or round_trip, got {interpret!r}", f"{field}.interpret_as")
+    km = great_circle_km(*resolver.coords(a), *resolver.coords(b))
+    floor = fibre_floor_rtt_ms(km, model) if model is not None else None
+    try:
+        value, reading = read_reported_ms(reported, kind, floor, interpret)
+    except ValueError as exc:
+        raise reader.error(str(exc), f"{field}.interpret_as",
+                           "add a latency_model section, or interpret_as: one_way | round_trip") from None
+    scale = value / float(reported.value) if reported.value else 1.0  # type: ignore[arg-type]
+    rng = (reported.range[0] * scale, reported.range[1] * scale) if reported.range else None
+    if rng is not None and not rng[0] <= value <= rng[1]:
+        rng = (min(rng[0], value), max(rng[1], value))
+    if raw.get("claimed_for"):
+        reading += f"; claimed for {raw['claimed_for']}"
+    return Figure(value=value, source=reported.source, retrieved=reported.retrieved, confidence=reported.confidence,
+                  method=f"reported {kind} figure: {reading}", range=rng, note=raw.get("note"),
+                  published=reported.published, rechecked=reported.rechecked, mirror=reported.mirror), reading
 
 
 def _names_removed_site(name: Any, removed: set[str]) -> bool:
@@ -920,7 +1017,7 @@ def _build_links(data: Mapping[str, Any], resolver: _Resolver, model: Mapping[st
         for i, raw in enumerate(data.get(key) or []):
             if isinstance(raw, Mapping) and any(_names_removed_site(raw.get(e), removed) for e in ("a", "b")):
                 continue  # the overlay removed this link's site
-            link = _reported_link(raw, resolver, reader, f"{key}[{i}]", "reported" if builtin else "user")
+            link = _reported_link(raw, resolver, reader, f"{key}[{i}]", "reported" if builtin else "user", model)
             by_pair[_pair(link.a, link.b)] = link
     ov = _Reader("overlay", strict=False)
     for i, pair in enumerate(overlay.get("cut_links") or []):
@@ -932,7 +1029,7 @@ def _build_links(data: Mapping[str, Any], resolver: _Resolver, model: Mapping[st
                            "cut a link that exists; see Topology.links_frame()")
         del by_pair[_pair(a, b)]
     for i, raw in enumerate(overlay.get("add_links") or []):
-        link = _reported_link(raw, resolver, ov, f"add_links[{i}]", "overlay")
+        link = _reported_link(raw, resolver, ov, f"add_links[{i}]", "overlay", model)
         by_pair[_pair(link.a, link.b)] = link
     return list(by_pair.values())
 

@@ -46,6 +46,7 @@ from planner.core.runner import Progress, new_solver, run_solver
 from planner.core.spatial import extract_plan, write_back
 from planner.errors import InputError, UnknownNameError
 from planner.inputs.scenario import CapacitySettings, Scenario
+from planner.inputs.supply import SupplyCap, largest_cap, supply_caps
 from planner.problem.build import (
     Pool,
     Problem,
@@ -192,8 +193,9 @@ def _unit_bound(max_units: int | None, price: float, system: Any, accel: str, si
     budgets = [b for b in [cap.budget_cny] + [p.budget_cny for p in cap.periods] if b is not None]
     if budgets:
         bounds.append(int(max(budgets) // price))
-    if accel in cap.supply_chips_per_period:
-        bounds.append(cap.supply_chips_per_period[accel] // system.chips)
+    supply = largest_cap(supply_caps(cap, catalog, {accel}), accel)
+    if supply is not None:
+        bounds.append(supply // system.chips)
     if site in cap.space_racks:
         bounds.append(int(cap.space_racks[site] // racks) if racks > 0 else 10**6)
     meter_kw = system.chips * catalog.chip_power_kw(accel) * sites[site].pue
@@ -296,7 +298,8 @@ def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, work
         upper.update(built.upper)
         builts.append(built)
     add_capex_budget(model, buy, cap, names)
-    add_supply_cap(model, buy, cap, names)
+    caps = supply_caps(cap, catalog, {o.accelerator for o in options})
+    add_supply_cap(model, buy, caps, names)
     add_space_envelope(model, buy, cap)
     if extra_constraints is not None:
         extra_constraints(model, {"buy": buy, "names": names})
@@ -333,7 +336,7 @@ def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, work
     else:
         bought = {}
     return _write_back(scenario, problems, builts, solver if status.has_plan else None, options, bought, on_hand,
-                       status, info, notes, annual, crf)
+                       status, info, notes, annual, crf, caps)
 
 
 def add_capex_budget(model: cp_model.CpModel, buy: dict, cap: CapacitySettings, names: list[str]) -> None:
@@ -348,13 +351,15 @@ def add_capex_budget(model: cp_model.CpModel, buy: dict, cap: CapacitySettings, 
             model.add(sum(spend(t)) <= int(period.budget_cny)).with_name(f"capex_budget[{names[t]}]")
 
 
-def add_supply_cap(model: cp_model.CpModel, buy: dict, cap: CapacitySettings, names: list[str]) -> None:
-    """Σ_{s,k: accel a} chips_k · buy[t,s,k] ≤ supply_a in every period t."""
-    for accel, chips in cap.supply_chips_per_period.items():
-        for t, name in enumerate(names):
+def add_supply_cap(model: cp_model.CpModel, buy: dict, caps: dict[str, dict[str, SupplyCap]],
+                   names: list[str]) -> None:
+    """Σ_{s,k: accel a} chips_k · buy[t,s,k] ≤ supply[t,a] in every period t with a cap on a
+    (the scenario's figure, else the catalog's supply_<year>_units; ``planner.inputs.supply``)."""
+    for t, name in enumerate(names):
+        for accel, limit in caps.get(name, {}).items():
             terms = [o.chips * v for (tau, o), v in buy.items() if tau == t and o.accelerator == accel]
             if terms:
-                model.add(sum(terms) <= chips).with_name(f"supply_cap[{name},{accel}]")
+                model.add(sum(terms) <= limit.chips).with_name(f"supply_cap[{name},{accel}]")
 
 
 def add_space_envelope(model: cp_model.CpModel, buy: dict, cap: CapacitySettings) -> None:
@@ -377,7 +382,8 @@ def realised_inventory(on_hand: dict[Pool, int], bought: dict[tuple[int, Option]
 
 def _write_back(scenario: Scenario, problems: list[Problem], builts: list[BuiltModel], solver: Any,
                 options: list[Option], bought: dict[tuple[int, Option], int], on_hand: dict[Pool, int],
-                status: Status, info: dict[str, Any], notes: list[str], annual: float, crf: float) -> CapacityResult:
+                status: Status, info: dict[str, Any], notes: list[str], annual: float, crf: float,
+                caps: dict[str, dict[str, SupplyCap]] | None = None) -> CapacityResult:
     cap: CapacitySettings = scenario.capacity  # type: ignore[assignment]
     names = [p.name for p in cap.periods]
     rows = []
@@ -412,7 +418,7 @@ def _write_back(scenario: Scenario, problems: list[Problem], builts: list[BuiltM
         totals["power_cost_cny_per_year"] += power
         totals["latency_cny_per_year"] += annual * result.objective["latency_cny"]
         totals["unplaced_penalty_cny_per_year"] += annual * result.objective["unplaced_penalty_cny"]
-    limits = binding_limits(cap, purchases, options)
+    limits = binding_limits(cap, purchases, options, caps)
     if limits:
         for result in periods.values():
             if len(result.unplaced):
@@ -426,17 +432,19 @@ def _write_back(scenario: Scenario, problems: list[Problem], builts: list[BuiltM
     return CapacityResult(scenario.name, status, objective, kpis, purchases, periods, info, warnings)
 
 
-def binding_limits(cap: CapacitySettings, purchases: pd.DataFrame, options: list[Option]) -> str:
+def binding_limits(cap: CapacitySettings, purchases: pd.DataFrame, options: list[Option],
+                   caps: dict[str, dict[str, SupplyCap]] | None = None) -> str:
     """Which purchase limits the plan reached (budget, supply), for unplaced-work reasons."""
     out = []
     spent = float(purchases.capex_cny.sum()) if len(purchases) else 0.0
     cheapest = min((o.price_cny for o in options), default=None)
     if cap.budget_cny is not None and cheapest is not None and spent + cheapest > cap.budget_cny:
         out.append(f"the capex budget ({spent:,.0f} of {cap.budget_cny:,.0f} CNY spent)")
-    for accel, limit in cap.supply_chips_per_period.items():
-        for period, chips in purchases[purchases.accelerator == accel].groupby("period").chips.sum().items():
-            if chips >= limit:
-                out.append(f"the {accel} supply cap ({limit} chips in {period})")
+    caps = caps or {}
+    for (period, accel), chips in purchases.groupby(["period", "accelerator"]).chips.sum().items():
+        limit = caps.get(period, {}).get(accel)
+        if limit is not None and chips >= limit.chips:
+            out.append(f"the {accel} supply cap ({limit.chips} chips in {period}, {limit.basis})")
     return " and ".join(out)
 
 
@@ -491,10 +499,11 @@ def verify_capacity(scenario: Scenario, plan: dict[str, Any], file: str = "<plan
     for p in cap.periods:
         if p.budget_cny is not None and spend[p.name] > p.budget_cny + 1e-6:
             out.append(f"capex in {p.name} {spend[p.name]:,.0f} CNY exceeds its budget {p.budget_cny:,.0f}")
+    caps = supply_caps(cap, catalog, {o.accelerator for o in options})
     for (period, accel), chips in supply.items():
-        limit = cap.supply_chips_per_period.get(accel)
-        if limit is not None and chips > limit:
-            out.append(f"supply: {chips} {accel} bought in {period}, only {limit} available")
+        limit = caps.get(period, {}).get(accel)
+        if limit is not None and chips > limit.chips:
+            out.append(f"supply: {chips} {accel} bought in {period}, only {limit.chips} available ({limit.basis})")
     for site, used in racks.items():
         if site in cap.space_racks and used > cap.space_racks[site] + 1e-9:
             out.append(f"space: {used:.2f} racks bought for {site}, only {cap.space_racks[site]} free")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
+from planner.results.estimated import estimated_frame
 from planner.results.result import Result
 from planner.results.statistics import Statistics
 from planner.viz.sections import capacity_section, plot_purchases, time_of_use_section
@@ -95,12 +96,13 @@ def render_report(result: Result, title: str | None = None, source: str | None =
     parts += [
         "<h2>Cost per site</h2>", _table(stats.cost("site")),
         "<h2>Cost per accelerator</h2>", _table(stats.cost("accelerator")),
-        "<h2>Inference: CNY per million tokens</h2>", _table(stats.cny_per_mtokens()),
+        "<h2>Inference: CNY per million output tokens</h2>", _table(stats.cny_per_mtokens()),
         "<h2>Energy and carbon per site</h2>", _table(stats.energy()),
         "<h2>Chip utilisation per pool</h2>", _table(stats.utilisation_chips()),
         "<h2>Power per site</h2>", _table(stats.utilisation_power()),
         "<h2>Latency of served tokens</h2>", _table(stats.latency_percentiles()), _table(stats.latency()),
         "<h2>Placements</h2>", _table(result.placements),
+        "<h2>Estimated throughput</h2>", _estimated(result),
         "<h2>Routing</h2>", _table(result.routing),
         "<h2>Unplaced work</h2>",
         _table(stats.unplaced()) if len(result.unplaced) else "<p>Every job is placed and all demand is served.</p>",
@@ -110,6 +112,14 @@ def render_report(result: Result, title: str | None = None, source: str | None =
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def _estimated(result: Result) -> str:
+    frame = estimated_frame(result.meta)
+    if not len(frame):
+        return "<p>Every service's throughput was given in the scenario.</p>"
+    return ("<p>These services run on throughput the planner estimated (output tokens/s per chip, end to end, "
+            "prefill chips included); <code>basis</code> says how.</p>" + _table(frame))
 
 
 def write_report(result: Result, path: str | Path, title: str | None = None, source: str | None = None,

@@ -14,6 +14,7 @@ import hardware_catalog
 from hardware_catalog import PRECISIONS, Figure
 from planner.cli.output import FORMATS, print_frame
 from planner.errors import UnknownNameError
+from planner.inputs import checks as checks_mod
 
 LIST_COLUMNS = ("id", "vendor", "name", "released", "domestic", "software_stack")
 LIST_TAIL = ("memory_gib", "memory_bandwidth_tb_per_s", "tdp_w", "chip_power_kw", "lowest_confidence")
@@ -111,11 +112,14 @@ def _print_entry(entry, extra: dict, version: str) -> None:
             if value.range is not None:
                 shown += f"  [{value.range[0]:g}–{value.range[1]:g}]"
             detail = value.source
+            if value.mirror:
+                detail += f"\nmirror: {value.mirror}"
             if value.method:
                 detail += f"\nmethod: {value.method}"
             if value.note:
                 detail += f"\nnote: {value.note}"
-            _row(table, name, shown, value.confidence.value, value.retrieved.isoformat(), detail)
+            read = value.retrieved.isoformat() + {True: " (re-read)", False: " (not re-read)"}.get(value.rechecked, "")
+            _row(table, name, shown, value.confidence.value, read, detail)
         elif hasattr(value, "model_dump"):
             data = value.model_dump(mode="json")
             detail = data.pop("source", "")
@@ -139,3 +143,27 @@ def _row(table: Table, *cells: str) -> None:
 
 
 __all__ = ["command"]
+
+
+@command.command("checks")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def checks_command(fmt: str) -> None:
+    """Provenance and consistency of every catalog figure; exit 1 if a figure is impossible.
+
+    Flags a value outside its own range, a source read before it was published, an
+    estimate without a method, a bare-domain citation and a system drawing less power
+    than its chips' TDP; lists the supply figures that capacity planning uses as caps.
+    """
+    cat = hardware_catalog.load()
+    findings = checks_mod.catalog_findings(cat)
+    figures = checks_mod.catalog_figures(cat)
+    not_rechecked = sum(1 for _, f in figures if f is not None and f.rechecked is False)
+    if fmt == "table":
+        print_frame(checks_mod.findings_frame(findings), fmt, title=f"catalog {cat.version}: findings")
+        print_frame(checks_mod.supply_frame(cat), fmt, title="Supply figures (default capacity supply caps)")
+    else:
+        print_frame(checks_mod.findings_frame(findings), fmt)
+    line = checks_mod.summary_line("catalog", findings, len(figures))
+    click.echo(f"{line}; {not_rechecked} not re-read since first recorded (rechecked: false)", err=fmt != "table")
+    if any(f.severity == "impossible" for f in findings):
+        sys.exit(1)

@@ -15,6 +15,7 @@ from planner.core.solve import solve
 from planner.inputs.fingerprint import fingerprint
 from planner.core.timemodel import solve_time
 from planner.problem.build import build_problem
+from planner.results.estimated import estimated_frame
 from planner.results.result import Result
 from planner.results.statistics import cost_by_band, export
 
@@ -103,6 +104,10 @@ def print_result(result: Result) -> None:
     if len(result.hourly):
 
         print_frame(cost_by_band(result.hourly), title="Power cost by time-of-use band", console=console)
+    estimated = estimated_frame(result.meta)
+    if len(estimated):
+        print_frame(estimated, title="Estimated throughput (not given in the scenario): output tokens/s per chip, "
+                                     "end to end, and its basis", console=console)
     o, k, s = result.objective, result.kpis, result.solver
     horizon = result.meta.get("horizon_h")
     basis = f"per {float(horizon):g} h" if horizon else "over the horizon"
@@ -116,7 +121,7 @@ def print_result(result: Result) -> None:
         (f"energy ({basis})", f"{k['energy_mwh']:,.1f} MWh"),
         (f"carbon ({basis})", f"{k['carbon_t']:,.1f} t CO2"),
         ("token-weighted RTT", f"mean {k['mean_rtt_ms']:.1f} ms, max {k['max_rtt_ms']:.1f} ms"),
-        ("inference power cost", f"{k['inference_cny_per_mtokens']:.4f} CNY per million tokens"),
+        ("inference power cost", f"{k['inference_cny_per_mtokens']:.4f} CNY per million output tokens"),
         ("solver", f"{result.status.value} ({s.get('cp_sat_status')}), wall {s.get('wall_s')} s"),
         ("best bound", "–" if s.get("best_bound") is None else f"{s['best_bound']:,.0f} CNY"),
         ("gap", "–" if s.get("gap") is None else f"{100 * s['gap']:.3f} %"),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 import pandas as pd
 
-from planner.cli.output import FORMATS, print_frame, say
+from planner.cli.output import FORMATS, make_console, print_frame, say
 from planner.errors import UnknownNameError
+from planner.inputs import checks as checks_mod
 from planner.inputs.names import city_hint, sites_near
 from planner.inputs import topology as topo_mod
 
@@ -56,31 +59,37 @@ def rtt(fmt: str, path: str | None, site_matrix: bool) -> None:
 @command.command("checks")
 @_format
 @_path
-@click.option("--all", "show_all", is_flag=True, help="List every check, not only those that fail.")
-def checks(fmt: str, path: str | None, show_all: bool) -> None:
-    """Policy latency circles and published latency claims against the model.
+@click.option("--all-pairs", is_flag=True, help="Print every latency-check pair, not only the ones that fail.")
+def checks(fmt: str, path: str | None, all_pairs: bool) -> None:
+    """Latency claims under each reading, and the data's own inconsistencies; exit 1 if a figure is impossible.
 
-    Each check compares the modelled round-trip time between two places with a limit from a
-    policy or a published claim. A policy "one-way" limit holds when RTT / 2 is within it;
-    a "round_trip" claim when the RTT is. A failing check means the topology's latency model
-    and that source disagree by more than the limit: a fact about the data, not an error.
+    Unstated latency claims are read one way: as a round trip, but never stricter than the
+    pair's fibre floor. Flags a PUE above its cap, a link faster than fibre, a path faster
+    than a measured figure, a tariff day that does not cover 24 hours and a value outside
+    its own range.
     """
     topo = topo_mod.load(path)
-    df = topo.latency_checks()
-    if fmt != "table":
-        print_frame(df, fmt)
-        return
-    failing = df[~df.holds.astype(bool)]
-    shown = df if show_all else failing
-    by_check = df.groupby("check").holds.agg(["size", "sum"])
-    summary = "; ".join(f"{name} {int(row['sum'])} of {int(row['size'])} hold" for name, row in by_check.iterrows())
-    say(f"{len(df) - len(failing)} of {len(df)} latency checks hold ({summary}).")
-    say("A one-way limit holds when RTT / 2 is within it, a round-trip limit when the RTT is; a check that "
-        "fails means the modelled RTT and that policy or published claim disagree.", style="dim")
-    if len(shown):
-        print_frame(shown.drop(columns=["holds_as_rtt", "holds_as_one_way"] if not show_all else []),
-                    title="Latency checks" + ("" if show_all else " that fail (--all lists every one)"),
-                    keep=["check", "a", "b"])
+    latency = topo.latency_checks()
+    held, total = int(latency.holds.sum()), len(latency)
+    if not all_pairs:
+        latency = latency[~latency.holds]
+    findings = checks_mod.topology_findings(topo)
+    figures = sum(1 for _, f in topo.figures() if f is not None)
+    if fmt == "table":
+        say(f"{held} of {total} latency checks hold; " + ("every one is listed below. " if all_pairs else
+            f"the {total - held} that fail are listed below (--all-pairs lists all). ") +
+            "A check that fails means the modelled round trip between the two places is above a policy's or a "
+            "publication's limit: the sources disagree with the latency model, not with your scenario.")
+        print_frame(latency, fmt, title="Latency checks" + ("" if all_pairs else " that fail (--all-pairs for all)"))
+        for line in topo.claims_summary():
+            say(line)
+        print_frame(checks_mod.findings_frame(findings), fmt, title="Data findings")
+    else:
+        print_frame(pd.concat([latency.assign(kind="latency"),
+                               checks_mod.findings_frame(findings).assign(kind="finding")], ignore_index=True), fmt)
+    say(checks_mod.summary_line("topology", findings, figures), make_console(stderr=fmt != "table"))
+    if any(f.severity == "impossible" for f in findings):
+        sys.exit(1)
 
 
 @command.command("near")
