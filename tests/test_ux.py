@@ -347,3 +347,27 @@ def test_help_lists_every_command_without_importing_them():
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
     for name in ("solve", "plan-capacity", "init", "topology", "verify", "schema", "report", "compare"):
         assert f"  {name} " in out.stdout
+
+
+# ---- the scenarios written from `planner init` and the README ---------------------------------
+def test_southwest_examples_validate_solve_and_verify(tmp_path):
+    """southwest_week: Chengdu and Chongqing chat within 6 ms (tianfu 1.2 ms, chongqing 5.3 and
+    1.3 ms; guian at 9.8 ms is out), training at Gui'an. southwest_growth: the same region's chat
+    grows 3x by 2027; within 6 ms only Tianfu and Chongqing may serve it, so purchases go there."""
+    week = ROOT / "workloads" / "examples" / "southwest_week.yaml"
+    growth = ROOT / "workloads" / "examples" / "southwest_growth.yaml"
+    plan = tmp_path / "plan.json"
+    assert run("validate", week).exit_code == 0 and run("validate", growth).exit_code == 0
+    r = run("solve", week, "-o", plan, "--quiet")
+    assert r.exit_code == 0, r.output
+    data = json.loads(plan.read_text())
+    assert data["status"] == "optimal" and data["unplaced"] == []
+    assert {row["site"] for row in data["routing"]} <= {"tianfu", "chongqing"}
+    assert {row["site"] for row in data["placements"] if row["kind"] == "training"} == {"guian"}
+    assert run("verify", week, plan).exit_code == 0
+    cap = tmp_path / "cap.json"
+    r = run("plan-capacity", growth, "-o", cap, "--quiet")
+    assert r.exit_code == 0, r.output
+    bought = json.loads(cap.read_text())["purchases"]
+    assert bought and {row["site"] for row in bought} <= {"tianfu", "chongqing"}
+    assert run("verify", growth, cap).exit_code == 0

@@ -283,7 +283,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
             penalty_cny_per_mtokens=svc.unserved_cny_per_mtokens or objective.unserved_inference_cny_per_mtokens,
             latency_cny_per_mtokens_ms=svc.latency_cny_per_mtokens_ms)
 
-    warnings += sanity_warnings(scenario, topology, sites, accels, inventory, jobs, float(scenario.horizon_h))
+    warnings += sanity_warnings(scenario, topology, sites, accels, inventory, jobs, float(scenario.horizon_h), strict)
     city_coords = {c: (float(topology.cities[c].lat), float(topology.cities[c].lon))
                    for svc in services.values() for c in svc.demand_tokens_per_s}
     return Problem(
