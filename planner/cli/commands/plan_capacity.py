@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 import pandas as pd
@@ -10,8 +11,9 @@ import pandas as pd
 from planner.cli.output import format_number, make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
 from planner.cli.util import load_with_sets, set_option
-from planner.studies.capacity import CapacityResult, plan_capacity
-from planner.studies.explain import binding_limits_of, explain_capacity
+
+if TYPE_CHECKING:
+    from planner.studies.capacity import CapacityResult
 
 
 @click.command("plan-capacity")
@@ -36,6 +38,10 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
         say(f"planning capacity for {scenario.name}: {len(scenario.capacity.candidates) if scenario.capacity else 0} "
             f"candidate system(s), {len(scenario.capacity.periods) if scenario.capacity else 0} period(s), "
             f"time limit {time_limit_s or scenario.solver.time_limit_s:g} s …", make_console(stderr=True))
+    # the studies load OR-Tools (about half a second): imported after the first line is printed
+    from planner.studies.capacity import plan_capacity
+    from planner.studies.explain import binding_limits_of, explain_capacity
+
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
         result = plan_capacity(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed, on_progress=progress)
     reasons = explain_capacity(scenario, result)

@@ -7,13 +7,10 @@ import sys
 import click
 import pandas as pd
 
-from planner.cli.commands.plan_capacity import run_capacity
 from planner.cli.output import make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
 from planner.cli.util import load_with_sets, set_option
-from planner.core.solve import solve
 from planner.inputs.fingerprint import fingerprint
-from planner.core.timemodel import solve_time
 from planner.problem.build import build_problem
 from planner.results.estimated import estimated_frame
 from planner.results.result import Result
@@ -41,6 +38,9 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
             model: str | None) -> None:
     """Place the scenario's training jobs and inference services with CP-SAT."""
     if mode == "capacity":
+        from planner.cli.commands.plan_capacity import run_capacity
+
+
         run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets)
         return
     scenario = load_with_sets(file, sets)
@@ -54,6 +54,11 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
     if scenario.capacity is not None:
         warn("this scenario has a capacity section; `solve` places work on the fleet on hand and ignores it. "
              "Run `planner plan-capacity FILE` (or `solve --mode capacity`) to choose purchases too", err)
+    # The solver modules load OR-Tools (about half a second): imported after the first lines are
+    # printed, not when the command is looked up (benchmarks/startup.py measures it).
+    from planner.core.solve import solve
+    from planner.core.timemodel import solve_time
+
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
         settings = dict(time_limit_s=time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s,
                         workers=workers or scenario.solver.workers,
