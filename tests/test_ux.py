@@ -371,3 +371,21 @@ def test_southwest_examples_validate_solve_and_verify(tmp_path):
     bought = json.loads(cap.read_text())["purchases"]
     assert bought and {row["site"] for row in bought} <= {"tianfu", "chongqing"}
     assert run("verify", growth, cap).exit_code == 0
+
+
+def test_a_misspelt_accelerator_in_a_job_names_both_spellings(tmp_path):
+    text = Path(EXAMPLE).read_text().replace("allowed_accelerators: [ascend-910c, h20]",
+                                             "allowed_accelerators: [ascend-910x, h20]", 1)
+    path = tmp_path / "misspelt.yaml"
+    path.write_text(text)
+    r = run("validate", path)
+    assert r.exit_code == 2
+    assert "allowed_accelerators names ['ascend-910x']" in r.output and "it has ['ascend-910c'] instead" in r.output
+
+
+def test_does_not_fit_never_suggests_the_precision_already_used():
+    from workloads.models import smaller_fix
+
+    assert "fp8" not in smaller_fix("fp8", "a shorter context", "more memory")
+    assert "int8" not in smaller_fix("int8", "a shorter context", "more memory")
+    assert smaller_fix("bf16", "a shorter context") == "try a lower precision (fp8 or int8) or a shorter context"
