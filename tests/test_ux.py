@@ -389,3 +389,11 @@ def test_does_not_fit_never_suggests_the_precision_already_used():
     assert "fp8" not in smaller_fix("fp8", "a shorter context", "more memory")
     assert "int8" not in smaller_fix("int8", "a shorter context", "more memory")
     assert smaller_fix("bf16", "a shorter context") == "try a lower precision (fp8 or int8) or a shorter context"
+
+
+def test_validate_states_the_defaults_in_force_with_their_sources():
+    r = run("validate", CAPACITY, columns=300)
+    assert r.exit_code == 0
+    assert "objective.unserved_inference_cny_per_mtokens = 8 (the DeepSeek-V3 API output price, Feb 2025" in r.output
+    assert "objective.unplaced_training_cny_per_chip_hour = 17 (a China GPU rental" in r.output
+    assert "latency_cny_per_mtokens_ms" not in r.output  # the example sets it

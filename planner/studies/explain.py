@@ -23,11 +23,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from planner.inputs.scenario import (
-    DEFAULT_UNPLACED_CNY_PER_CHIP_HOUR,
-    DEFAULT_UNSERVED_CNY_PER_MTOKENS,
-    Scenario,
-)
+from planner.inputs.defaults import SOURCES
+from planner.inputs.scenario import Scenario
 from planner.problem.build import load_catalog_for, load_topology_for
 from planner.studies.capacity import (
     HOURS_PER_YEAR,
@@ -40,14 +37,7 @@ from planner.studies.capacity import (
 )
 
 #: where each default objective weight comes from (stated with the value in every explanation)
-DEFAULT_SOURCES = {
-    "unserved_inference_cny_per_mtokens": (
-        DEFAULT_UNSERVED_CNY_PER_MTOKENS,
-        "default: the DeepSeek-V3 API output price, Feb 2025, as the cost of buying the tokens elsewhere"),
-    "unplaced_training_cny_per_chip_hour": (
-        DEFAULT_UNPLACED_CNY_PER_CHIP_HOUR,
-        "default: a China GPU rental of US$2.35 per GPU-hour, Mar 2026, at 7.2 CNY/USD"),
-}
+DEFAULT_SOURCES = {name: (value, f"default: {source}") for name, (value, source) in SOURCES.items()}
 
 
 @dataclass(frozen=True)

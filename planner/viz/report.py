@@ -156,13 +156,15 @@ def _cards(result: Result, stats: Statistics) -> str:
     o, k, s = result.objective, result.kpis, result.solver
     pct = {r.percentile: r.rtt_ms for r in stats.latency_percentiles().itertuples()}
     gap = s.get("gap")
+    horizon = result.meta.get("horizon_h")
+    per = f" per {float(horizon):g} h" if horizon else ""
     cards = [
-        ("objective", _cny(o.get("total_cny"))),
-        ("power cost", _cny(o.get("power_cost_cny"))),
-        ("latency term", _cny(o.get("latency_cny"))),
-        ("unplaced penalty", _cny(o.get("unplaced_penalty_cny"))),
-        ("energy", f"{_num(k.get('energy_mwh'), 1)} MWh"),
-        ("carbon", f"{_num(k.get('carbon_t'), 1)} t CO2"),
+        (f"objective{per}", _cny(o.get("total_cny"))),
+        (f"power cost{per}", _cny(o.get("power_cost_cny"))),
+        (f"latency term{per}", _cny(o.get("latency_cny"))),
+        (f"unplaced penalty{per}", _cny(o.get("unplaced_penalty_cny"))),
+        (f"energy{per}", f"{_num(k.get('energy_mwh'), 1)} MWh"),
+        (f"carbon{per}", f"{_num(k.get('carbon_t'), 1)} t CO2"),
         ("chips used", _num(k.get("chips_used"), 0)),
         ("training jobs placed", f"{k.get('jobs_placed', 0)} of {k.get('jobs_placed', 0) + k.get('jobs_unplaced', 0)}"),
         ("tokens/s served", f"{_num(k.get('served_tokens_per_s'), 0)} of {_num(k.get('demand_tokens_per_s'), 0)}"),

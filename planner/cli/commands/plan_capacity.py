@@ -11,6 +11,7 @@ import pandas as pd
 from planner.cli.output import format_number, make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
 from planner.cli.util import load_with_sets, set_option
+from planner.inputs.defaults import defaults_in_force
 
 if TYPE_CHECKING:
     from planner.studies.capacity import CapacityResult
@@ -51,6 +52,9 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
         click.echo(result.to_json())
     else:
         print_capacity(result, reasons, horizon_h=scenario.horizon_h)
+        in_force = defaults_in_force(scenario)
+        if in_force:
+            say("defaults in force: " + "; ".join(in_force), make_console(), style="dim")
         result.warnings.extend(reasons)
     if output:
         result.to_json(output)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from planner.cli.output import say
 from planner.cli.util import load_with_sets, set_option
+from planner.inputs.defaults import defaults_in_force
 from planner.problem.build import build_problem
 
 
@@ -30,3 +32,8 @@ def command(file: str, sets: tuple[str, ...]) -> None:
     if scenario.capacity is not None:
         click.echo(f"capacity: {len(options)} (site, system) purchase options over {len(scenario.capacity.periods)} "
                    "period(s)")
+    in_force = defaults_in_force(scenario)
+    if in_force:
+        say("defaults in force (set them in the file to change them):")
+        for line in in_force:
+            say(f"  {line}")
