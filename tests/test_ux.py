@@ -303,8 +303,8 @@ def test_capacity_report_contains_the_purchase_table(tmp_path):
     assert data["purchases"], "the example buys systems"
     assert run("report", plan, "-o", html).exit_code == 0
     text = html.read_text()
-    assert "Capacity: what to buy" in text and "mw added at meter" not in text
-    for col in ("system", "units", "chips", "mw_added_at_meter", "capex_cny", "annualised_cny_per_year"):
+    assert "Capacity: what to buy" in text and "added power mw" not in text
+    for col in ("system", "units", "chips", "added_power_mw", "capex_cny", "annualised_cny_per_year"):
         assert f"<th>{col}</th>" in text
     for row in data["purchases"]:
         assert f"<td>{row['system']}</td>" in text

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 
 from planner.results.estimated import estimated_frame
 from planner.results.result import Result
+from planner.results.units import format_number
 from planner.results.statistics import Statistics
 from planner.viz.sections import capacity_section, plot_purchases, time_of_use_section
 from planner.viz.plots import (
@@ -172,7 +173,8 @@ def _cards(result: Result, stats: Statistics) -> str:
         ("RTT p50 / p90 / p99", " / ".join(_num(pct.get(p), 1) for p in ("p50", "p90", "p99")) + " ms"),
         ("peak site power", f"{_num(k.get('peak_site_power_mw'), 2)} MW"),
         ("solver", f"{escape(str(s.get('cp_sat_status', result.status.value)))} in {_num(s.get('wall_s'), 2)} s"),
-        ("best bound", _cny(s.get("best_bound"))),
+        ("best bound" + (" (all periods, CNY per year)" if result.meta.get("period") else ""),
+         _cny(s.get("best_bound"))),
         ("gap", "–" if gap is None else f"{100 * float(gap):.3f} %"),
         ("greedy baseline", _cny(s.get("greedy_objective"))),
     ]
@@ -193,11 +195,10 @@ def _cny(value: object) -> str:
 
 
 def _table(df: pd.DataFrame, money: list[str] | None = None) -> str:
-    """A DataFrame as an escaped HTML table with readable numbers."""
+    """A DataFrame as an escaped HTML table, its numbers in one format per unit (as in the terminal)."""
     shown = df.copy()
     for col in shown.columns:
-        if pd.api.types.is_float_dtype(shown[col]):
-            digits = 0 if (money and col in money) or col.endswith("_cny") else (3 if col in ("utilisation", "share")
-                                                                                 else 2)
-            shown[col] = shown[col].map(lambda v, d=digits: _num(v, d))
+        if pd.api.types.is_numeric_dtype(shown[col]) and not pd.api.types.is_bool_dtype(shown[col]):
+            name = f"{col}_cny" if money and col in money else str(col)
+            shown[col] = shown[col].map(lambda v, n=name: format_number(n, v))
     return shown.to_html(index=False, escape=True, classes="data", border=0, na_rep="–")

@@ -12,10 +12,41 @@ import plotly.graph_objects as go
 
 from planner.results.result import Result
 from planner.results.statistics import cost_by_band
+from planner.results.units import format_number
 from planner.viz.plots._style import colour_map, label, new_figure
 from planner.viz.plots.hourly import plot_hourly_power
 
 Table = Callable[..., str]
+
+#: the period table's rows, in the order a planner reads them, with their unit and time basis
+PERIOD_ROWS = [
+    ("units_bought", "systems bought in the period"),
+    ("capex_cny", "capex paid in the period, CNY"),
+    ("annualised_capex_cny_per_year", "annualised capex, CNY per year"),
+    ("maintenance_cny_per_year", "maintenance, CNY per year"),
+    ("power_cost_cny_per_year", "power, CNY per year"),
+    ("cny_per_mtokens_all_in", "all-in CNY per million tokens"),
+    ("chips_owned", "chips owned"),
+    ("chips_used", "chips used"),
+    ("chip_utilisation", "chip utilisation"),
+    ("peak_site_power_mw", "peak site power, MW"),
+    ("served_tokens_per_s", "tokens/s served"),
+    ("unserved_tokens_per_s", "tokens/s unserved"),
+    ("jobs_unplaced", "training jobs unplaced"),
+]
+
+
+
+
+def labelled_periods(table: pd.DataFrame) -> pd.DataFrame:
+    """Periods (the index) as columns and figures as labelled rows, each stating its unit and
+    time basis, formatted one way per unit."""
+    rows = []
+    for key, label_text in PERIOD_ROWS:
+        if key in table.columns:
+            rows.append({"figure": label_text, **{str(p): format_number(key, v) for p, v in table[key].items()}})
+    return pd.DataFrame(rows)
+
 
 
 def capacity_frames(plan: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -26,15 +57,19 @@ def capacity_frames(plan: dict[str, Any]) -> dict[str, pd.DataFrame]:
     rows = []
     for name, p in periods.items():
         k = p.get("kpis", {})
+        bought = purchases[purchases.period == name] if len(purchases) else purchases
         rows.append({"period": name,
+                     "units_bought": int(bought.units.sum()) if len(bought) else 0,
                      "capex_cny": k.get("capex_cny", 0.0),
                      "annualised_capex_cny_per_year": k.get("annualised_capex_cny_per_year", 0.0),
                      "maintenance_cny_per_year": k.get("maintenance_cny_per_year", 0.0),
                      "power_cost_cny_per_year": k.get("power_cost_cny_per_year", 0.0),
-                     "chips_owned": k.get("chips_owned"), "chip_utilisation": k.get("chip_utilisation"),
+                     "cny_per_mtokens_all_in": k.get("cny_per_mtokens_all_in"),
+                     "chips_owned": k.get("chips_owned"), "chips_used": k.get("chips_used"),
+                     "chip_utilisation": k.get("chip_utilisation"), "peak_site_power_mw": k.get("peak_site_power_mw"),
                      "served_tokens_per_s": k.get("served_tokens_per_s"),
                      "unserved_tokens_per_s": k.get("unserved_tokens_per_s"),
-                     "cny_per_mtokens_all_in": k.get("cny_per_mtokens_all_in")})
+                     "jobs_unplaced": k.get("jobs_unplaced")})
     if len(purchases):
         mw = []
         for row in purchases.itertuples(index=False):
@@ -44,7 +79,7 @@ def capacity_frames(plan: dict[str, Any]) -> dict[str, pd.DataFrame]:
             kw = inv.get((row.site, row.accelerator), {}).get("chip_power_kw")
             pue = site.get("pue")
             mw.append(row.chips * kw * pue / 1000 if kw is not None and pue is not None else float("nan"))
-        purchases = purchases.assign(mw_added_at_meter=mw)
+        purchases = purchases.assign(added_power_mw=mw)
     return {"purchases": purchases, "periods": pd.DataFrame(rows)}
 
 
@@ -59,10 +94,10 @@ def capacity_section(plan: dict[str, Any], table: Table) -> list[str]:
     window = f"{float(horizon):g} h" if horizon else "representative"
     parts = ["<h2>Capacity: what to buy</h2>"]
     if len(purchases):
-        chips, mw = int(purchases.chips.sum()), float(purchases.mw_added_at_meter.sum())
+        chips, mw = int(purchases.chips.sum()), float(purchases.added_power_mw.sum())
         parts.append(f"<p>{int(purchases.units.sum())} system(s), {chips:,} chips and {mw:,.2f} MW at the meter "
                      f"added for {float(purchases.capex_cny.sum()):,.0f} CNY of capex.</p>")
-        cols = ["period", "site", "system", "accelerator", "units", "chips", "mw_added_at_meter", "in_service_from",
+        cols = ["period", "site", "system", "accelerator", "units", "chips", "added_power_mw", "in_service_from",
                 "capex_cny", "annualised_cny_per_year"]
         parts.append(table(purchases[[c for c in cols if c in purchases.columns]]))
     else:
@@ -72,7 +107,7 @@ def capacity_section(plan: dict[str, Any], table: Table) -> list[str]:
     parts.append("<h3>Capex and opex per period</h3>"
                  "<p>Capex is paid in the period it is bought; annualised capex, maintenance and power are per "
                  f"year, each period being one {window} window scaled to a year.</p>")
-    parts.append(table(periods))
+    parts.append(table(labelled_periods(periods.set_index("period"))))
     parts.append(f"<p>Total over {n} period(s), the sum of each period's yearly cost: "
                  f"<b>{o.get('total_cny_per_year', 0):,.0f} CNY</b> (annualised capex "
                  f"{o.get('annualised_capex_cny_per_year', 0):,.0f}, maintenance {o.get('maintenance_cny_per_year', 0):,.0f},"

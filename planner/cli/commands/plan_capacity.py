@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 import click
 import pandas as pd
 
-from planner.cli.output import format_number, make_console, print_frame, say, warn
+from planner.cli.output import make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
 from planner.cli.util import load_with_sets, set_option
 from planner.inputs.defaults import defaults_in_force
+from planner.viz.sections import labelled_periods
 
 if TYPE_CHECKING:
     from planner.studies.capacity import CapacityResult
@@ -65,36 +66,10 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
         sys.exit(1)
 
 
-#: the period table's rows, in the order a planner reads them, with their unit and time basis
-PERIOD_ROWS = [
-    ("units_bought", "systems bought in the period"),
-    ("capex_cny", "capex paid in the period, CNY"),
-    ("annualised_capex_cny_per_year", "annualised capex, CNY per year"),
-    ("maintenance_cny_per_year", "maintenance, CNY per year"),
-    ("power_cost_cny_per_year", "power, CNY per year"),
-    ("cny_per_mtokens_all_in", "all-in CNY per million tokens"),
-    ("chips_owned", "chips owned"),
-    ("chips_used", "chips used"),
-    ("chip_utilisation", "chip utilisation"),
-    ("peak_site_power_mw", "peak site power, MW"),
-    ("served_tokens_per_s", "tokens/s served"),
-    ("unserved_tokens_per_s", "tokens/s unserved"),
-    ("jobs_unplaced", "training jobs unplaced"),
-]
-
-
 def period_frame(result: CapacityResult) -> pd.DataFrame:
     """Periods as columns, figures as labelled rows (each stating its unit and time basis)."""
     table = result.period_table().set_index("period")
-    rows = []
-    for key, label in PERIOD_ROWS:
-        if key in table.columns:
-            rows.append({"figure": label, **{p: _fmt(key, v) for p, v in table[key].items()}})
-    return pd.DataFrame(rows)
-
-
-def _fmt(key: str, value: object) -> str:
-    return format_number(key, value)
+    return labelled_periods(table)
 
 
 def print_capacity(result: CapacityResult, reasons: list[str] = (), horizon_h: float | None = None) -> None:
