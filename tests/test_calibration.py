@@ -127,3 +127,25 @@ def test_leave_one_out_error_against_the_catalog_meets_the_target():
     assert summary.loc["serving", "loo_median_abs_error_pct"] <= 25
     assert summary.loc["serving", "loo_all_within_2x"]
     assert not chip_ratios(report).empty
+
+
+def test_default_basis_never_falls_as_the_tpot_loosens_across_measurement_windows():
+    """Where a measurement stands in for the model (TPOT within 10 % of its own), the figure on either
+    side of its window is capped by a looser measurement and floored by a tighter one, so the default
+    basis is monotone in the TPOT SLO too. DeepSeek-R1 on 160 Ascend 910C at int8 has two measured
+    TPOTs (15 ms: 538, 50 ms: 1,943 decode tokens/s per chip)."""
+    from workloads.calibration import calibrate, catalog_hardware
+    from workloads.models import get_model
+
+    cal = calibrate()
+    hw = catalog_hardware(["ascend-910c"])["ascend-910c"]
+    model = get_model("deepseek-r1")
+    previous = 0.0
+    bases = set()
+    for tpot_ms in sorted([12 + 0.05 * i for i in range(100)] + [13.49] + [40 + 0.5 * i for i in range(40)]):
+        est = cal.estimate(model, hw, "int8", tpot_ms=tpot_ms, chips_per_replica=160,
+                           input_tokens=4096, output_tokens=256)
+        assert est.decode_tokens_per_s_per_chip >= previous - 1e-9, tpot_ms
+        previous = est.decode_tokens_per_s_per_chip
+        bases.add(est.basis.split(",")[0].split(":")[0])
+    assert {"measured", "capped"} <= bases

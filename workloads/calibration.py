@@ -234,6 +234,31 @@ class Calibration:
             return m
         return None
 
+    def _same_decode_setup(self, est: InferenceEstimate, hw: HardwareSpec) -> list[Measurement]:
+        return [m for m in self.measurements
+                if (m.hardware, m.model, m.precision, m.metric) == (hw.id, est.model_id, est.precision,
+                                                                   "decode_tokens_per_s_per_chip")
+                and m.setup.chips_per_replica == est.chips_per_replica
+                and m.setup.prefix_cache_hit_rate == est.prefix_cache_hit_rate]
+
+    def looser_decode_cap(self, est: InferenceEstimate, hw: HardwareSpec) -> Measurement | None:
+        """The lowest decode measurement of the same configuration taken at a looser TPOT than the request.
+
+        Where the model is above it, the estimate is capped there: a tighter SLO can never serve more than
+        a measured looser one, so the figure never falls as the TPOT SLO loosens into a measurement's window.
+        """
+        looser = [m for m in self._same_decode_setup(est, hw) if m.setup.tpot_ms > est.tpot_ms * (1 + TPOT_MATCH)]
+        return min(looser, key=lambda m: m.value, default=None)
+
+    def tighter_decode_floor(self, est: InferenceEstimate, hw: HardwareSpec) -> Measurement | None:
+        """The highest decode measurement of the same configuration taken at a tighter TPOT than the request.
+
+        A looser SLO can always run the tighter one's batch, so the estimate is never below it: the figure
+        never falls as the TPOT SLO loosens out of a measurement's window.
+        """
+        tighter = [m for m in self._same_decode_setup(est, hw) if m.setup.tpot_ms < est.tpot_ms * (1 - TPOT_MATCH)]
+        return max(tighter, key=lambda m: m.value, default=None)
+
     def estimate(self, model: ModelSpec, hw: HardwareSpec, precision: str = "bf16", *, basis: str = "auto",
                  **kwargs: Any) -> InferenceEstimate:
         """Calibrated estimate; with ``basis="auto"`` a matching measurement replaces its phase's figure.
@@ -263,6 +288,21 @@ class Calibration:
             parts.append(f"measured:{m.id}")
             notes.append(f"{phase} figure is the measurement {m.id} ({m.value:,.0f}/s per chip), not the model's "
                          f"{getattr(est, m.metric):,.0f}; --basis model shows the model alone")
+        if not any(p.startswith("measured:") for p in parts) or self.matching(est, hw, "decode") is None:
+            cap = self.looser_decode_cap(est, hw)
+            if cap is not None and cap.value < decode:
+                decode = cap.value
+                parts.insert(0, f"capped:{cap.id}")
+                notes.append(f"decode figure capped at the measurement {cap.id} ({cap.value:,.0f}/s per chip at a "
+                             f"looser TPOT of {cap.setup.tpot_ms:g} ms), below the model's "
+                             f"{est.decode_tokens_per_s_per_chip:,.0f}: a tighter SLO cannot serve more")
+            floor = self.tighter_decode_floor(est, hw)
+            if floor is not None and floor.value > decode:
+                decode = floor.value
+                parts.insert(0, f"floored:{floor.id}")
+                notes.append(f"decode figure raised to the measurement {floor.id} ({floor.value:,.0f}/s per chip at "
+                             f"a tighter TPOT of {floor.setup.tpot_ms:g} ms), above the model's "
+                             f"{est.decode_tokens_per_s_per_chip:,.0f}: a looser SLO can run the same batch")
         if not parts or not est.meets_tpot:
             return est
         return with_throughput(est, decode, prefill, ",".join(parts) + ("" if len(parts) == 2 else ",calibrated"),

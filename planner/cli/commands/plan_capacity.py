@@ -10,7 +10,7 @@ import pandas as pd
 
 from planner.cli.output import make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, set_option
+from planner.cli.util import load_with_sets, parse_sets, set_option
 from planner.inputs.defaults import defaults_in_force
 from planner.viz.sections import labelled_periods
 
@@ -34,7 +34,7 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
 
 
 def run_capacity(file: str, output: str | None, time_limit_s: float | None, workers: int | None,
-                 seed: int | None, fmt: str, quiet: bool, sets: tuple[str, ...]) -> None:
+                 seed: int | None, fmt: str, quiet: bool, sets: tuple[str, ...], store: str | None = None) -> None:
     scenario = load_with_sets(file, sets)
     if fmt == "table" and not quiet and make_console(stderr=True).is_terminal:
         say(f"planning capacity for {scenario.name}: {len(scenario.capacity.candidates) if scenario.capacity else 0} "
@@ -61,6 +61,13 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
         result.to_json(output)
         if fmt != "json":
             say(f"capacity plan written to {output}")
+    if store:
+        from planner.studies.sweep.run import record_solve
+
+        run_id = record_solve(store, file, parse_sets(sets), scenario, result, mode="capacity", model=None,
+                              time_limit_s=time_limit_s, workers=workers, seed=seed)
+        if fmt != "json":
+            say(f"run {run_id[:12]} recorded in {store}", make_console(stderr=True))
     if not result.is_feasible():
         click.echo(f"no plan found: {result.solver.get('cp_sat_status')}; raise --time-limit", err=True)
         sys.exit(1)

@@ -11,7 +11,9 @@ from planner.cli.output import say
 from planner.errors import InputError, did_you_mean
 from planner.results.result import Result
 from planner.results.statistics import export
+from planner.studies.sweep.tables import sweep_source
 from planner.viz.report import write_report
+from planner.viz.sweep_report import write_sweep_report
 
 
 def load_plan(path: str, period: str | None = None) -> Result:
@@ -47,15 +49,22 @@ def load_plan_with_capacity(path: str, period: str | None = None) -> tuple[Resul
 
 
 @click.command("report")
-@click.argument("plan", type=click.Path(dir_okay=False))
+@click.argument("plan", type=click.Path(dir_okay=False), metavar="PLAN|SWEEP")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="report.html", show_default=True,
               help="HTML file to write (self-contained, opens offline)")
 @click.option("--title", help="page title (default: the scenario name)")
 @click.option("--period", help="for a capacity plan: which period to show (default: the last)")
 @click.option("--export", "export_dir", type=click.Path(file_okay=False),
               help="also write every table as CSV and Parquet into this directory")
-def command(plan: str, output: str, title: str | None, period: str | None, export_dir: str | None) -> None:
-    """Write a self-contained HTML report (summary, map, charts, tables) for a solved plan."""
+@click.option("--sweep", "sweep_id", help="for a run store (.duckdb): which sweep (default: the latest)")
+def command(plan: str, output: str, title: str | None, period: str | None, export_dir: str | None,
+            sweep_id: str | None) -> None:
+    """Write a self-contained HTML report for a solved plan, or for a sweep (its table, or a .duckdb run store)."""
+    sweep = sweep_source(plan, sweep_id)
+    if sweep is not None:
+        path = write_sweep_report(sweep, output, title=title, source=Path(plan).name)
+        say(f"sweep report written to {path} ({path.stat().st_size / 1e6:.1f} MB, {len(sweep)} runs)")
+        return
     result, capacity = load_plan_with_capacity(plan, period)
     path = write_report(result, output, title=title, source=Path(plan).name, capacity=capacity)
     say(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")

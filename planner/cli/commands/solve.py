@@ -9,7 +9,7 @@ import pandas as pd
 
 from planner.cli.output import make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, set_option
+from planner.cli.util import load_with_sets, parse_sets, set_option
 from planner.inputs.fingerprint import fingerprint
 from planner.problem.build import build_problem
 from planner.results.estimated import estimated_frame
@@ -32,16 +32,17 @@ from planner.results.statistics import cost_by_band, export
               help="place work on the fleet on hand, or also choose what to buy (as plan-capacity)")
 @click.option("--model", "model", type=click.Choice(["spatial", "time"]),
               help="spatial (all work concurrent, mean prices) or time (hour by hour); default: the scenario's time.mode")
+@click.option("--store", type=click.Path(dir_okay=False),
+              help="also record the run (verified) in this DuckDB run store; see `planner runs`")
 @set_option
 def command(file: str, output: str | None, time_limit_s: float | None, workers: int | None, seed: int | None,
             fmt: str, quiet: bool, export_dir: str | None, mode: str, sets: tuple[str, ...],
-            model: str | None) -> None:
+            model: str | None, store: str | None) -> None:
     """Place the scenario's training jobs and inference services with CP-SAT."""
     if mode == "capacity":
         from planner.cli.commands.plan_capacity import run_capacity
 
-
-        run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets)
+        run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets, store=store)
         return
     scenario = load_with_sets(file, sets)
     err = make_console(stderr=True)
@@ -71,6 +72,13 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
     result.meta["scenario_fingerprint"] = fingerprint(scenario)
     if output:
         result.to_json(output)
+    if store:
+        from planner.studies.sweep.run import record_solve
+
+        run_id = record_solve(store, file, parse_sets(sets), scenario, result, mode="place", model=model,
+                              time_limit_s=time_limit_s, workers=workers, seed=seed, problem=problem)
+        if fmt != "json":
+            say(f"run {run_id[:12]} recorded in {store}", make_console(stderr=True))
     if export_dir:
         written = export(result, export_dir)
         if fmt != "json":
