@@ -175,7 +175,7 @@ def test_capacity_explains_unserved_demand_and_the_threshold_predicts_buying(tmp
 
 
 def test_capacity_figures_are_labelled_per_period_and_total():
-    r = run("plan-capacity", CAPACITY, "--time-limit", "10", columns=200)
+    r = run("plan-capacity", CAPACITY, "--time-limit", "3", columns=200)
     assert r.exit_code == 0, r.output
     assert "annualised capex, CNY per year" in r.output and "capex paid in the period, CNY" in r.output
     assert "total over 2 period(s), the sum of each period's yearly cost" in r.output

@@ -21,7 +21,8 @@ import re
 import sys
 from collections.abc import Sequence
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -29,6 +30,9 @@ from rich.table import Table
 from rich.text import Text
 
 from planner.results.units import format_number
+
+if TYPE_CHECKING:  # pandas is imported by whoever has a DataFrame; the CLI's start-up does not need it
+    from pandas import DataFrame
 
 FORMATS = ("table", "csv", "json")
 #: columns whose text may wrap over several lines (everything else keeps its width)
@@ -39,7 +43,8 @@ _NUMBERLIKE = re.compile(r"^[-+]?[\d,.]+( %)?$|^–$")
 
 
 def _cell(column: str, value: object) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ in ("NAType",
+                                                                                                     "NaTType"):
         return "–"
     if isinstance(value, (int, float, bool)) or hasattr(value, "dtype"):
         return format_number(column, value)
@@ -67,7 +72,7 @@ def warn(text: str, console: Console | None = None) -> None:
 
 
 # ---- tables ---------------------------------------------------------------------------------------
-def print_frame(df: pd.DataFrame, fmt: str = "table", title: str | None = None,
+def print_frame(df: DataFrame, fmt: str = "table", title: str | None = None,
                 console: Console | None = None, *, keep: Sequence[str] = (), drop_first: Sequence[str] = (),
                 note: str | None = None) -> None:
     """Print a DataFrame as a rich table, CSV or JSON records.
@@ -84,7 +89,7 @@ def print_frame(df: pd.DataFrame, fmt: str = "table", title: str | None = None,
     console = console or make_console()
     cols = [str(c) for c in df.columns]
     cells = {c: [_cell(c, v) for v in df.iloc[:, i]] for i, c in enumerate(cols)}
-    numeric = {c: pd.api.types.is_numeric_dtype(df.iloc[:, i]) and not pd.api.types.is_bool_dtype(df.iloc[:, i])
+    numeric = {c: getattr(df.iloc[:, i].dtype, "kind", "O") in "iuf"
                for i, c in enumerate(cols)}
     if not keep:
         keep = _leading_text_columns(cols, numeric)
@@ -142,7 +147,7 @@ def _min_width(column: str, cells: list[str], numeric: bool) -> int:
     return max(longest_word, longest_cell)
 
 
-def _table(df: pd.DataFrame, shown: list[str], cells: dict[str, list[str]], fixed: dict[str, int],
+def _table(df: DataFrame, shown: list[str], cells: dict[str, list[str]], fixed: dict[str, int],
            numeric: dict[str, bool], title: str | None, widths: dict[str, int]) -> Table:
     table = Table(title=Text(title) if title else None, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                   collapse_padding=True)
@@ -161,7 +166,7 @@ def _min_table_width(shown: list[str], widths: dict[str, int]) -> int:
     return sum(widths[c] for c in shown) + 2 * (len(shown) - 1)
 
 
-def _print_stacked(df: pd.DataFrame, cols: list[str], cells: dict[str, list[str]], title: str | None,
+def _print_stacked(df: DataFrame, cols: list[str], cells: dict[str, list[str]], title: str | None,
                    console: Console) -> None:
     """One block per row, ``field  value`` per line: for tables no terminal width can hold."""
     if title:
