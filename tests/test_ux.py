@@ -317,10 +317,20 @@ def test_time_of_use_report_shows_bands_hourly_power_and_transfers(tmp_path):
     from planner.inputs.scenario import load_scenario
     from planner.viz.report import render_report
 
+    from planner.viz.plots.hourly import plot_hourly_power
+
     result = solve_time(load_scenario(TIME_OF_USE), time_limit_s=20)
     text = render_report(result)
     assert "Power cost per tariff band" in text and "Dataset transfers" in text
     assert "Power per site, hour by hour" in text and "tariff bands)" in text
+    # the stack adds up to the plan's own hourly meter power, hour by hour
+    fig = plot_hourly_power(result)
+    stacked = [t for t in fig.data if t.stackgroup == "power"]
+    assert {t.name for t in stacked} == set(result.hourly.site)
+    total = result.hourly.groupby("hour").meter_kw.sum() / 1000
+    for i, hour in enumerate(total.index):
+        assert sum(t.y[i] for t in stacked) == pytest.approx(total[hour])
+    assert any(shape.name and shape.name.startswith("band ") for shape in fig.layout.shapes)
 
 
 def test_static_images_of_every_plot_need_no_browser():

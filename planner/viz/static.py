@@ -164,7 +164,8 @@ def _area(ax: Any, t: go.Scatter, areas: dict[str, np.ndarray]) -> None:
     x = np.asarray(t.x, dtype=float)
     y = np.asarray(t.y, dtype=float)
     below = areas.get(t.stackgroup, np.zeros(len(x)))
-    ax.fill_between(x, below, below + y, step=None, color=t.line.color, alpha=0.85, linewidth=0, label=_label(t))
+    step = "post" if t.line.shape == "hv" else None
+    ax.fill_between(x, below, below + y, step=step, color=t.line.color, alpha=0.85, linewidth=0, label=_label(t))
     areas[t.stackgroup] = below + y
 
 

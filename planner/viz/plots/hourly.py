@@ -26,8 +26,10 @@ def plot_hourly_power(result: Result, fig: go.Figure | None = None, bands_of: st
     order = per_site.groupby("site").meter_kw.sum().sort_values(ascending=False).index.tolist()
     for site in order:
         part = per_site[per_site.site == site].set_index("hour").reindex(hours, fill_value=0.0)
-        fig.add_trace(go.Scatter(x=hours, y=(part["meter_kw"] / 1000).tolist(), mode="lines", name=label(site),
-                                 stackgroup="power", line=dict(width=0.5, color=colours[str(site)]),
+        mw = (part["meter_kw"] / 1000).tolist()
+        # an hour's power holds for the whole hour: steps, closed at the end of the last hour
+        fig.add_trace(go.Scatter(x=[*hours, hours[-1] + 1], y=[*mw, mw[-1]], mode="lines", name=label(site),
+                                 stackgroup="power", line=dict(width=0.5, color=colours[str(site)], shape="hv"),
                                  hovertemplate=label(site) + ": %{y:.2f} MW at hour %{x}<extra></extra>"))
     site = bands_of or order[0]
     bands = hourly[hourly.site == site].groupby("hour").band.first().reindex(hours)
