@@ -134,6 +134,9 @@ class System(_Strict):
     released: bool = True
     chips: int = Field(gt=0)
     scale_up_domain_chips: int = Field(gt=0)
+    chips_per_node: int | None = Field(
+        default=None, gt=0,
+        description="accelerators per server (one Kubernetes node) in a system of several servers")
     power_kw: Figure | None = None
     rack_units: int | None = Field(default=None, gt=0)
     racks: int | None = Field(default=None, gt=0)
@@ -152,6 +155,9 @@ class System(_Strict):
             raise ValueError("scale_up_domain_chips exceeds chips: describe the whole scale-up domain as one system")
         if self.accelerator in self.also_ships_with:
             raise ValueError("also_ships_with repeats the main accelerator")
+        if self.chips_per_node is not None and self.chips % self.chips_per_node:
+            raise ValueError(f"chips ({self.chips}) is not a whole number of nodes of chips_per_node "
+                             f"({self.chips_per_node})")
         return self
 
 

@@ -25,7 +25,7 @@ ACCELERATOR_IDS = [
     "biren-br104", "t-head-ppu",
 ]
 # Integer fields are counts and years; their provenance is the entry's `source`.
-COUNT_FIELDS = {"release_year", "chips", "scale_up_domain_chips", "rack_units", "racks"}
+COUNT_FIELDS = {"release_year", "chips", "scale_up_domain_chips", "rack_units", "racks", "chips_per_node"}
 
 
 @pytest.fixture(scope="module")

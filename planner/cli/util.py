@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -36,3 +38,12 @@ def parse_sets(sets: tuple[str, ...]) -> dict[str, Any]:
 
 def load_with_sets(file: str, sets: tuple[str, ...]) -> Scenario:
     return load_scenario(file, overrides=parse_sets(sets))
+
+
+def record_scenario(plan_path: str, file: str, sets: tuple[str, ...]) -> None:
+    """Note in a written plan JSON the scenario file and ``--set`` overrides it was solved from,
+    so `planner export` can re-check the plan without being told the scenario again."""
+    path = Path(plan_path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["scenario_file"] = {"path": str(Path(file).resolve()), "sets": list(sets)}
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

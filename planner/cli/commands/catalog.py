@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 import hardware_catalog
+from hardware_catalog.device_plugins import load_device_plugins
 from hardware_catalog import PRECISIONS, Figure
 from planner.cli.output import FORMATS, print_frame
 from planner.errors import UnknownNameError
@@ -167,3 +168,12 @@ def checks_command(fmt: str) -> None:
     click.echo(f"{line}; {not_rechecked} not re-read since first recorded (rechecked: false)", err=fmt != "table")
     if any(f.severity == "impossible" for f in findings):
         sys.exit(1)
+
+
+@command.command("plugins")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def plugins_command(fmt: str) -> None:
+    """Each accelerator's Kubernetes device-plugin resource name and node labels, with confidence and source."""
+    plugins = load_device_plugins()
+    print_frame(plugins.to_frame(), fmt, title=f"device plugins (node labels {plugins.site_label}, "
+                                               f"{plugins.accelerator_label})")

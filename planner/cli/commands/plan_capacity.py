@@ -10,7 +10,7 @@ import pandas as pd
 
 from planner.cli.output import make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, parse_sets, set_option
+from planner.cli.util import load_with_sets, parse_sets, record_scenario, set_option
 from planner.inputs.defaults import defaults_in_force
 from planner.viz.sections import labelled_periods
 
@@ -59,6 +59,7 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
         result.warnings.extend(reasons)
     if output:
         result.to_json(output)
+        record_scenario(output, file, sets)
         if fmt != "json":
             say(f"capacity plan written to {output}")
     if store:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from planner.cli.output import make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, parse_sets, set_option
+from planner.cli.util import load_with_sets, parse_sets, record_scenario, set_option
 from planner.inputs.fingerprint import fingerprint
 from planner.problem.build import build_problem
 from planner.results.estimated import estimated_frame
@@ -72,6 +72,7 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
     result.meta["scenario_fingerprint"] = fingerprint(scenario)
     if output:
         result.to_json(output)
+        record_scenario(output, file, sets)
     if store:
         from planner.studies.sweep.run import record_solve
 
