@@ -407,3 +407,17 @@ def test_validate_states_the_defaults_in_force_with_their_sources():
     assert "objective.unserved_inference_cny_per_mtokens = 8 (the DeepSeek-V3 API output price, Feb 2025" in r.output
     assert "objective.unplaced_training_cny_per_chip_hour = 17 (a China GPU rental" in r.output
     assert "latency_cny_per_mtokens_ms" not in r.output  # the example sets it
+
+
+def test_no_command_hands_rich_a_formatted_string_as_markup():
+    """Every message built from names goes through say()/warn()/print_frame(), which print text,
+    never markup; a ``console.print(f"...")`` would read ``[...]`` in a name as a style."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "planner" / "cli").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "print"
+                    and node.args and isinstance(node.args[0], ast.JoinedStr)):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
