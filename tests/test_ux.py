@@ -345,6 +345,13 @@ def test_static_images_of_every_plot_need_no_browser():
         png = to_image(plot(result))
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
     assert to_image(plot_map(result), fmt="svg").lstrip().startswith(b"<?xml")
+    # names from a file are drawn as text: tags, entities and mathtext dollars included
+    from plan_fixtures import hostile
+
+    bad = hostile()
+    bad.placements["workload"] = bad.placements["workload"] + " $x^{2$ \\"
+    for plot in (plot_map, plot_cost, plot_gantt):
+        assert to_image(plot(bad)).startswith(b"\x89PNG")
 
 
 # ---- startup -----------------------------------------------------------------------------------

@@ -68,7 +68,12 @@ def render(fig: go.Figure, width_px: int = 1000, height_px: int | None = None) -
 
 
 def _text(value: Any) -> str:
-    return html.unescape(str(value)).replace("<br>", "\n").replace("<b>", "").replace("</b>", "").replace("<sup>", "").replace("</sup>", "")
+    """Plotly's label text as plain text: tags dropped, entities decoded, and ``$`` escaped so a
+    name is never read as matplotlib mathtext."""
+    text = str(value)
+    for tag in ("<b>", "</b>", "<sup>", "</sup>", "<i>", "</i>"):
+        text = text.replace(tag, "")
+    return html.unescape(text.replace("<br>", "\n")).replace("$", r"\$")
 
 
 def _title(obj: Any) -> str:
