@@ -46,10 +46,11 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
         return
     scenario = load_with_sets(file, sets)
     err = make_console(stderr=True)
+    if fmt == "table" and not quiet and err.is_terminal:  # a person is watching: say what starts, at once
+        say(f"solving {scenario.name}: {sum(j.count for j in scenario.jobs)} job(s), "
+            f"{len(scenario.inference_services)} inference service(s) on {len(scenario.sites)} site(s), "
+            f"{scenario.horizon_h:g} h horizon …", err)
     problem = build_problem(scenario)
-    if fmt == "table" and not quiet:
-        say(f"solving {scenario.name}: {len(problem.jobs)} training job(s), {len(problem.services)} inference "
-            f"service(s) on {len(problem.sites)} site(s), {scenario.horizon_h:g} h horizon …", err)
     for w in problem.warnings:
         warn(w, err)
     if scenario.capacity is not None:
