@@ -7,7 +7,6 @@ import pandas as pd
 
 from planner.cli.output import format_number, print_frame
 from planner.cli.util import load_with_sets, set_option
-from planner.studies.compare import compare, parse_mix
 
 
 @click.command("compare")
@@ -23,6 +22,8 @@ from planner.studies.compare import compare, parse_mix
 def command(file: str, mixes: tuple[str, ...], time_limit_s: float | None, workers: int | None, seed: int | None,
             fmt: str, sets: tuple[str, ...]) -> None:
     """Solve the same scenario under several hardware mixes and print them side by side."""
+    # OR-Tools loads with the study (about half a second): imported when the command runs
+    from planner.studies.compare import compare, parse_mix
     parsed = [parse_mix(m) for m in (mixes or ("free", "all-domestic", "no-nvidia"))]
     scenario = load_with_sets(file, sets)
     table, _ = compare(scenario, parsed, time_limit_s=time_limit_s, workers=workers, seed=seed)

@@ -15,7 +15,6 @@ from planner.errors import InputError
 from planner.cli.output import warn
 from planner.inputs.fingerprint import plan_changed, plan_mismatch
 from planner.problem.build import build_problem
-from planner.studies.capacity import verify_capacity
 
 
 @click.command("verify")
@@ -41,6 +40,9 @@ def command(file: str, plan: str, sets: tuple[str, ...]) -> None:
     if changed:
         warn(changed)
     if isinstance(data, dict) and data.get("kind") == "capacity":
+        # OR-Tools loads with the study (about half a second): imported when the command runs
+        from planner.studies.capacity import verify_capacity
+
         violations = verify_capacity(scenario, data, file=plan)
     else:
         problem = build_problem(scenario)
