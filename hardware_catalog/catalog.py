@@ -8,7 +8,6 @@ the field and the fix.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from types import MappingProxyType
 from typing import Annotated, Any
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from hardware_catalog.models import (
@@ -27,8 +25,9 @@ from hardware_catalog.models import (
     StackEfficiency,
     System,
 )
-from hardware_catalog.provenance import Confidence, Figure
+from hardware_catalog.provenance import Confidence, Figure, figure_record, load_figure
 from planner.errors import InputError, UnknownNameError
+from planner.inputs.files import read_yaml
 
 DATA_DIR = Path(__file__).parent / "data"
 SCHEMA_VERSION = 1
@@ -292,14 +291,7 @@ def load(path: str | Path | None = None, overrides: Mapping[str, Any] | None = N
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path), fix="check the catalog path") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}".splitlines()[0], file=str(path),
-                         fix="fix the YAML syntax at the line shown") from None
+    data = read_yaml(path, what="catalog file", fix="check the catalog path")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -439,40 +431,11 @@ def _resolve_entry(entry: dict[str, Any], figure_fields: frozenset[str], sources
 def _resolve_figure(raw: Any, sources: Mapping[str, Any], file: str, where: str,
                     plain_source: str | None, method: str | None = None) -> dict[str, Any] | None:
     """Turn a Figure as written (dict with optional ``ref``, or a plain number) into a Figure dict."""
-    if raw is None:
-        return None
-    if isinstance(raw, bool):
-        raise InputError("expected a number or a Figure, got true/false", file=file, field=where,
-                         fix="give a number or {value, source, retrieved, confidence}")
-    if isinstance(raw, (int, float)):
-        if plain_source is None:
-            raise InputError("a bare number has no provenance", file=file, field=where,
-                             fix="write {value: ..., ref: <source id>} or give source, retrieved and confidence")
-        return {"value": float(raw), "source": plain_source, "retrieved": dt.date.today(),
-                "confidence": Confidence.estimate.value,
-                "method": method or f"value given by the {plain_source} without a source"}
-    if not isinstance(raw, dict):
-        raise InputError(f"expected a Figure mapping, got {type(raw).__name__}", file=file, field=where,
-                         fix="write {value: ..., ref: <source id>}")
-    fig = dict(raw)
-    ref = fig.pop("ref", None)
-    if ref is not None:
-        if ref not in sources:
-            raise UnknownNameError("source", str(ref), sources, file=file, field=f"{where}.ref")
-        base = dict(sources[ref])
-        if "note" in base and "note" in fig:
-            fig["note"] = f"{fig['note']} {base.pop('note')}"
-        fig = base | fig
-    return fig
+    return figure_record(raw, file=file, field=where, sources=sources, plain_source=plain_source, method=method)
 
 
 def _validate_figure(raw: Any, file: str, where: str) -> Figure:
-    if raw is None:
-        raise InputError("missing", file=file, field=where, fix="add it as a Figure")
-    try:
-        return Figure.model_validate(raw)
-    except ValidationError as exc:
-        raise _input_error(exc, file, where) from None
+    return load_figure(raw, file=file, field=where)  # type: ignore[return-value]
 
 
 def _validate_field(model: type[BaseModel], fname: str, value: Any, file: str, where: str) -> None:

@@ -15,10 +15,15 @@ original (publisher, title, date, full URL); a copy elsewhere goes in ``mirror``
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+from collections.abc import Mapping
 from enum import Enum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from planner.errors import InputError, UnknownNameError
 
 
 class Confidence(str, Enum):
@@ -103,3 +108,68 @@ def audit(fig: Figure) -> list[str]:
         if not lo - 1e-9 <= fig.value <= hi + 1e-9:
             problems.append(f"value {fig.value:g} lies outside its own range [{lo:g}, {hi:g}]")
     return problems
+
+
+# --------------------------------------------------------------------------- loading
+
+def load_figure(raw: Any, *, file: str, field: str, sources: Mapping[str, Any] | None = None,
+                plain_source: str | None = None, method: str | None = None, required: bool = True) -> Figure | None:
+    """The one loader of ``Figure`` records, for the catalog, the topology and the workload data.
+
+    ``raw`` is a Figure as a file writes it: a mapping (``value``, ``source``, ``retrieved``, ``confidence``
+    …, or ``ref`` to an entry of ``sources`` that supplies the provenance), or — where ``plain_source``
+    names who gave it — a bare number, kept as an estimate with that source. Every value must be finite.
+    Errors are one ``InputError`` naming the file and the field.
+    """
+    if isinstance(raw, Figure):
+        return raw
+    fig = figure_record(raw, file=file, field=field, sources=sources, plain_source=plain_source, method=method)
+    if fig is None:
+        if required:
+            raise InputError("missing figure", file=file, field=field, fix=_FIX)
+        return None
+    value = fig.get("value")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"value {value} is not a finite number", file=file, field=f"{field}.value",
+                         fix="give a finite number, or null for 'not applicable'")
+    try:
+        return Figure.model_validate(fig)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise InputError(err["msg"].removeprefix("Value error, "), file=file,
+                         field=f"{field}.{where}" if where else field, fix=_FIX) from None
+
+
+_FIX = "write {value: ..., source: ..., retrieved: YYYY-MM-DD, confidence: ...} (estimates also need method)"
+
+
+def figure_record(raw: Any, *, file: str, field: str, sources: Mapping[str, Any] | None = None,
+                  plain_source: str | None = None, method: str | None = None) -> dict[str, Any] | None:
+    """A Figure as written, resolved to the fields of a ``Figure`` but not yet validated (the catalog
+    merges overrides into these before validating): ``ref`` looked up in ``sources``, a bare number
+    given the ``plain_source``. None stays None."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        raise InputError(f"expected a number or a Figure, got {str(raw).lower()}", file=file, field=field, fix=_FIX)
+    if isinstance(raw, (int, float)):
+        if plain_source is None:
+            raise InputError("a bare number has no provenance", file=file, field=field,
+                             fix="write {value: ..., ref: <source id>} or give source, retrieved and confidence")
+        return {"value": float(raw), "source": plain_source, "retrieved": dt.date.today(),
+                "confidence": Confidence.estimate.value,
+                "method": method or f"value given by the {plain_source} without a source"}
+    if not isinstance(raw, Mapping):
+        raise InputError(f"expected a number or a Figure mapping, got {type(raw).__name__}", file=file, field=field,
+                         fix="write {value: ..., ref: <source id>}")
+    fig = dict(raw)
+    ref = fig.pop("ref", None)
+    if ref is not None:
+        if sources is None or ref not in sources:
+            raise UnknownNameError("source", str(ref), sources or {}, file=file, field=f"{field}.ref")
+        base = dict(sources[ref])
+        if "note" in base and "note" in fig:
+            fig["note"] = f"{fig['note']} {base.pop('note')}"
+        fig = base | fig
+    return fig

@@ -37,7 +37,6 @@ def __getattr__(name: str) -> Any:
 
 def verify(scenario: Any, result: Any) -> list[str]:
     """Re-check a result against its scenario without the solver; returns the violations."""
-    from planner.check.verify import verify_plan
-    from planner.problem.build import build_problem
+    from planner.check.document import verify_document
 
-    return verify_plan(build_problem(scenario), result.to_dict(), scenario)
+    return verify_document(scenario, result.to_dict())

@@ -14,7 +14,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import tiny
-from planner.studies.capacity import capital_recovery_factor, plan_capacity, verify_capacity
+from planner.check.capacity import verify_capacity
+from planner.studies.capacity import capital_recovery_factor, plan_capacity
 from planner.studies.compare import compare, parse_mix
 from planner.errors import InputError
 from planner.studies.pareto import pareto_frontier

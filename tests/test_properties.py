@@ -104,7 +104,8 @@ def capacity_scenarios(draw):
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(capacity_scenarios())
 def test_every_capacity_plan_verifies_and_never_costs_more_than_buying_nothing(scenario) -> None:
-    from planner.studies.capacity import plan_capacity, verify_capacity
+    from planner.check.capacity import verify_capacity
+    from planner.studies.capacity import plan_capacity
 
     result = plan_capacity(scenario, time_limit_s=5, workers=1)
     assert result.is_feasible()

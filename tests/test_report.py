@@ -124,7 +124,7 @@ def test_report_command_writes_html_and_exports(tmp_path) -> None:
     assert (export_dir / "cost_by_site.parquet").exists() and (export_dir / "placements.csv").exists()
 
 
-@pytest.mark.parametrize("content, message", [(None, "no such plan file"), ("{", "not JSON"),
+@pytest.mark.parametrize("content, message", [(None, "file not found"), ("{", "not valid JSON"),  # the shared plan reader
                                               ('{"scenario": "x"}', "not a plan")])
 def test_report_command_bad_plans_exit_2(tmp_path, content, message) -> None:
     plan = tmp_path / "plan.json"

@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hardware_catalog.provenance import Confidence
 from planner.errors import InputError
+from planner.inputs.files import read_yaml
 from workloads.estimator import (HardwareSpec, InferenceEstimate, cny_per_moutput_tokens, estimate_inference,
                                  estimate_training, with_throughput)
 from workloads.models import ModelSpec, load_models, smaller_fix
@@ -110,8 +110,7 @@ class Measurement(BaseModel):
 def load_measurements(path: Path | None = None) -> list[Measurement]:
     """Read the measurement table (a YAML list)."""
     path = path or MEASUREMENTS_FILE
-    with path.open(encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+    raw = read_yaml(path, what="measurements file")
     if not isinstance(raw, list):
         raise InputError("expected a list of measurements", file=str(path), fix="write '- id: ...' entries")
     rows: list[Measurement] = []

@@ -40,10 +40,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from hardware_catalog.provenance import Figure
+from hardware_catalog.provenance import Figure, load_figure
 from planner.errors import InputError
+from planner.inputs.files import read_yaml
 from workloads.models import BYTES_PER_ELEMENT, ModelSpec, smaller_fix
 
 PRECISIONS = tuple(BYTES_PER_ELEMENT)
@@ -54,9 +54,8 @@ DEFAULTS_FILE = Path(__file__).parent / "data" / "estimator_defaults.yaml"
 @lru_cache(maxsize=1)
 def estimator_defaults() -> dict[str, Figure]:
     """Modelling assumptions (usable memory share, optimizer bytes, ...) as Figures."""
-    with DEFAULTS_FILE.open(encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
-    return {name: Figure(**fields) for name, fields in raw.items()}
+    raw = read_yaml(DEFAULTS_FILE, what="estimator defaults file")
+    return {name: load_figure(fields, file=str(DEFAULTS_FILE), field=name) for name, fields in raw.items()}
 
 
 def default(name: str) -> float:

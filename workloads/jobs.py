@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from planner.inputs import bounds as B
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -19,7 +21,7 @@ class ReferenceChipHours(BaseModel):
 
     model_config = _STRICT
     accelerator: str
-    chip_hours: PositiveFloat
+    chip_hours: B.ChipHours
 
 
 class TrainingJob(BaseModel):
@@ -33,37 +35,37 @@ class TrainingJob(BaseModel):
 
     id: str = Field(min_length=1)
     kind: Literal["training", "batch"] = "training"
-    chips: PositiveInt | None = Field(None, description="gang size: chips that run the job together")
-    chips_min: PositiveInt | None = Field(None, description="smallest gang, when the planner may choose its size")
-    chips_max: PositiveInt | None = Field(None, description="largest gang, when the planner may choose its size")
+    chips: B.Chips | None = Field(None, description="gang size: chips that run the job together")
+    chips_min: B.Chips | None = Field(None, description="smallest gang, when the planner may choose its size")
+    chips_max: B.Chips | None = Field(None, description="largest gang, when the planner may choose its size")
     allowed_accelerators: list[str] = Field(default_factory=list)
     allowed_stacks: list[str] = Field(default_factory=list, description="software stacks, e.g. [cuda, cann]")
-    duration_h: PositiveFloat | None = Field(
+    duration_h: B.Hours | None = Field(
         None, description="wall-clock hours on any allowed accelerator")
-    duration_h_by_accelerator: dict[str, PositiveFloat] | None = Field(
+    duration_h_by_accelerator: dict[str, B.Hours] | None = Field(
         None, description="wall-clock hours per accelerator; overrides duration_h where given")
-    count: PositiveInt = Field(1, description="number of identical copies of this job")
-    unplaced_cny_per_chip_hour: PositiveFloat | None = Field(
+    count: B.Count = Field(1, description="number of identical copies of this job")
+    unplaced_cny_per_chip_hour: B.UnitPrice | None = Field(
         None, description="penalty for leaving it unplaced; default from the objective section")
     allowed_sites: list[str] | None = Field(None, description="restrict to these sites (e.g. data residency)")
-    priority: PositiveFloat = Field(1.0, description="multiplies the unplaced penalty")
+    priority: B.Multiplier = Field(1.0, description="multiplies the unplaced penalty")
     # -- work, for the estimator, when no duration is given --------------------------
     model: str | None = Field(None, description="model id from the model library (or the scenario's models)")
-    tokens: PositiveFloat | None = Field(None, description="training tokens (batch: tokens to process)")
-    flops: PositiveFloat | None = Field(None, description="total training FLOPs, instead of tokens")
+    tokens: B.Tokens | None = Field(None, description="training tokens (batch: tokens to process)")
+    flops: B.Flops | None = Field(None, description="total training FLOPs, instead of tokens")
     reference_chip_hours: ReferenceChipHours | None = Field(
         None, description="the work as chip-hours on a named reference accelerator")
     precision: str = Field("bf16", description="training (or batch serving) precision")
-    tpot_ms: PositiveFloat = Field(200.0, description="batch: time per output token it may take")
-    input_tokens: PositiveInt = Field(2048, description="batch: mean prompt length")
-    output_tokens: PositiveInt = Field(512, description="batch: mean output length")
+    tpot_ms: B.Milliseconds = Field(200.0, description="batch: time per output token it may take")
+    input_tokens: B.TokenCount = Field(2048, description="batch: mean prompt length")
+    output_tokens: B.TokenCount = Field(512, description="batch: mean output length")
     # -- time and data, used by the time-of-use model (``time.mode: time``) ----------
-    release_h: NonNegativeFloat = Field(0.0, description="earliest start, hours from the horizon's start")
-    deadline_h: PositiveFloat | None = Field(None, description="latest end, hours from the start; default: horizon")
+    release_h: B.HourOfHorizon = Field(0.0, description="earliest start, hours from the horizon's start")
+    deadline_h: B.HourOfHorizon | None = Field(None, description="latest end, hours from the start; default: horizon")
     preemptible: bool = Field(False, description="may be split in time at checkpoints")
-    checkpoint_cny: NonNegativeFloat = Field(0.0, description="cost of each resume from a checkpoint")
+    checkpoint_cny: B.CnyOrZero = Field(0.0, description="cost of each resume from a checkpoint")
     dataset_origin: str | None = Field(None, description="city or site id where the training data starts")
-    dataset_gb: NonNegativeFloat = Field(0.0, description="dataset size moved to the chosen site, GB")
+    dataset_gb: B.Gigabytes = Field(0.0, description="dataset size moved to the chosen site, GB")
     data_residency: bool = Field(False, description="the data may not leave the origin's province")
 
     @model_validator(mode="after")
@@ -126,27 +128,27 @@ class InferenceService(BaseModel):
     model_config = _STRICT
 
     id: str = Field(min_length=1)
-    demand_tokens_per_s: dict[str, PositiveFloat] = Field(
+    demand_tokens_per_s: dict[str, B.TokensPerS] = Field(
         min_length=1, description="output tokens/s of demand per demand city (the spatial model serves this rate "
         "all horizon; the time model treats it as the peak hour and follows the demand profile)")
-    rtt_slo_ms: PositiveFloat = Field(description="network round-trip SLO from city to site")
+    rtt_slo_ms: B.Milliseconds = Field(description="network round-trip SLO from city to site")
     allowed_accelerators: list[str] = Field(default_factory=list)
     allowed_stacks: list[str] = Field(default_factory=list, description="software stacks, e.g. [cuda, cann]")
-    tokens_per_s_per_chip: dict[str, PositiveFloat] = Field(
+    tokens_per_s_per_chip: dict[str, B.TokensPerS] = Field(
         default_factory=dict, description="sustained output tokens/s per chip at the latency SLO, counting every "
         "chip of a replica (prefill and decode), per accelerator; estimated from `model` where not given")
-    chips_per_replica: dict[str, PositiveInt] = Field(
+    chips_per_replica: dict[str, B.Chips] = Field(
         default_factory=dict, description="chips one replica needs (weights + KV cache fit), per accelerator; "
         "estimated from `model` where not given")
     model: str | None = Field(None, description="model id, for the estimator")
     precision: str = Field("bf16", description="serving precision (bf16, fp8, int8)")
-    tpot_ms: PositiveFloat = Field(50.0, description="time-per-output-token SLO the estimate must meet")
-    ttft_ms: PositiveFloat | None = Field(None, description="time-to-first-token SLO")
-    input_tokens: PositiveInt = Field(2048, description="mean prompt length, for the estimator")
-    output_tokens: PositiveInt = Field(512, description="mean output length, for the estimator")
-    unserved_cny_per_mtokens: PositiveFloat | None = Field(
+    tpot_ms: B.Milliseconds = Field(50.0, description="time-per-output-token SLO the estimate must meet")
+    ttft_ms: B.Milliseconds | None = Field(None, description="time-to-first-token SLO")
+    input_tokens: B.TokenCount = Field(2048, description="mean prompt length, for the estimator")
+    output_tokens: B.TokenCount = Field(512, description="mean output length, for the estimator")
+    unserved_cny_per_mtokens: B.UnitPrice | None = Field(
         None, description="penalty per million unserved tokens; default from the objective section")
-    latency_cny_per_mtokens_ms: NonNegativeFloat | None = Field(
+    latency_cny_per_mtokens_ms: B.UnitPriceOrZero | None = Field(
         None, description="this service's latency weight; default from the objective section")
 
     @model_validator(mode="after")

@@ -17,11 +17,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hardware_catalog.provenance import Figure
 from planner.errors import InputError, UnknownNameError
+from planner.inputs.files import read_yaml
 
 MODELS_FILE = Path(__file__).parent / "data" / "models.yaml"
 
@@ -157,13 +157,7 @@ class ModelSpec(BaseModel):
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except FileNotFoundError as exc:
-        raise InputError("file not found", file=str(path), fix="check the path") from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", file=str(path), fix="fix the YAML syntax") from exc
+    data = read_yaml(path, what="model library file")
     if not isinstance(data, dict):
         raise InputError("expected a mapping of model id to fields", file=str(path),
                          fix="write 'model-id: {name: ..., layers: ...}'")

@@ -12,11 +12,15 @@ from typing import Any
 
 import pandas as pd
 
+from planner.check.common import check_context, check_unplaced
 from planner.check.figures import REL_TOL, compare_figures
+from planner.check.tables import compare_tables, time_summaries
 from planner.problem.build import Pool, Problem
 from planner.problem.timedata import TimeData, job_energy, merge_segments, run_steps_of
 from planner.results.columns import (
     HOURLY_COLUMNS,
+    PLACEMENT_COLUMNS,
+    ROUTING_COLUMNS,
     REPLICA_COLUMNS,
     SCHEDULE_COLUMNS,
     SERVING_COLUMNS,
@@ -156,7 +160,8 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
     # -- jobs: once, whole, allowed pool, inside the window ------------------------------------------
     segs: dict[str, list[tuple[int, int]]] = defaultdict(list)
     pools: dict[str, set[Pool]] = defaultdict(set)
-    for row in schedule.itertuples(index=False):
+    good_rows: list[int] = []  # rows whose figures can be recomputed; the others are reported here
+    for i, row in enumerate(schedule.itertuples(index=False)):
         if row.workload not in problem.jobs:
             out.append(f"schedule names unknown training job {row.workload}")
             continue
@@ -164,6 +169,11 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
         if abs(s - round(s)) > 1e-9 or abs(e - round(e)) > 1e-9 or e <= s:
             out.append(f"job {row.workload}: segment [{row.start_h}, {row.end_h}) h is not whole steps of {step} h")
             continue
+        if s < 0 or e > td.steps:
+            out.append(f"job {row.workload}: segment [{row.start_h}, {row.end_h}) h lies outside the horizon")
+            continue
+        if (row.site, row.accelerator) in td.jobs[row.workload].windows:
+            good_rows.append(i)
         segs[row.workload].append((int(round(s)), int(round(e))))
         pools[row.workload].add((row.site, row.accelerator))
         if int(row.chips) != problem.jobs[row.workload].chips:
@@ -224,24 +234,36 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
                        f"the topology gives {tr.hours} h, {tr.cost_cny} CNY to {site}")
 
     # -- inference: replicas per block, SLO, demand, serving capacity -----------------------------------
-    rep: dict[tuple[str, str, str, int], int] = {}
-    for row in replicas.itertuples(index=False):
+    rep: dict[tuple[str, str, str, int], int] = defaultdict(int)
+    good_replicas: list[int] = []
+    for i, row in enumerate(replicas.itertuples(index=False)):
         b = _block_index(td, row.start_h, row.end_h)
         svc = problem.services.get(row.service)
         if b is None:
             out.append(f"replicas of {row.service} over [{row.start_h}, {row.end_h}) h do not match a block")
         elif svc is None or (row.site, row.accelerator) not in svc.pools:
             out.append(f"service {row.service} has replicas on {row.accelerator} at {row.site}, which it does not allow")
-        else:
-            rep[(row.service, row.site, row.accelerator, b)] = int(row.replicas)
+        elif int(row.replicas) >= 0:  # a negative count is reported by check_signs and would hide load
+            rep[(row.service, row.site, row.accelerator, b)] += int(row.replicas)
+            good_replicas.append(i)
     served: dict[tuple[str, str, int], float] = defaultdict(float)
     load: dict[tuple[str, str, str, int], float] = defaultdict(float)
-    for row in serving.itertuples(index=False):
+    good_serving: list[int] = []
+    for i, row in enumerate(serving.itertuples(index=False)):
         b = _block_index(td, row.start_h, row.end_h)
         svc = problem.services.get(row.service)
         if b is None or svc is None or row.city not in svc.demand_tokens_per_s:
             out.append(f"serving row {row.service} {row.city} [{row.start_h}, {row.end_h}) h names no demand block")
             continue
+        if float(row.tokens_per_s) <= 0:
+            continue  # serves nothing (a negative row is reported by check_signs)
+        if row.accelerator not in svc.tokens_per_s_per_chip:
+            out.append(f"serving sends {row.service} to {row.accelerator} at {row.site}, which it does not allow")
+            continue
+        if not math.isclose(float(row.rtt_ms), problem.rtt_ms[(row.city, row.site)], rel_tol=REL_TOL, abs_tol=1e-6):
+            out.append(f"serving {row.service} {row.city}→{row.site} states rtt_ms {row.rtt_ms}, topology gives "
+                       f"{problem.rtt_ms[(row.city, row.site)]}")
+        good_serving.append(i)
         if row.site not in svc.city_sites[row.city]:
             out.append(f"latency SLO: {row.service} serves {row.city} from {row.site}, beyond {svc.rtt_slo_ms:g} ms")
         served[(row.service, row.city, b)] += float(row.tokens_per_s)
@@ -258,6 +280,10 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
                        f"its replicas serve {cap:,.1f}")
 
     # -- every step: chips and power ----------------------------------------------------------------------
+    ok_jobs = {jid for jid in segs if len(pools[jid]) == 1}
+    schedule = schedule.iloc[good_rows]
+    schedule = schedule[schedule.workload.isin(ok_jobs)]
+    replicas, serving = replicas.iloc[good_replicas], serving.iloc[good_serving]
     objective, kpis, timeline = evaluate_timeline(problem, td, schedule, replicas, serving)
     site_kw = timeline.groupby(["hour", "site"])["meter_kw"].sum()
     for row in timeline.itertuples(index=False):
@@ -278,7 +304,7 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
         key = ["hour", "site", "accelerator"]
         a = stated_tl.sort_values(key, ignore_index=True)
         b = timeline.sort_values(key, ignore_index=True)
-        for col in ("training_chips", "inference_chips", "idle_chips", "meter_kw", "power_cost_cny",
+        for col in ("training_chips", "inference_chips", "idle_chips", "meter_kw", "energy_kwh", "power_cost_cny",
                     "price_cny_per_kwh"):
             bad = ~pd.Series([math.isclose(float(x), float(y), rel_tol=REL_TOL, abs_tol=1e-6)
                               for x, y in zip(a[col], b[col])])
@@ -286,4 +312,20 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
                 i = int(bad.idxmax())
                 out.append(f"hourly {col} at hour {b.hour[i]} {b.site[i]} {b.accelerator[i]} states {a[col][i]}, "
                            f"the plan gives {b[col][i]}")
+    # -- the report's tables: placements, routing and timeline summaries, sites and inventory --------------
+    placements, routing, gantt = time_summaries(problem, td, schedule, replicas, serving)
+    out += compare_tables("placements", plan.get("placements", []), placements,
+                          ["workload", "site", "accelerator"], PLACEMENT_COLUMNS[1:2] + PLACEMENT_COLUMNS[4:])
+    out += compare_tables("routing", plan.get("routing", []), routing, ["service", "city", "site", "accelerator"],
+                          ROUTING_COLUMNS[4:])
+    out += compare_tables("timeline", plan.get("timeline") or [], gantt,
+                          ["workload", "site", "accelerator", "start_h"], ["kind", "chips", "end_h"])
+    out += check_context(problem, plan, placements, timeline)
+    # -- unserved demand listed with its amount (the horizon's mean of what each block leaves short) -----------
+    short: dict[tuple[str, str], float] = {}
+    for (sid, city), per_block in td.demand.items():
+        th = sum(max(0.0, d - served.get((sid, city, b), 0.0)) * td.block_hours(b)
+                 for b, d in enumerate(per_block) if d - served.get((sid, city, b), 0.0) > 0.5)
+        short[(sid, city)] = th / td.horizon_h
+    out += check_unplaced(problem, plan, short, threshold=0.0)
     return out + compare_figures(plan, objective, kpis)

@@ -2,29 +2,57 @@
 
 from __future__ import annotations
 
+from planner.cli import clock  # noqa: I001 - first, so a time limit counts from the command's start
 import sys
+import traceback
 
 import click
 
 from planner.cli.lazy import LazyCommands
-from planner.errors import InputError
+from planner.errors import InputError, _one_line
+
+
+#: exit statuses, as the README documents them
+EXIT_PLAN, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+ISSUE_HINT = "this is a bug in planner: please report it with the command, the input files and --debug output"
 
 
 class _Group(LazyCommands):
-    """Turns bad input into one line and exit 2, never a traceback. Subcommands load on first use."""
+    """Bad input: one line and exit 2. Anything else: one line, a hint to report it, and exit 3
+    (the traceback only with ``--debug``). Ctrl-C: exit 130. Subcommands load on first use."""
 
     def invoke(self, ctx: click.Context):
+        clock.begin()
         try:
             return super().invoke(ctx)
         except InputError as exc:
             click.echo(f"error: {exc.format()}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_BAD_INPUT)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
+            if ctx.find_root().params.get("debug"):
+                traceback.print_exc()
+            summary = _one_line(f"{type(exc).__name__}: {exc}")[:300]
+            click.echo(f"internal error: {summary} ({ISSUE_HINT})", err=True)
+            sys.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="planner")
-def main() -> None:
-    """Place AI training and inference across China's East-West compute sites."""
+@click.option("--debug", is_flag=True, help="on an internal error, show the traceback")
+def main(debug: bool) -> None:
+    """Place AI training and inference across China's East-West compute sites.
+
+    Exit status: 0 a plan; 1 no plan, or verify found violations; 2 bad input (one line naming
+    the file, the field and the fix); 3 internal error (report it; --debug shows the traceback);
+    130 interrupted by Ctrl-C (the best plan so far is written, marked interrupted).
+    """
+
 
 if __name__ == "__main__":
     main()

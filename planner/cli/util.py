@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from planner.errors import InputError
+from planner.inputs.bounds import MAX_SEED, MAX_TIME_LIMIT_S, MAX_WORKERS
+from planner.inputs.files import parse_yaml
 from planner.inputs.scenario import Scenario, load_scenario
 
 
@@ -28,16 +30,29 @@ def parse_sets(sets: tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise InputError(f"--set {item!r} is not KEY=VALUE", field="--set",
                              fix="write it as dotted.key=value, e.g. solver.time_limit_s=5")
-        try:
-            out[key.strip()] = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise InputError(f"--set {item!r}: the value is not valid YAML", field="--set",
-                             fix="quote strings that contain ':' or '#'") from None
+        out[key.strip()] = parse_yaml(raw, file="--set", field=key.strip())
     return out
 
 
 def load_with_sets(file: str, sets: tuple[str, ...]) -> Scenario:
     return load_scenario(file, overrides=parse_sets(sets))
+
+
+__all__ = ["MAX_SEED", "MAX_TIME_LIMIT_S", "MAX_WORKERS", "exit_if_interrupted", "load_with_sets", "parse_sets",
+           "record_scenario", "set_option"]
+
+
+def exit_if_interrupted(solver: dict[str, Any], output: str | None) -> None:
+    """After Ctrl-C stopped the solve: say what was kept and exit 130."""
+    if not solver.get("interrupted"):
+        return
+    gap = solver.get("gap")
+    kept = (f"the best plan so far (gap {100 * gap:.2f} %) is written to {output}, marked interrupted"
+            if output and gap is not None else
+            f"the best plan so far is written to {output}, marked interrupted" if output else
+            "no plan file was asked for (-o)")
+    click.echo(f"interrupted: {kept}", err=True)
+    sys.exit(130)
 
 
 def record_scenario(plan_path: str, file: str, sets: tuple[str, ...]) -> None:

@@ -11,19 +11,17 @@ See :mod:`planner.export.kube` for what is built and why.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from planner.check.verify import check_plan_shape, verify_plan
+from planner.check.document import verify_document
+from planner.check.plan_schema import read_plan
 from planner.errors import InputError
 from planner.export.kube import KIND_ORDER, TARGETS, Export, build_export
 from planner.export.names import ORIGINAL_NAME, Namer, sanitize
-from planner.problem.build import build_problem
 from planner.results.result import Status
-from planner.studies.capacity import verify_capacity
 
 __all__ = ["KIND_ORDER", "ORIGINAL_NAME", "TARGETS", "Export", "Namer", "build_export", "load_plan",
            "refuse_unverified", "sanitize", "scenario_path_of", "to_yaml", "write_export"]
@@ -34,15 +32,8 @@ FILE_NAMES = {"Namespace": "00-namespaces.yaml", "ResourceFlavor": "10-resourcef
 
 
 def load_plan(path: str | Path) -> dict[str, Any]:
-    """The plan JSON at ``path``; a missing or unreadable file is an InputError."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path), fix="check the path") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", file=str(path), field=f"line {exc.lineno}",
-                         fix="pass a plan written by `planner solve -o` or `planner plan-capacity -o`") from None
+    """The plan JSON at ``path``, read as ``planner verify`` reads it; an unreadable file is an InputError."""
+    data = read_plan(path)
     if not isinstance(data, dict):
         raise InputError("not a plan: expected a JSON object", file=str(path),
                          fix="pass a plan written by `planner solve -o`")
@@ -68,12 +59,7 @@ def refuse_unverified(scenario: Any, data: dict[str, Any], file: str) -> None:
     if status not in {s.value for s in Status if s.has_plan}:
         raise InputError(f"the plan's status is {status!r}: there is no plan to export", file=file, field="status",
                          fix="solve the scenario again until it reports a feasible or optimal plan")
-    if data.get("kind") == "capacity":
-        violations = verify_capacity(scenario, data, file=file)
-    else:
-        problem = build_problem(scenario)
-        check_plan_shape(problem, data, file=file)
-        violations = verify_plan(problem, data, scenario)
+    violations = verify_document(scenario, data, file=file)
     if violations:
         raise InputError(f"refused: the plan fails `planner verify` ({len(violations)} violation(s), first: "
                          f"{violations[0]})", file=file,

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from hardware_catalog.provenance import Figure
+from hardware_catalog.provenance import Figure, load_figure
 from planner.errors import InputError
+from planner.inputs.files import read_text, read_yaml
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "profiles"
 BUILTIN_CSV = DATA_DIR / "diurnal_inference.csv"
@@ -52,13 +52,14 @@ class DemandProfile:
 
 def figures() -> dict[str, Any]:
     """The sourced figures of the time model (diurnal shape, idle power) as Figure objects."""
-    raw = yaml.safe_load(FIGURES_YAML.read_text(encoding="utf-8"))
+    raw = read_yaml(FIGURES_YAML, what="profile figures file")
+    file = str(FIGURES_YAML)
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if "value" in value:
-            out[key] = Figure.model_validate(value)
+            out[key] = load_figure(value, file=file, field=key)
         else:
-            out[key] = {k: Figure.model_validate(v) for k, v in value.items()}
+            out[key] = {k: load_figure(v, file=file, field=f"{key}.{k}") for k, v in value.items()}
     return out
 
 
@@ -87,11 +88,7 @@ def load_profile_csv(path: str | Path, name: str | None = None) -> DemandProfile
     """Read ``hour,fraction_of_peak[,city]``; raise InputError naming the row and the fix."""
     path = Path(path)
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("demand profile not found", file=file, field="time.demand_profile",
-                         fix="give a CSV path relative to the scenario, or 'builtin'") from None
+    text = read_text(path, what="demand profile CSV", fix="give a CSV path relative to the scenario, or 'builtin'")
     rows = list(csv.DictReader(text.splitlines()))
     if not rows:
         raise InputError("the demand profile has no rows", file=file, fix="add rows hour,fraction_of_peak")

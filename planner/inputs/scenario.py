@@ -12,20 +12,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
     PrivateAttr,
     ValidationError,
     model_validator,
 )
 
-from planner.errors import InputError, did_you_mean
+from planner.errors import InputError
+from planner.inputs import bounds as B
+from planner.inputs.files import check_finite, read_yaml
+from planner.inputs.validation import validation_to_input_error
+from planner.inputs.schemas import AddedAccelerator, CatalogOverrides, TopologyOverlay
 from workloads.jobs import InferenceService, TrainingJob
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -44,9 +44,17 @@ class CatalogRef(BaseModel):
 
     model_config = _STRICT
     path: str | None = Field(None, description="catalog YAML replacing the built-in one (relative to the scenario)")
-    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict,
-                                                 description="{accelerator_id: {field: value}}")
-    add: list[dict[str, Any]] = Field(default_factory=list, description="extra accelerator entries")
+    overrides: CatalogOverrides = Field(default_factory=lambda: CatalogOverrides({}),
+                                        description="{accelerator_id: {field: value}} (planner schema --kind "
+                                        "catalog-override)")
+    add: list[AddedAccelerator] = Field(default_factory=list, description="extra accelerator entries")
+
+    def overrides_dict(self) -> dict[str, Any]:
+        """The overrides as plain data, for the catalog loader."""
+        return self.overrides.model_dump(exclude_unset=True)
+
+    def add_list(self) -> list[dict[str, Any]]:
+        return [a.model_dump(exclude_unset=True) for a in self.add]
 
 
 class TopologyRef(BaseModel):
@@ -54,16 +62,21 @@ class TopologyRef(BaseModel):
 
     model_config = _STRICT
     path: str | None = Field(None, description="topology YAML replacing the built-in one (relative to the scenario)")
-    overlay: dict[str, Any] = Field(default_factory=dict,
-                                    description="add/remove sites, change tariffs, cut links")
+    overlay: TopologyOverlay = Field(default_factory=TopologyOverlay,
+                                     description="add/remove sites, change tariffs, cut links (planner schema "
+                                     "--kind overlay)")
+
+    def overlay_dict(self) -> dict[str, Any]:
+        """The overlay as plain data, for the topology loader."""
+        return self.overlay.model_dump(exclude_unset=True)
 
 
 class SitePlan(BaseModel):
     """What a site has: chips per accelerator and the power cap at the meter."""
 
     model_config = _STRICT
-    inventory: dict[str, NonNegativeInt] = Field(default_factory=dict, description="chips per accelerator id")
-    power_cap_mw: PositiveFloat | None = Field(
+    inventory: dict[str, B.ChipsOrZero] = Field(default_factory=dict, description="chips per accelerator id")
+    power_cap_mw: B.PowerMW | None = Field(
         None, description="power at the meter (IT × PUE) in MW; default: the topology's envelope")
 
 
@@ -71,21 +84,24 @@ class Objective(BaseModel):
     """Weights that turn power, latency and unplaced work into one CNY figure."""
 
     model_config = _STRICT
-    power_cost_weight: float = Field(1.0, ge=0)
-    latency_cny_per_mtokens_ms: float = Field(
-        0.01, ge=0, description="CNY per million served tokens per ms of network RTT (a preference, not a price)")
-    unplaced_training_cny_per_chip_hour: PositiveFloat = DEFAULT_UNPLACED_CNY_PER_CHIP_HOUR
-    unserved_inference_cny_per_mtokens: PositiveFloat = DEFAULT_UNSERVED_CNY_PER_MTOKENS
+    power_cost_weight: B.Weight = 1.0
+    latency_cny_per_mtokens_ms: B.UnitPriceOrZero = Field(
+        0.01, description="CNY per million served tokens per ms of network RTT (a preference, not a price)")
+    unplaced_training_cny_per_chip_hour: B.UnitPrice = DEFAULT_UNPLACED_CNY_PER_CHIP_HOUR
+    unserved_inference_cny_per_mtokens: B.UnitPrice = DEFAULT_UNSERVED_CNY_PER_MTOKENS
 
 
 class SolverSettings(BaseModel):
     """CP-SAT settings."""
 
     model_config = _STRICT
-    time_limit_s: PositiveFloat = 30.0
-    workers: PositiveInt = 2
-    seed: NonNegativeInt = 0
-    relative_gap: float = Field(0.0, ge=0, le=1, description="stop when the gap is below this")
+    time_limit_s: B.TimeLimit = 30.0
+    workers: B.Workers = 2
+    seed: B.Seed = 0
+    max_variables: B.ModelVariables = Field(
+        B.MAX_MODEL_VARIABLES, description="refuse a model estimated larger than this (planner.problem.size); "
+        "raise it only if the machine has about 1 KB of memory per variable")
+    relative_gap: B.Fraction = Field(0.0, description="stop when the gap is below this")
 
 
 class TimeSettings(BaseModel):
@@ -94,24 +110,24 @@ class TimeSettings(BaseModel):
     model_config = _STRICT
     mode: Literal["spatial", "time"] = Field(
         "spatial", description="spatial: all work concurrent at mean prices; time: schedule hour by hour")
-    step_h: PositiveInt = Field(1, description="time step in hours; job starts fall on steps")
+    step_h: B.StepHours = Field(1, description="time step in hours; job starts fall on steps")
     demand_profile: str = Field(
         "builtin", description="'builtin' (diurnal estimate) or a CSV path: hour,fraction_of_peak[,city]")
-    demand_resolution_h: PositiveInt = Field(
+    demand_resolution_h: B.StepHours = Field(
         1, description="serve each run of this many hours at its peak hour's demand (fewer blocks, conservative)")
     idle_chips: Literal["off", "idle"] = Field(
         "off", description="off: unused chips are switched off; idle: they draw idle power")
-    idle_power_fraction: float | None = Field(
-        None, ge=0, le=1, description="idle draw as a fraction of busy chip power; default: the data file's estimate")
+    idle_power_fraction: B.Fraction | None = Field(
+        None, description="idle draw as a fraction of busy chip power; default: the data file's estimate")
     serving_blocks: Literal["auto", "demand_and_price", "demand"] = Field(
         "auto", description="replicas change where demand or any price changes, or where demand changes only (faster)")
     start_grid: Literal["auto", "every_step", "breakpoints"] = Field(
         "auto", description="candidate start steps: every step, or tariff breakpoints only (faster)")
-    pools_per_job: PositiveInt | None = Field(
+    pools_per_job: B.SmallCount | None = Field(
         None, description="consider only this many cheapest pools per job class (decomposition); default: auto")
-    transfer_bandwidth_share: float | None = Field(
-        None, gt=0, le=1, description="share of the bottleneck a transfer gets; default: fair share per origin")
-    month: int | None = Field(None, ge=1, le=12, description="month for seasonal tariff overrides")
+    transfer_bandwidth_share: B.Fraction | None = Field(
+        None, gt=0, description="share of the bottleneck a transfer gets; default: fair share per origin")
+    month: B.Month | None = Field(None, description="month for seasonal tariff overrides")
 
 
 class CandidateSystem(BaseModel):
@@ -120,9 +136,9 @@ class CandidateSystem(BaseModel):
     model_config = _STRICT
     system: str = Field(description="system id from the catalog, e.g. hgx-h20, cloudmatrix-384")
     sites: list[str] | None = Field(None, description="sites it may go to; default every site in the scenario")
-    max_units_per_site: NonNegativeInt | None = Field(None, description="per site and period")
-    price_cny: PositiveFloat | None = Field(None, description="unit price; default the catalog's")
-    lead_time_periods: NonNegativeInt = Field(0, description="periods between order and service")
+    max_units_per_site: B.Units | None = Field(None, description="per site and period")
+    price_cny: B.Cny | None = Field(None, description="unit price; default the catalog's")
+    lead_time_periods: B.Units = Field(0, description="periods between order and service")
 
 
 class PlanningPeriod(BaseModel):
@@ -130,9 +146,9 @@ class PlanningPeriod(BaseModel):
 
     model_config = _STRICT
     name: str
-    inference_growth: PositiveFloat = Field(1.0, description="multiplies every service's demand")
-    training_growth: PositiveFloat = Field(1.0, description="multiplies every training job's count (rounded)")
-    budget_cny: PositiveFloat | None = Field(None, description="capex budget for purchases in this period")
+    inference_growth: B.Multiplier = Field(1.0, description="multiplies every service's demand")
+    training_growth: B.Multiplier = Field(1.0, description="multiplies every training job's count (rounded)")
+    budget_cny: B.Cny | None = Field(None, description="capex budget for purchases in this period")
 
 
 class CapacitySettings(BaseModel):
@@ -140,25 +156,25 @@ class CapacitySettings(BaseModel):
 
     model_config = _STRICT
     candidates: list[CandidateSystem] = Field(min_length=1)
-    budget_cny: PositiveFloat | None = Field(None, description="capex budget over all periods")
+    budget_cny: B.Cny | None = Field(None, description="capex budget over all periods")
     periods: list[PlanningPeriod] = Field(default_factory=lambda: [PlanningPeriod(name="year-1")], min_length=1)
-    amortisation_years: PositiveFloat = Field(
+    amortisation_years: B.Years = Field(
         5.0, description="assumption: servers are commonly depreciated over 5 years; set your own")
-    interest_rate: float = Field(0.05, ge=0, le=1, description="assumption: cost of capital for the capital recovery "
+    interest_rate: B.Fraction = Field(0.05, description="assumption: cost of capital for the capital recovery "
                                  "factor; set your own")
-    maintenance_fraction_per_year: float = Field(
-        0.03, ge=0, le=1, description="assumption: maintenance and support per year as a share of capex; set your own")
-    supply_chips_per_period: dict[str, NonNegativeInt] = Field(
+    maintenance_fraction_per_year: B.Fraction = Field(
+        0.03, description="assumption: maintenance and support per year as a share of capex; set your own")
+    supply_chips_per_period: dict[str, B.ChipsOrZero] = Field(
         default_factory=dict, description="chips of each accelerator that can be bought per period; overrides the "
         "catalog's supply figures")
     catalog_supply_caps: bool = Field(
         True, description="cap an accelerator with no supply_chips_per_period in a period named by a year (e.g. "
         "'2026') at the catalog's supply_<year>_units (national production or imports; planner catalog checks "
         "lists them)")
-    space_racks: dict[str, float] = Field(default_factory=dict, description="racks free for new systems per site")
-    usd_to_cny: PositiveFloat = Field(7.2, description="for catalog prices in USD; 7.2 is the rounded 2025 level of "
+    space_racks: dict[str, B.Racks] = Field(default_factory=dict, description="racks free for new systems per site")
+    usd_to_cny: B.ExchangeRate = Field(7.2, description="for catalog prices in USD; 7.2 is the rounded 2025 level of "
                                       "the CNY/USD rate (about 7.1-7.3 through 2025), set the rate you budget at")
-    rack_units_per_rack: PositiveInt = Field(42, description="a standard 42U rack, for systems sized in rack units")
+    rack_units_per_rack: B.SmallCount = Field(42, description="a standard 42U rack, for systems sized in rack units")
     allow_export_controlled: bool = Field(False, description="allow buying parts whose export status is prohibited")
 
 
@@ -168,7 +184,7 @@ class Scenario(BaseModel):
     model_config = _STRICT
     name: str = "scenario"
     description: str = ""
-    horizon_h: PositiveFloat = Field(24.0, description="hours that inference runs and power is billed over")
+    horizon_h: B.HorizonHours = Field(24.0, description="hours that inference runs and power is billed over")
     catalog: CatalogRef = Field(default_factory=CatalogRef)
     topology: TopologyRef = Field(default_factory=TopologyRef)
     sites: dict[str, SitePlan] = Field(min_length=1)
@@ -246,24 +262,12 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     is merged before validation, as Calliope does with its overrides.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path), fix="check the path") from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"YAML syntax error: {problem}", file=str(path), field=where,
-                         fix="check indentation, colons and quotes at that line") from None
+    data = read_yaml(path, what="scenario file", fix="check the path")
     if not isinstance(data, dict):
         raise InputError("a scenario must be a YAML mapping (key: value)", file=str(path),
                          fix="start from workloads/examples/east_west_small.yaml")
     for key, value in (overrides or {}).items():
+        check_finite(value, file=str(path), prefix=key)  # an override is checked like the file
         _set_dotted(data, key, value, file=str(path))
     return scenario_from_dict(data, file=str(path))
 
@@ -314,71 +318,3 @@ def _child(node: Any, part: str, create: bool) -> Any:
             node[part] = {}
         return node[part]
     raise KeyError(part)
-
-
-_FIXES = {
-    "greater_than": "use a positive number",
-    "greater_than_equal": "use a number that is not negative",
-    "less_than_equal": "use a smaller number",
-    "missing": "add this field",
-    "int_type": "use a whole number",
-    "int_parsing": "use a whole number",
-    "float_parsing": "use a number",
-    "float_type": "use a number",
-    "too_short": "give at least one entry",
-    "dict_type": "write a mapping (key: value)",
-    "list_type": "write a list (- item)",
-}
-
-
-def validation_to_input_error(exc: ValidationError, file: str, model: type[BaseModel]) -> InputError:
-    """Turn the first pydantic error into one InputError naming the field and the fix."""
-    err = exc.errors()[0]
-    loc = err["loc"]
-    field = _loc_to_path(loc)
-    kind = err["type"]
-    fix = _FIXES.get(kind)
-    message = err["msg"]
-    if kind == "extra_forbidden":
-        known = _known_fields(model, loc[:-1])
-        fix = did_you_mean(str(loc[-1]), known) or (f"allowed keys: {', '.join(sorted(known))}" if known else None)
-        message = f"unknown key '{loc[-1]}'"
-    elif kind == "value_error":
-        message = message.removeprefix("Value error, ")
-    more = len(exc.errors()) - 1
-    if more:
-        message += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return InputError(message, file=file, field=field or None, fix=fix)
-
-
-def _loc_to_path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the (nested) model at ``loc``, for did-you-mean on unknown keys."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int) or current is None:
-            continue
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:  # a dict key such as a site id: stay on the value model
-            continue
-        current = _inner_model(field.annotation)
-    return list(getattr(current, "model_fields", {})) if current else []
-
-
-def _inner_model(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None

@@ -49,7 +49,6 @@ from typing import Any, Literal
 
 import networkx as nx
 import pandas as pd
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -58,8 +57,10 @@ from pydantic import (
     model_validator,
 )
 
-from hardware_catalog.provenance import Confidence, Figure
+from hardware_catalog.provenance import Confidence, Figure, load_figure
 from planner.errors import InputError, UnknownNameError
+from planner.inputs.files import read_yaml
+from planner.inputs.schemas import check_overlay, check_topology_file
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "topology"
 EARTH_RADIUS_KM = 6371.0
@@ -233,30 +234,13 @@ class _Reader:
         return InputError(message, file=self.file, field=field, fix=fix)
 
     def figure(self, raw: Any, field: str, *, required: bool = True) -> Figure | None:
-        if raw is None:
-            if required:
-                raise self.error("missing figure", field, "give a number or a mapping with value, source, "
-                                 "retrieved, confidence")
-            return None
-        if isinstance(raw, Figure):
-            return raw
-        if isinstance(raw, bool):
-            raise self.error(f"expected a number, got {raw!r}", field, "write a number")
-        if isinstance(raw, (int, float)):
-            if self.strict:
-                raise self.error("built-in data must give a full Figure, not a bare number", field,
-                                 "add source, retrieved, confidence (and method for estimates)")
-            where = "overlay" if self.file == "overlay" else f"user file {self.file}"
-            return Figure(value=float(raw), source=where, retrieved=dt.date.today(),
-                          confidence=Confidence.estimate, method=f"given directly in the {where.split(' ')[0]}"
-                          if where == "overlay" else "given directly in the user file")
-        if isinstance(raw, Mapping):
-            try:
-                return Figure.model_validate(dict(raw))
-            except ValidationError as exc:
-                raise self.error(_first_error(exc), field, "a Figure needs value, source, retrieved "
-                                 "(YYYY-MM-DD), confidence; estimates also need method") from None
-        raise self.error(f"expected a number or a Figure mapping, got {type(raw).__name__}", field)
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool) and self.strict:
+            raise self.error("built-in data must give a full Figure, not a bare number", field,
+                             "add source, retrieved, confidence (and method for estimates)")
+        where = "overlay" if self.file == "overlay" else f"user file {self.file}"
+        return load_figure(raw, file=self.file, field=field, required=required, plain_source=where,
+                           method="given directly in the overlay" if where == "overlay"
+                           else "given directly in the user file")
 
     def number(self, raw: Any, field: str) -> float:
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
@@ -298,13 +282,7 @@ _SECTIONS = {"topology_version", "figures", "tariffs", "sites", "cities", "deman
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", file=str(path), fix="check indentation and quoting") from None
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", file=str(path)) from None
+    raw = read_yaml(path, what="topology file")
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -347,8 +325,6 @@ def _read_sources(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
 # --------------------------------------------------------------------------- building
 
 def _build_tariff(tid: str, raw: Mapping[str, Any], reader: _Reader, field: str) -> Tariff:
-    if not isinstance(raw, Mapping):
-        raise reader.error("a tariff must be a mapping", field)
     raw = dict(raw)
     flat = reader.figure(raw.get("flat_price_cny_per_kwh"), f"{field}.flat_price_cny_per_kwh", required=False)
     if "bands" not in raw:
@@ -365,12 +341,6 @@ def _build_tariff(tid: str, raw: Mapping[str, Any], reader: _Reader, field: str)
     bands = []
     for i, b in enumerate(bands_raw):
         bfield = f"{field}.bands[{i}]"
-        if not isinstance(b, Mapping):
-            raise reader.error("a band must be a mapping", bfield)
-        extra = set(b) - {"name", "hours", "price_cny_per_kwh", "ratio_to_flat", "months", "note"}
-        if extra:
-            raise reader.error(f"unknown band field '{sorted(extra)[0]}'", bfield,
-                               "use name, hours, price_cny_per_kwh or ratio_to_flat, months")
         ratio = reader.figure(b.get("ratio_to_flat"), f"{bfield}.ratio_to_flat", required=False)
         price = reader.figure(b.get("price_cny_per_kwh"), f"{bfield}.price_cny_per_kwh", required=False)
         if price is None:
@@ -395,20 +365,8 @@ def _build_tariff(tid: str, raw: Mapping[str, Any], reader: _Reader, field: str)
         raise reader.error(_first_error(exc), field, "base bands must cover hours 0-24 exactly once") from None
 
 
-_SITE_FIELDS = {"id", "name", "province", "role", "lat", "lon", "hub", "tariff", "price_cny_per_kwh", "pue",
-                "pue_cap", "domestic_subsidy_fraction", "carbon_kg_per_kwh", "power_envelope_mw", "note"}
-
 
 def _build_site(raw: Mapping[str, Any], tariffs: Mapping[str, Tariff], reader: _Reader, field: str) -> Site:
-    if not isinstance(raw, Mapping):
-        raise reader.error("a site must be a mapping", field)
-    extra = set(raw) - _SITE_FIELDS
-    if extra:
-        raise UnknownNameError("site field", sorted(extra)[0], _SITE_FIELDS, file=reader.file, field=field)
-    for key in ("id", "name", "province", "role", "lat", "lon", "pue"):
-        if key not in raw:
-            raise reader.error(f"site is missing '{key}'", f"{field}.{key}",
-                               "a site needs id, name, province, role, lat, lon, pue and a tariff")
     sid = str(raw["id"])
     field = f"sites[{sid}]"
     tariff_raw = raw.get("tariff")
@@ -452,17 +410,6 @@ def _build_site(raw: Mapping[str, Any], tariffs: Mapping[str, Tariff], reader: _
 
 
 def _build_cities(raws: list[Any], reader: _Reader, share_method: str | None) -> dict[str, City]:
-    for i, raw in enumerate(raws):
-        if not isinstance(raw, Mapping):
-            raise reader.error("a city must be a mapping", f"cities[{i}]")
-        for key in ("id", "name", "lat", "lon"):
-            if key not in raw:
-                raise reader.error(f"city is missing '{key}'", f"cities[{i}].{key}",
-                                   "a city needs id, name, lat, lon")
-        extra = set(raw) - {"id", "name", "province", "lat", "lon", "demand_share", "gdp_cny_100m"}
-        if extra:
-            raise reader.error(f"unknown city field '{sorted(extra)[0]}'", f"cities[{raw['id']}]",
-                               "use id, name, province, lat, lon, demand_share, gdp_cny_100m")
     given = [r for r in raws if r.get("demand_share") is not None]
     gdp = {str(r["id"]): reader.figure(r.get("gdp_cny_100m"), f"cities[{r['id']}].gdp_cny_100m", required=False)
            for r in raws}
@@ -768,9 +715,12 @@ def load(path: str | Path | None = None, overlay: Mapping[str, Any] | None = Non
     builtin = path is None
     root = DATA_DIR if builtin else Path(path)
     data, origin = _read_sources(root)
+    # the typed schema is the shape check of every topology, built-in or not (planner schema --kind topology)
+    check_topology_file(data, lambda section: origin.get(section, str(root)))
     data = copy.deepcopy(data)
     file_of = lambda section: origin.get(section, str(root))  # noqa: E731
     if overlay:
+        overlay = check_overlay(overlay)  # the typed schema (planner schema --kind overlay) is the shape check
         data = _apply_overlay_raw(data, overlay)
 
     version = str(data.get("topology_version") or ("user" if not builtin else ""))
@@ -780,15 +730,11 @@ def load(path: str | Path | None = None, overlay: Mapping[str, Any] | None = Non
     # tariffs
     t_reader = _Reader(file_of("tariffs"), strict=builtin)
     tariffs_raw = data.get("tariffs") or {}
-    if not isinstance(tariffs_raw, Mapping):
-        raise t_reader.error("tariffs must be a mapping of tariff id to tariff", "tariffs")
     tariffs = {tid: _build_tariff(tid, t, t_reader, f"tariffs.{tid}") for tid, t in tariffs_raw.items()}
 
     # sites
     s_reader = _Reader(file_of("sites"), strict=builtin)
     sites_raw = data.get("sites") or []
-    if not isinstance(sites_raw, list):
-        raise s_reader.error("sites must be a list", "sites")
     sites: dict[str, Site] = {}
     for i, raw in enumerate(sites_raw):
         reader = _Reader("overlay", strict=False) if isinstance(raw, Mapping) and raw.get("_overlay") else s_reader
@@ -802,8 +748,6 @@ def load(path: str | Path | None = None, overlay: Mapping[str, Any] | None = Non
     # cities
     c_reader = _Reader(file_of("cities"), strict=builtin)
     cities_raw = data.get("cities") or []
-    if not isinstance(cities_raw, list):
-        raise c_reader.error("cities must be a list", "cities")
     cities = _build_cities(cities_raw, c_reader, data.get("demand_share_method"))
 
     # links
@@ -874,9 +818,6 @@ def _estimate_rtt(a: str, b: str, model: Mapping[str, Figure], resolver: _Resolv
                   method=f"2 x {km:.0f} km x route factor {factor:g} / {speed:g} km/s + {delay:g} ms equipment")
 
 
-_LINK_FIELDS = {"a", "b", "rtt_ms", "reported_ms", "reported_kind", "interpret_as", "bound", "bandwidth_gbps",
-                "cost_cny_per_gb", "note", "claimed_for"}
-
 
 # --------------------------------------------------------------------------- one reading of latency
 #
@@ -922,11 +863,6 @@ def read_reported_ms(reported: Figure, kind: str, floor_ms: float | None,
 
 def _reported_link(raw: Mapping[str, Any], resolver: _Resolver, reader: _Reader, field: str,
                    origin: str, model: Mapping[str, Figure] | None = None) -> Link:
-    if not isinstance(raw, Mapping):
-        raise reader.error("a link must be a mapping", field)
-    extra = set(raw) - _LINK_FIELDS
-    if extra:
-        raise UnknownNameError("link field", sorted(extra)[0], _LINK_FIELDS, file=reader.file, field=field)
     a = resolver.key(raw.get("a"), reader, f"{field}.a")
     b = resolver.key(raw.get("b"), reader, f"{field}.b")
     if a == b:
@@ -1021,8 +957,6 @@ def _build_links(data: Mapping[str, Any], resolver: _Resolver, model: Mapping[st
             by_pair[_pair(link.a, link.b)] = link
     ov = _Reader("overlay", strict=False)
     for i, pair in enumerate(overlay.get("cut_links") or []):
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise ov.error("each cut link is a pair [a, b]", f"cut_links[{i}]")
         a, b = (resolver.key(n, ov, f"cut_links[{i}]") for n in pair)
         if _pair(a, b) not in by_pair:
             raise ov.error(f"there is no direct link {a} - {b}", f"cut_links[{i}]",
@@ -1048,16 +982,10 @@ def _read_checks(raw: Any, reader: _Reader) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- overlays
 
-_OVERLAY_KEYS = {"add_sites", "remove_sites", "tariffs", "cut_links", "add_links"}
 
 
 def _apply_overlay_raw(data: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
     """Site additions and removals, applied to the raw data before validation."""
-    if not isinstance(overlay, Mapping):
-        raise InputError("an overlay must be a mapping", file="overlay", fix=f"use keys {sorted(_OVERLAY_KEYS)}")
-    unknown = set(overlay) - _OVERLAY_KEYS
-    if unknown:
-        raise UnknownNameError("overlay key", sorted(unknown)[0], _OVERLAY_KEYS, file="overlay")
     sites = list(data.get("sites") or [])
     ids = [s.get("id") for s in sites if isinstance(s, Mapping)]
     for i, sid in enumerate(overlay.get("remove_sites") or []):
@@ -1066,8 +994,6 @@ def _apply_overlay_raw(data: dict[str, Any], overlay: Mapping[str, Any]) -> dict
         sites = [s for s in sites if s.get("id") != sid]
         ids.remove(sid)
     for i, raw in enumerate(overlay.get("add_sites") or []):
-        if not isinstance(raw, Mapping):
-            raise InputError("a site must be a mapping", file="overlay", field=f"add_sites[{i}]")
         if raw.get("id") in ids:
             raise InputError(f"site '{raw.get('id')}' already exists", file="overlay", field=f"add_sites[{i}]",
                              fix="pick a new id, or remove_sites first")
@@ -1080,9 +1006,6 @@ def _apply_overlay_raw(data: dict[str, Any], overlay: Mapping[str, Any]) -> dict
 def _apply_overlay_tariffs(sites: dict[str, Site], tariffs: Mapping[str, Tariff],
                            overlay: Mapping[str, Any]) -> dict[str, Site]:
     changes = overlay.get("tariffs") or {}
-    if not isinstance(changes, Mapping):
-        raise InputError("overlay tariffs must map a site, province or tariff id to a tariff", file="overlay",
-                         field="tariffs")
     reader = _Reader("overlay", strict=False)
     sites = dict(sites)
     provinces = {s.province for s in sites.values()}
@@ -1095,8 +1018,6 @@ def _apply_overlay_tariffs(sites: dict[str, Site], tariffs: Mapping[str, Tariff]
         else:
             raise UnknownNameError("site, province or tariff", key,
                                    list(sites) + sorted(provinces) + list(tariffs), file="overlay", field=field)
-        if not isinstance(patch, Mapping):
-            raise reader.error("a tariff change must be a mapping", field)
         for sid in targets:
             old = sites[sid].tariff
             if "bands" in patch or "price_cny_per_kwh" in patch:

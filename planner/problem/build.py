@@ -13,7 +13,8 @@ here once, so the model, the greedy plan and ``verify`` price work identically:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from planner.errors import InputError, UnknownNameError
 from planner.inputs.names import accelerator_hint, city_hint, site_hint
 from planner.inputs.scenario import Scenario
 from planner.problem.sanity import sanity_warnings
+from planner.problem.size import check_size
 from workloads.resolve import choose_gang, service_figures, training_hours
 
 Pool = tuple[str, str]  # (site, accelerator)
@@ -149,6 +151,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
     planning, hardware-mix comparisons) that demand is reported unserved with the reason.
     """
     file = scenario.source_path or "<scenario>"
+    check_size(scenario, file=file)
     if catalog is None:
         catalog = load_catalog_for(scenario)
     if topology is None:
@@ -391,15 +394,48 @@ def load_catalog_for(scenario: Scenario) -> Any:
     import hardware_catalog
 
     ref = scenario.catalog
-    return hardware_catalog.load(path=scenario.resolve(ref.path), overrides=ref.overrides or None,
-                                 extra=ref.add or None)
+    added = {a.id for a in ref.add}
+    with _named_in(scenario, "catalog", {"scenario overrides": "catalog.overrides",
+                                         "scenario extra accelerators": "catalog.add"}, added):
+        return hardware_catalog.load(path=scenario.resolve(ref.path), overrides=ref.overrides_dict() or None,
+                                     extra=ref.add_list() or None)
 
 
 def load_topology_for(scenario: Scenario) -> Any:
     from planner.inputs import topology
 
     ref = scenario.topology
-    return topology.load(path=scenario.resolve(ref.path), overlay=ref.overlay or None)
+    with _named_in(scenario, "topology", {"overlay": "topology.overlay"}):
+        return topology.load(path=scenario.resolve(ref.path), overlay=ref.overlay_dict() or None)
+
+
+@contextmanager
+def _named_in(scenario: Scenario, ref: str, places: dict[str, str], added: set[str] = frozenset()) -> Iterator[None]:
+    """Errors in a scenario's overlay, catalog overrides or added accelerators, or in a file it names, are
+    reported against the scenario file and the field in it that brought them in (and say where they arose)."""
+    try:
+        yield
+    except InputError as exc:
+        file = scenario.source_path or "<scenario>"
+        if exc.file == file:
+            raise
+        if exc.file in places:
+            field = exc.field or ""
+            for head in ("overrides.", "overlay.", "add."):
+                field = field.removeprefix(head)
+            prefix = places[exc.file]
+            raise InputError(exc.detail, file=file, field=f"{prefix}.{field}" if field else prefix,
+                             fix=exc.fix) from None
+        where = f"{exc.file}{': ' + exc.field if exc.field else ''}"
+        if "scenario overrides" in exc.detail:
+            field = "catalog.overrides"
+        elif any(f"entry '{a}'" in exc.detail for a in added):
+            field = "catalog.add"
+        elif getattr(scenario, ref).path is not None:
+            field = f"{ref}.path"
+        else:  # the built-in data itself
+            raise
+        raise InputError(f"{exc.detail} (in {where})", file=file, field=field, fix=exc.fix) from None
 
 
 def restrict_inventory(scenario: Scenario, catalog: Any, allowed: Callable[[Any], bool]) -> Scenario:

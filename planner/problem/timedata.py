@@ -165,7 +165,12 @@ def build_time_data(scenario: Scenario, problem: Problem, topology: Any = None,
                              "capacity planning for a year and more")
     if profile is None:
         base = scenario.resolve(".") if scenario.source_path else None
-        profile = load_profile(t.demand_profile, base)
+        try:
+            profile = load_profile(t.demand_profile, base)
+        except InputError as exc:  # name the scenario's field that points at the profile, and where it failed
+            where = f"{exc.file}{': ' + exc.field if exc.field else ''}"
+            raise InputError(f"{exc.detail} (in {where})", file=scenario.source_path or "<scenario>",
+                             field="time.demand_profile", fix=exc.fix) from None
 
     # -- prices and bands per step --------------------------------------------------------
     site_price: dict[str, list[float]] = {}

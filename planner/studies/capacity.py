@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 from ortools.sat.python import cp_model
 
-from planner.check.verify import check_plan_shape, verify_plan
+from planner.check.capacity import verify_capacity  # noqa: F401 - it lives in planner.check; kept importable here
 from planner.core.greedy import Plan, greedy_plan
 from planner.core.model import (
     BuiltModel,
@@ -44,46 +44,23 @@ from planner.core.model import (
 )
 from planner.core.runner import Progress, new_solver, run_solver
 from planner.core.spatial import extract_plan, write_back
-from planner.errors import InputError, UnknownNameError
+from planner.errors import InputError
 from planner.inputs.scenario import CapacitySettings, Scenario
-from planner.inputs.supply import SupplyCap, largest_cap, supply_caps
-from planner.problem.build import (
-    Pool,
-    Problem,
-    SiteData,
-    _value,
-    build_problem,
-    load_catalog_for,
-    load_topology_for,
-    restrict_inventory,
+from planner.inputs.supply import SupplyCap, supply_caps
+from planner.problem.build import Pool, Problem, load_catalog_for, load_topology_for, restrict_inventory
+from planner.problem.purchases import (  # noqa: F401 - re-exported: the capacity study's vocabulary
+    HOURS_PER_YEAR,
+    PURCHASE_COLUMNS,
+    Option,
+    candidate_options,
+    capital_recovery_factor,
+    period_problems,
+    period_scenarios,
+    realised_inventory,
+    sites_only,
 )
 from planner.results.result import Result, Status
 
-HOURS_PER_YEAR = 8760.0
-PURCHASE_COLUMNS = ["period", "site", "system", "accelerator", "units", "chips", "in_service_from",
-                    "capex_cny", "annualised_cny_per_year"]
-
-
-def capital_recovery_factor(rate: float, years: float) -> float:
-    """Annual payment per CNY of capex over ``years`` at ``rate`` (1/years when the rate is 0)."""
-    g = (1 + rate) ** years
-    if g - 1 <= 1e-12:  # a zero (or vanishing) rate: straight-line
-        return 1.0 / years
-    return rate * g / (g - 1)
-
-
-@dataclass(frozen=True)
-class Option:
-    """One (site, system) that may be bought."""
-
-    site: str
-    system: str
-    accelerator: str
-    chips: int
-    price_cny: float
-    racks: float
-    lead: int
-    max_units: int  # per period
 
 
 @dataclass
@@ -141,118 +118,6 @@ class CapacityResult:
 
 
 # ---------------------------------------------------------------------------
-def candidate_options(scenario: Scenario, catalog: Any, problem_sites: dict[str, Any]) -> tuple[list[Option], list[str]]:
-    """Resolve candidates into (site, system) options with price, racks and a unit bound."""
-    cap: CapacitySettings = scenario.capacity  # type: ignore[assignment]
-    file = scenario.source_path or "<scenario>"
-    notes: list[str] = []
-    options: list[Option] = []
-    for i, cand in enumerate(cap.candidates):
-        where = f"capacity.candidates[{i}]"
-        if cand.system not in catalog.systems:
-            raise UnknownNameError("system", cand.system, catalog.systems, file=file, field=f"{where}.system")
-        system = catalog.systems[cand.system]
-        accel = catalog.accelerators[system.accelerator]
-        if not getattr(system, "released", True) or not accel.released:
-            notes.append(f"{cand.system} is not released yet; it cannot be bought")
-            continue
-        status = getattr(getattr(accel, "export_control", None), "status", None)
-        if status == "prohibited" and not cap.allow_export_controlled:
-            notes.append(f"{cand.system}: {accel.id} may not be exported to China ({accel.export_control.rule}); "
-                         "set capacity.allow_export_controlled to plan with it anyway")
-            continue
-        price = cand.price_cny or _catalog_price_cny(system, cap.usd_to_cny)
-        if price is None:
-            raise InputError(f"the catalog has no price for {cand.system}", file=file, field=f"{where}.price_cny",
-                             fix="set price_cny for this candidate")
-        racks = (system.racks if system.racks is not None
-                 else (system.rack_units or cap.rack_units_per_rack) / cap.rack_units_per_rack)
-        for site in cand.sites or list(scenario.sites):
-            if site not in problem_sites:
-                raise UnknownNameError("site", site, problem_sites, file=file, field=f"{where}.sites")
-            options.append(Option(site, cand.system, system.accelerator, int(system.chips), float(price),
-                                  float(racks), int(cand.lead_time_periods), _unit_bound(
-                                      cand.max_units_per_site, price, system, accel.id, site, racks, scenario,
-                                      catalog, problem_sites)))
-    return options, notes
-
-
-def _catalog_price_cny(system: Any, usd_to_cny: float) -> float | None:
-    if system.price_cny is not None and system.price_cny.value is not None:
-        return float(system.price_cny.value)
-    if system.price_usd is not None and system.price_usd.value is not None:
-        return float(system.price_usd.value) * usd_to_cny
-    return None
-
-
-def _unit_bound(max_units: int | None, price: float, system: Any, accel: str, site: str, racks: float,
-                scenario: Scenario, catalog: Any, sites: dict[str, Any]) -> int:
-    """Units per site and period: the tightest of max_units, budget, supply, space and site power."""
-    cap: CapacitySettings = scenario.capacity  # type: ignore[assignment]
-    bounds = [max_units] if max_units is not None else []
-    budgets = [b for b in [cap.budget_cny] + [p.budget_cny for p in cap.periods] if b is not None]
-    if budgets:
-        bounds.append(int(max(budgets) // price))
-    supply = largest_cap(supply_caps(cap, catalog, {accel}), accel)
-    if supply is not None:
-        bounds.append(supply // system.chips)
-    if site in cap.space_racks:
-        bounds.append(int(cap.space_racks[site] // racks) if racks > 0 else 10**6)
-    meter_kw = system.chips * catalog.chip_power_kw(accel) * sites[site].pue
-    bounds.append(int(sites[site].power_cap_kw // meter_kw))
-    return max(0, min(bounds))
-
-
-def period_scenarios(scenario: Scenario, options: list[Option]) -> list[Scenario]:
-    """Each period's scenario: demand grown, and every pool that purchases could fill made visible."""
-    cap: CapacitySettings = scenario.capacity  # type: ignore[assignment]
-    out = []
-    for t, period in enumerate(cap.periods):
-        sites = {}
-        for site_id, plan in scenario.sites.items():
-            inventory = dict(plan.inventory)
-            for o in options:
-                if o.site == site_id and t >= o.lead:
-                    inventory[o.accelerator] = inventory.get(o.accelerator, 0) + o.chips * o.max_units * (t + 1 - o.lead)
-            sites[site_id] = plan.model_copy(update={"inventory": inventory})
-        services = [s.model_copy(update={"demand_tokens_per_s": {c: d * period.inference_growth
-                                                                 for c, d in s.demand_tokens_per_s.items()}})
-                    for s in scenario.inference_services]
-        jobs = [j.model_copy(update={"count": max(0, round(j.count * period.training_growth))})
-                for j in scenario.training_jobs]
-        jobs = [j for j in jobs if j.count > 0]
-        # batch inference grows with token demand: more tokens per job where it has a volume
-        batch = [b.model_copy(update={"tokens": b.tokens * period.inference_growth}) if b.tokens else b
-                 for b in scenario.batch_inference]
-        out.append(scenario.model_copy(update={"sites": sites, "inference_services": services,
-                                               "training_jobs": jobs, "batch_inference": batch, "capacity": None}))
-    return out
-
-
-def period_problems(scenario: Scenario, options: list[Option], catalog: Any, topology: Any) -> list[Problem]:
-    """Each period's problem, with every job billed only for the hours inside the planning window.
-
-    A period is one representative window of ``horizon_h`` hours scaled to a year, so a job longer
-    than the window is running throughout it: it costs the window's hours, not its whole length
-    (which would be counted again in every window of the year).
-    """
-    out = []
-    for s in period_scenarios(scenario, options):
-        problem = build_problem(s, catalog, topology, strict=False)
-        window = problem.horizon_h
-        jobs, long = {}, []
-        for jid, job in problem.jobs.items():
-            clipped = {a: min(h, window) for a, h in job.hours.items()}
-            if clipped != job.hours:
-                long.append(jid)
-            ratio = min(clipped.values(), default=0.0) / min(job.hours.values(), default=1.0) if job.hours else 1.0
-            jobs[jid] = dataclasses.replace(job, hours=clipped, penalty_cny=job.penalty_cny * ratio)
-        notes = (f"{len(long)} job(s) can run longer than the {window:g} h planning window ({', '.join(long[:3])}"
-                 f"{' …' if len(long) > 3 else ''}); capacity plans bill the {window:g} h inside it",) if long else ()
-        out.append(dataclasses.replace(problem, jobs=jobs, warnings=problem.warnings + notes))
-    return out
-
-
 # ---------------------------------------------------------------------------
 def plan_capacity(scenario: Scenario, *, time_limit_s: float | None = None, workers: int | None = None,
                   seed: int | None = None, on_progress: Callable[[Progress], None] | None = None,
@@ -371,15 +236,6 @@ def add_space_envelope(model: cp_model.CpModel, buy: dict, cap: CapacitySettings
 
 
 # ---------------------------------------------------------------------------
-def realised_inventory(on_hand: dict[Pool, int], bought: dict[tuple[int, Option], int], t: int) -> dict[Pool, int]:
-    """Chips in service in period ``t``: on hand plus purchases whose lead time has passed."""
-    inv = dict(on_hand)
-    for (tau, o), n in bought.items():
-        if tau + o.lead <= t:
-            inv[(o.site, o.accelerator)] = inv.get((o.site, o.accelerator), 0) + n * o.chips
-    return {p: n for p, n in inv.items() if n > 0}
-
-
 def _write_back(scenario: Scenario, problems: list[Problem], builts: list[BuiltModel], solver: Any,
                 options: list[Option], bought: dict[tuple[int, Option], int], on_hand: dict[Pool, int],
                 status: Status, info: dict[str, Any], notes: list[str], annual: float, crf: float,
@@ -446,75 +302,3 @@ def binding_limits(cap: CapacitySettings, purchases: pd.DataFrame, options: list
         if limit is not None and chips >= limit.chips:
             out.append(f"the {accel} supply cap ({limit.chips} chips in {period}, {limit.basis})")
     return " and ".join(out)
-
-
-def sites_only(scenario: Scenario, topology: Any) -> dict[str, Any]:
-    """PUE and power cap per site, which bound how many systems a site can take."""
-    out = {}
-    for site_id, plan in scenario.sites.items():
-        if site_id not in topology.sites:
-            raise UnknownNameError("site", site_id, topology.sites, file=scenario.source_path, field=f"sites.{site_id}")
-        t = topology.sites[site_id]
-        cap_mw = plan.power_cap_mw or _value(t.power_envelope_mw)
-        if cap_mw is None:
-            raise InputError("no power cap: the topology gives no envelope for this site", file=scenario.source_path,
-                             field=f"sites.{site_id}.power_cap_mw", fix="set power_cap_mw")
-        out[site_id] = SiteData(site_id, t.role, float(_value(t.pue)), float(cap_mw) * 1000,
-                                topology.mean_price_cny_per_kwh(site_id), 0.0, None)
-    return out
-
-
-# ---------------------------------------------------------------------------
-def verify_capacity(scenario: Scenario, plan: dict[str, Any], file: str = "<plan>") -> list[str]:
-    """Re-check a capacity plan without the solver: purchases against budget, supply, space and
-    candidates, then every period's placements against what was in service then."""
-    cap = scenario.capacity
-    if cap is None:
-        return ["the scenario has no capacity section, but the plan is a capacity plan"]
-    out: list[str] = []
-    catalog, topology = load_catalog_for(scenario), load_topology_for(scenario)
-    options, _ = candidate_options(scenario, catalog, sites_only(scenario, topology))
-    by_key = {(o.site, o.system): o for o in options}
-    names = [p.name for p in cap.periods]
-    bought: dict[tuple[int, Option], int] = {}
-    spend: dict[str, float] = defaultdict(float)
-    supply: dict[tuple[str, str], int] = defaultdict(int)
-    racks: dict[str, float] = defaultdict(float)
-    for row in plan.get("purchases", []):
-        o = by_key.get((row["site"], row["system"]))
-        if o is None or row["period"] not in names:
-            out.append(f"purchase of {row['system']} at {row['site']} in {row['period']} is not a candidate")
-            continue
-        n = int(row["units"])
-        if n > o.max_units:
-            out.append(f"{n} × {o.system} at {o.site} in {row['period']} exceeds the {o.max_units} that fit")
-        bought[(names.index(row["period"]), o)] = n
-        spend[row["period"]] += n * o.price_cny
-        supply[(row["period"], o.accelerator)] += n * o.chips
-        racks[o.site] += n * o.racks
-        if not math.isclose(float(row["capex_cny"]), n * o.price_cny, rel_tol=1e-9):
-            out.append(f"purchase {o.system} at {o.site}: capex {row['capex_cny']} is not {n} × {o.price_cny}")
-    if cap.budget_cny is not None and sum(spend.values()) > cap.budget_cny + 1e-6:
-        out.append(f"capex {sum(spend.values()):,.0f} CNY exceeds the budget {cap.budget_cny:,.0f}")
-    for p in cap.periods:
-        if p.budget_cny is not None and spend[p.name] > p.budget_cny + 1e-6:
-            out.append(f"capex in {p.name} {spend[p.name]:,.0f} CNY exceeds its budget {p.budget_cny:,.0f}")
-    caps = supply_caps(cap, catalog, {o.accelerator for o in options})
-    for (period, accel), chips in supply.items():
-        limit = caps.get(period, {}).get(accel)
-        if limit is not None and chips > limit.chips:
-            out.append(f"supply: {chips} {accel} bought in {period}, only {limit.chips} available ({limit.basis})")
-    for site, used in racks.items():
-        if site in cap.space_racks and used > cap.space_racks[site] + 1e-9:
-            out.append(f"space: {used:.2f} racks bought for {site}, only {cap.space_racks[site]} free")
-    on_hand = {(s, a): n for s, sp in scenario.sites.items() for a, n in sp.inventory.items() if n > 0}
-    problems = period_problems(scenario, options, catalog, topology)
-    for t, problem in enumerate(problems):
-        period_plan = plan.get("periods", {}).get(names[t])
-        if period_plan is None:
-            out.append(f"period {names[t]} has no plan")
-            continue
-        real = dataclasses.replace(problem, inventory=realised_inventory(on_hand, bought, t))
-        check_plan_shape(real, period_plan, file=f"{file} (period {names[t]})")
-        out += [f"{names[t]}: {v}" for v in verify_plan(real, period_plan)]
-    return out

@@ -8,9 +8,19 @@ from typing import TYPE_CHECKING
 import click
 import pandas as pd
 
+from planner.cli.clock import remaining
 from planner.cli.output import make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, parse_sets, record_scenario, set_option
+from planner.cli.util import (
+    MAX_SEED,
+    MAX_TIME_LIMIT_S,
+    MAX_WORKERS,
+    exit_if_interrupted,
+    load_with_sets,
+    parse_sets,
+    record_scenario,
+    set_option,
+)
 from planner.inputs.defaults import defaults_in_force
 from planner.viz.sections import labelled_periods
 
@@ -21,9 +31,9 @@ if TYPE_CHECKING:
 @click.command("plan-capacity")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="write the capacity plan JSON here")
-@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0.01))
-@click.option("--workers", type=click.IntRange(min=1))
-@click.option("--seed", type=click.IntRange(min=0))
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0.01, max=MAX_TIME_LIMIT_S))
+@click.option("--workers", type=click.IntRange(min=1, max=MAX_WORKERS))
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.option("-q", "--quiet", is_flag=True)
 @set_option
@@ -45,23 +55,15 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
     from planner.studies.explain import binding_limits_of, explain_capacity
 
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
-        result = plan_capacity(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed, on_progress=progress)
+        limit = time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s
+        result = plan_capacity(scenario, time_limit_s=remaining(limit),  # the limit covers the whole command
+                               workers=workers, seed=seed, on_progress=progress)
     reasons = explain_capacity(scenario, result)
     result.kpis["binding_limits"] = binding_limits_of(scenario, result)
-    if fmt == "json":
-        result.warnings.extend(reasons)
-        click.echo(result.to_json())
-    else:
-        print_capacity(result, reasons, horizon_h=scenario.horizon_h)
-        in_force = defaults_in_force(scenario)
-        if in_force:
-            say("defaults in force: " + "; ".join(in_force), make_console(), style="dim")
-        result.warnings.extend(reasons)
+    result.warnings.extend(r for r in reasons if r not in result.warnings)  # the plan file says why, too
     if output:
         result.to_json(output)
         record_scenario(output, file, sets)
-        if fmt != "json":
-            say(f"capacity plan written to {output}")
     if store:
         from planner.studies.sweep.run import record_solve
 
@@ -69,6 +71,16 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
                               time_limit_s=time_limit_s, workers=workers, seed=seed)
         if fmt != "json":
             say(f"run {run_id[:12]} recorded in {store}", make_console(stderr=True))
+    if fmt == "json":
+        click.echo(result.to_json())
+    else:
+        print_capacity(result, reasons, horizon_h=scenario.horizon_h)
+        in_force = defaults_in_force(scenario)
+        if in_force:
+            say("defaults in force: " + "; ".join(in_force), make_console(), style="dim")
+        if output:
+            say(f"capacity plan written to {output}")
+    exit_if_interrupted(result.solver, output)
     if not result.is_feasible():
         click.echo(f"no plan found: {result.solver.get('cp_sat_status')}; raise --time-limit", err=True)
         sys.exit(1)
@@ -84,7 +96,8 @@ def print_capacity(result: CapacityResult, reasons: list[str] = (), horizon_h: f
     console = make_console()
     err = make_console(stderr=True)
     for w in result.warnings:
-        warn(w, err)
+        if w not in reasons:  # the reasons print below, under "Why"
+            warn(w, err)
     if len(result.purchases):
         print_frame(result.purchases, title="Purchases", console=console,
                     keep=["period", "site", "system"], drop_first=["accelerator", "in_service_from"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from planner.check.plan_schema import read_plan
 from planner.cli.output import say
 from planner.errors import InputError, did_you_mean
 from planner.results.result import Result
@@ -24,7 +25,10 @@ def load_plan(path: str, period: str | None = None) -> Result:
 def load_plan_with_capacity(path: str, period: str | None = None) -> tuple[Result, dict | None]:
     """The plan (or the chosen period of a capacity plan) and, for a capacity plan, the whole plan."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = read_plan(path)  # a regular UTF-8 JSON file, finite numbers only (as verify reads it)
+        if not isinstance(data, dict):
+            raise InputError("not a plan: expected a JSON object", file=path,
+                             fix="give the plan JSON written by `planner solve -o`")
         if data.get("kind") == "capacity":
             periods = data["periods"]
             name = period or list(periods)[-1]

@@ -7,11 +7,22 @@ import sys
 import click
 import pandas as pd
 
+from planner.cli.clock import remaining
 from planner.cli.output import make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
-from planner.cli.util import load_with_sets, parse_sets, record_scenario, set_option
+from planner.cli.util import (
+    MAX_SEED,
+    MAX_TIME_LIMIT_S,
+    MAX_WORKERS,
+    exit_if_interrupted,
+    load_with_sets,
+    parse_sets,
+    record_scenario,
+    set_option,
+)
 from planner.inputs.fingerprint import fingerprint
 from planner.problem.build import build_problem
+from planner.problem.size import check_size
 from planner.results.estimated import estimated_frame
 from planner.results.result import Result
 from planner.results.statistics import cost_by_band, export
@@ -20,9 +31,10 @@ from planner.results.statistics import cost_by_band, export
 @click.command("solve")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="write the plan JSON here")
-@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0.01), help="seconds (default: scenario)")
-@click.option("--workers", type=click.IntRange(min=1), help="CP-SAT worker threads (default: scenario)")
-@click.option("--seed", type=click.IntRange(min=0), help="random seed (default: scenario)")
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0.01, max=MAX_TIME_LIMIT_S),
+              help="seconds (default: scenario)")
+@click.option("--workers", type=click.IntRange(min=1, max=MAX_WORKERS), help="CP-SAT worker threads (default: scenario)")
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), help="random seed (default: scenario)")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               help="table for people, json (the plan) for scripts")
 @click.option("-q", "--quiet", is_flag=True, help="no progress line")
@@ -62,11 +74,13 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
     from planner.core.timemodel import solve_time
 
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
-        settings = dict(time_limit_s=time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s,
+        limit = time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s
+        settings = dict(time_limit_s=remaining(limit),  # the limit covers the whole command
                         workers=workers or scenario.solver.workers,
                         seed=seed if seed is not None else scenario.solver.seed,
                         relative_gap_limit=scenario.solver.relative_gap, on_progress=progress)
         if (model or scenario.time.mode) == "time":
+            check_size(scenario, "time")
             result = solve_time(scenario, problem=problem, **settings)
         else:
             result = solve(problem, **settings)
@@ -91,6 +105,7 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
         print_result(result)
         if output:
             say(f"plan written to {output}")
+    exit_if_interrupted(result.solver, output)
     if not result.is_feasible():
         click.echo(f"no plan found: solver status {result.solver.get('cp_sat_status')} "
                    f"after {result.solver.get('wall_s')} s; raise --time-limit", err=True)

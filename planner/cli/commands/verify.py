@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import sys
-
 from pathlib import Path
 
 import click
 
-from planner.check.verify import check_plan_shape, verify_plan
+from planner.check.document import verify_document
+from planner.check.plan_schema import read_plan
+from planner.cli.output import warn
 from planner.cli.util import load_with_sets, set_option
 from planner.errors import InputError
-from planner.cli.output import warn
 from planner.inputs.fingerprint import plan_changed, plan_mismatch
-from planner.problem.build import build_problem
 
 
 @click.command("verify")
@@ -25,29 +23,14 @@ def command(file: str, plan: str, sets: tuple[str, ...]) -> None:
     """Re-check PLAN (a plan JSON) against scenario FILE without the solver. Exit 1 if anything is violated."""
     _check_order(file, plan)
     scenario = load_with_sets(file, sets)
-    try:
-        with open(plan, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise InputError("file not found", file=plan, fix="check the path") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", file=plan, field=f"line {exc.lineno}",
-                         fix="pass a plan written by `planner solve -o`") from None
+    data = read_plan(plan)
     mismatch = plan_mismatch(data, scenario, plan, file) if isinstance(data, dict) else None
     if mismatch:
         raise InputError(mismatch, file=plan, field="scenario", fix="pass the scenario this plan was solved from")
     changed = plan_changed(data, scenario, plan, file) if isinstance(data, dict) else None
     if changed:
         warn(changed)
-    if isinstance(data, dict) and data.get("kind") == "capacity":
-        # OR-Tools loads with the study (about half a second): imported when the command runs
-        from planner.studies.capacity import verify_capacity
-
-        violations = verify_capacity(scenario, data, file=plan)
-    else:
-        problem = build_problem(scenario)
-        check_plan_shape(problem, data, file=plan)
-        violations = verify_plan(problem, data, scenario)
+    violations = verify_document(scenario, data, file=plan)
     if violations:
         click.echo(f"{plan}: {len(violations)} violation(s)")
         for v in violations:

@@ -20,7 +20,8 @@ from planner.check.verify import verify_plan
 from planner.core.solve import solve
 from planner.core.timemodel import solve_time
 from planner.problem.build import build_problem, load_catalog_for, load_topology_for, restrict_inventory
-from planner.studies.capacity import plan_capacity, verify_capacity
+from planner.check.capacity import verify_capacity
+from planner.studies.capacity import plan_capacity
 from planner.studies.compare import _share_constraint, parse_mix
 from planner.studies.sweep.grid import FAILED, RunSpec, Settings, objective_key, run_key, scenario_digest
 from planner.studies.sweep.store import RunStore
