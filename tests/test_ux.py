@@ -190,9 +190,9 @@ def test_solve_on_a_capacity_scenario_says_the_section_is_ignored():
 
 # ---- sanity warnings ---------------------------------------------------------------------------
 def test_power_cap_above_the_envelope_and_inventory_above_the_cap_are_warned():
-    r = run("validate", EXAMPLE, "--set", "sites.guian.power_cap_mw=30000")
+    r = run("validate", EXAMPLE, "--set", "sites.guian.power_cap_mw=5000")  # 5 GW: within the schema bound
     assert r.exit_code == 0
-    assert "sites.guian.power_cap_mw is 30,000 MW, above the topology's 130 MW power envelope" in r.output
+    assert "sites.guian.power_cap_mw is 5,000 MW, above the topology's 130 MW power envelope" in r.output
     r = run("validate", EXAMPLE, "--set", "sites.guian.power_cap_mw=1")
     assert "sites.guian: the inventory draws up to" in r.output and "above its 1.00 MW cap" in r.output
 
@@ -428,3 +428,16 @@ def test_no_command_hands_rich_a_formatted_string_as_markup():
                     and node.args and isinstance(node.args[0], ast.JoinedStr)):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def test_the_capacity_plan_file_carries_its_explanation_and_still_verifies(tmp_path):
+    path, plan, html = tmp_path / "unserved.yaml", tmp_path / "cap.json", tmp_path / "cap.html"
+    path.write_text(UNSERVED)
+    assert run("plan-capacity", path, "-o", plan, "--quiet").exit_code == 0
+    data = json.loads(plan.read_text())
+    assert data["explanation"]["binding_limits"] == ""
+    (why,) = data["explanation"]["why"]
+    assert "tokens/s of chat unserved" in why and why in data["warnings"]
+    assert run("verify", path, plan).exit_code == 0
+    assert run("report", plan, "-o", html).exit_code == 0
+    assert "Why demand is left unserved" in html.read_text()

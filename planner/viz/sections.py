@@ -102,8 +102,12 @@ def capacity_section(plan: dict[str, Any], table: Table) -> list[str]:
         parts.append(table(purchases[[c for c in cols if c in purchases.columns]]))
     else:
         parts.append("<p>Nothing is bought: the fleet on hand carries the plan.</p>")
-    limits = k.get("binding_limits")
+    limits = (plan.get("explanation") or {}).get("binding_limits")
     parts.append(f"<p><b>Binding purchase limits:</b> {escape(str(limits)) if limits else 'none reached'}.</p>")
+    why = (plan.get("explanation") or {}).get("why") or []
+    if why:
+        parts.append("<p><b>Why demand is left unserved:</b></p><ul>"
+                     + "".join(f"<li>{escape(str(w))}</li>" for w in why) + "</ul>")
     parts.append("<h3>Capex and opex per period</h3>"
                  "<p>Capex is paid in the period it is bought; annualised capex, maintenance and power are per "
                  f"year, each period being one {window} window scaled to a year.</p>")

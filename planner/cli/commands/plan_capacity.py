@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -59,10 +61,11 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
         result = plan_capacity(scenario, time_limit_s=remaining(limit),  # the limit covers the whole command
                                workers=workers, seed=seed, on_progress=progress)
     reasons = explain_capacity(scenario, result)
-    result.kpis["binding_limits"] = binding_limits_of(scenario, result)
     result.warnings.extend(r for r in reasons if r not in result.warnings)  # the plan file says why, too
+    explanation = {"binding_limits": binding_limits_of(scenario, result), "why": reasons}
     if output:
         result.to_json(output)
+        _add_explanation(output, explanation)
         record_scenario(output, file, sets)
     if store:
         from planner.studies.sweep.run import record_solve
@@ -72,7 +75,7 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
         if fmt != "json":
             say(f"run {run_id[:12]} recorded in {store}", make_console(stderr=True))
     if fmt == "json":
-        click.echo(result.to_json())
+        click.echo(json.dumps({**json.loads(result.to_json()), "explanation": explanation}, indent=2))
     else:
         print_capacity(result, reasons, horizon_h=scenario.horizon_h)
         in_force = defaults_in_force(scenario)
@@ -84,6 +87,14 @@ def run_capacity(file: str, output: str | None, time_limit_s: float | None, work
     if not result.is_feasible():
         click.echo(f"no plan found: {result.solver.get('cp_sat_status')}; raise --time-limit", err=True)
         sys.exit(1)
+
+
+def _add_explanation(path: str, explanation: dict) -> None:
+    """The plan file's ``explanation``: the purchase limits reached and why demand went unserved
+    (the report's capacity section reads it)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data["explanation"] = explanation
+    Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def period_frame(result: CapacityResult) -> pd.DataFrame:
