@@ -74,8 +74,11 @@ def warn(text: str, console: Console | None = None) -> None:
 # ---- tables ---------------------------------------------------------------------------------------
 def print_frame(df: DataFrame, fmt: str = "table", title: str | None = None,
                 console: Console | None = None, *, keep: Sequence[str] = (), drop_first: Sequence[str] = (),
-                note: str | None = None) -> None:
+                note: str | None = None, max_rows: int | None = None) -> None:
     """Print a DataFrame as a rich table, CSV or JSON records.
+
+    ``max_rows``: a terminal table shows at most this many rows and says how many it left out
+    (CSV and JSON always carry every row).
 
     ``keep``: columns never left out (the row's identity; default: the leading text columns).
     ``drop_first``: columns to leave out first when the table is too wide (default: from the right).
@@ -87,6 +90,10 @@ def print_frame(df: DataFrame, fmt: str = "table", title: str | None = None,
         sys.stdout.write(json.dumps(json.loads(df.to_json(orient="records")), indent=2) + "\n")
         return
     console = console or make_console()
+    if max_rows is not None and len(df) > max_rows:
+        more = f"showing {max_rows:,} of {len(df):,} rows; -o plan.json, --export DIR or --rows 0 give them all"
+        note = more if note is None else f"{note}\n{more}"
+        df = df.head(max_rows)
     cols = [str(c) for c in df.columns]
     cells = {c: [_cell(c, v) for v in df.iloc[:, i]] for i, c in enumerate(cols)}
     numeric = {c: getattr(df.iloc[:, i].dtype, "kind", "O") in "iuf"

@@ -46,10 +46,12 @@ from planner.results.statistics import cost_by_band, export
               help="spatial (all work concurrent, mean prices) or time (hour by hour); default: the scenario's time.mode")
 @click.option("--store", type=click.Path(dir_okay=False),
               help="also record the run (verified) in this DuckDB run store; see `planner runs`")
+@click.option("--rows", "max_rows", type=click.IntRange(min=0), default=50, show_default=True,
+              help="rows shown per table in the terminal (0: all); the plan file and --export always hold every row")
 @set_option
 def command(file: str, output: str | None, time_limit_s: float | None, workers: int | None, seed: int | None,
             fmt: str, quiet: bool, export_dir: str | None, mode: str, sets: tuple[str, ...],
-            model: str | None, store: str | None) -> None:
+            model: str | None, store: str | None, max_rows: int = 50) -> None:
     """Place the scenario's training jobs and inference services with CP-SAT."""
     if mode == "capacity":
         from planner.cli.commands.plan_capacity import run_capacity
@@ -102,7 +104,7 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
     if fmt == "json":
         click.echo(result.to_json())
     else:
-        print_result(result)
+        print_result(result, max_rows)
         if output:
             say(f"plan written to {output}")
     exit_if_interrupted(result.solver, output)
@@ -112,27 +114,28 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
         sys.exit(1)
 
 
-def print_result(result: Result) -> None:
+def print_result(result: Result, max_rows: int | None = None) -> None:
+    """The plan's tables and totals in the terminal; ``max_rows`` caps each long table (the totals always show)."""
     console = make_console()
+    rows = max_rows or None
     p = result.placements
     if len(p):
         table = p.assign(energy_mwh=p.energy_mwh.round(2), power_cost_cny=p.power_cost_cny.round(0),
                          hours=p.hours.round(1))
         print_frame(table, title="Placements", console=console, keep=["workload", "site", "accelerator"],
-                    drop_first=["kind", "replicas", "hours", "energy_mwh"])
+                    drop_first=["kind", "replicas", "hours", "energy_mwh"], max_rows=rows)
     if len(result.routing):
         print_frame(result.routing, title="Routing (tokens/s)", console=console,
-                    keep=["service", "city", "site", "accelerator"])
+                    keep=["service", "city", "site", "accelerator"], max_rows=rows)
     if len(result.unplaced):
-        print_frame(result.unplaced, title="Unplaced", console=console, keep=["workload", "city"])
+        print_frame(result.unplaced, title="Unplaced", console=console, keep=["workload", "city"], max_rows=rows)
     if len(result.schedule):
         sched = result.schedule.assign(energy_mwh=result.schedule.energy_mwh.round(2),
                                        power_cost_cny=result.schedule.power_cost_cny.round(0))
-        print_frame(sched, title="Schedule (hours from the start, Monday 00:00)", console=console)
+        print_frame(sched, title="Schedule (hours from the start, Monday 00:00)", console=console, max_rows=rows)
     if len(result.transfers):
-        print_frame(result.transfers.drop(columns=["path"]), title="Dataset transfers", console=console)
+        print_frame(result.transfers.drop(columns=["path"]), title="Dataset transfers", console=console, max_rows=rows)
     if len(result.hourly):
-
         print_frame(cost_by_band(result.hourly), title="Power cost by time-of-use band", console=console)
     estimated = estimated_frame(result.meta)
     if len(estimated):
