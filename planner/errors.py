@@ -37,10 +37,12 @@ class UnknownNameError(InputError, KeyError):
     """A name that is not in the catalog, topology or model library."""
 
     def __init__(self, kind: str, name: str, known: Iterable[str], *, file: str | None = None,
-                 field: str | None = None) -> None:
+                 field: str | None = None, hint: str | None = None) -> None:
+        """``hint`` replaces the spelling suggestion when the name is known as another kind
+        (a demand city written where a site belongs, a system where an accelerator belongs)."""
         known = sorted(known)
         self.kind, self.name, self.known = kind, name, known
-        fix = did_you_mean(name, known)
+        fix = hint or did_you_mean(name, known)
         if fix is None:
             shown = ", ".join(known[:12]) + (" …" if len(known) > 12 else "")
             fix = f"use one of: {shown}" if known else None

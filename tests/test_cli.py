@@ -157,3 +157,15 @@ def test_validate_checks_the_capacity_section_too():
     assert run("validate", capacity).exit_code == 0
     r = run("validate", capacity, "--set", "capacity.candidates.0.system=hgx-h2O")
     assert r.exit_code == 2 and "did you mean 'hgx-h20'?" in r.output
+
+
+def test_terminal_tables_cap_their_rows_and_say_so_while_json_keeps_every_row():
+    """The example places 11 placement rows and routes 8 flows: --rows 3 prints 3 of each and says
+    how many it left out; the plan JSON still holds all of them."""
+    r = run("solve", EXAMPLE, "--quiet", "--rows", "3")
+    assert r.exit_code == 0, r.output
+    assert "showing 3 of 11 rows" in r.output
+    assert "showing 3 of 8 rows" in r.output
+    full = run("solve", EXAMPLE, "--format", "json")
+    plan = json.loads(full.output)
+    assert len(plan["placements"]) == 11 and len(plan["routing"]) == 8

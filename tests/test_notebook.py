@@ -33,3 +33,9 @@ def test_placement_notebook_executes() -> None:
     assert "east-west-small: optimal" in text
     plotly = [o for outs in outputs.values() for o in outs if "application/vnd.plotly.v1+json" in o.get("data", {})]
     assert len(plotly) == 6  # two maps, cost, utilisation, latency, Gantt
+    # each also as a static PNG (redrawn by matplotlib), for viewers that run no JavaScript
+    import base64
+
+    for o in plotly:
+        png = base64.b64decode(o["data"]["image/png"])
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000

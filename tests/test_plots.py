@@ -35,16 +35,25 @@ def test_map_traces_for_the_example() -> None:
     r = example()
     fig = plot_map(r)
     traces = _by_name(fig)
-    pairs = r.routing.groupby(["city", "site"])["tokens_per_s"].sum()
+    pairs = r.routing.groupby(["service", "city", "site"])["tokens_per_s"].sum()
     flows = [t for t in fig.data if t.name.startswith("flow ")]
     assert len(flows) == len(pairs)
-    assert list(traces) == ["provinces", *[t.name for t in flows], "demand flows (width ∝ tokens/s)",
-                            "demand cities", "sites (price)", "sites (carbon)"]
+    services = sorted(r.routing["service"].unique())
+    assert list(traces) == ["provinces", *[t.name for t in flows], *[f"{s} (width ∝ tokens/s)" for s in services],
+                            "demand cities", "size: chips used", "sites (price)", "sites (carbon)"]
     assert all(isinstance(t, go.Scatter) for t in fig.data)  # no geo traces: nothing fetched from a CDN
+    # flows are coloured by service, one colour each, and their hover names the service and tokens/s
+    colour_of = {}
+    for t in flows:
+        service = t.name.removeprefix("flow ").split(":")[0]
+        colour_of.setdefault(service, set()).add(t.line.color)
+        assert service in t.hovertext[0] and "tokens/s" in t.hovertext[0]
+    assert all(len(c) == 1 for c in colour_of.values()) and len({next(iter(c)) for c in colour_of.values()}) == len(
+        services)
     # the busiest flow is drawn widest, at its city and site
-    (city, site), _ = max(pairs.items(), key=lambda kv: kv[1])
+    (service, city, site), _ = max(pairs.items(), key=lambda kv: kv[1])
     widest = max(flows, key=lambda t: t.line.width)
-    assert widest.name == f"flow {city} → {site}" and widest.line.width == pytest.approx(MAX_FLOW_PX)
+    assert widest.name == f"flow {service}: {city} → {site}" and widest.line.width == pytest.approx(MAX_FLOW_PX)
     c = r.cities.set_index("city").loc[city]
     s = r.sites.set_index("site").loc[site]
     assert list(widest.x) == [c.lon, s.lon] and list(widest.y) == [c.lat, s.lat]
@@ -64,6 +73,33 @@ def test_map_traces_for_the_example() -> None:
     assert [b.label for b in buttons] == ["colour: tariff", "colour: carbon"]
     carbon_visible = buttons[1].args[0]["visible"]
     assert carbon_visible[-1] is True and carbon_visible[-2] is False and all(carbon_visible[:-2])
+
+
+def test_map_size_legend_uses_the_sites_size_rule() -> None:
+    r = example()
+    fig = plot_map(r)
+    legend = _by_name(fig)["size: chips used"]
+    biggest = int(r.inventory.groupby("site")["chips_used"].sum().max())
+    for text, size in zip(legend.text, legend.marker.size):
+        n = int(text.split()[0].replace(",", ""))
+        assert size == pytest.approx(MIN_MARKER_PX + (MAX_MARKER_PX - MIN_MARKER_PX) * (min(n, biggest) / biggest) ** 0.5)
+    assert legend.text[0] == f"{1000:,} chips"  # 1,216 chips used at the busiest site: the round 1,000 below it
+
+
+def test_map_labels_do_not_overlap() -> None:
+    """Each label's box (from the placement rule) clears every other label's box."""
+    from planner.viz.plots.map import CHAR_DEG, LINE_DEG, PX_PER_DEG, _box, _overlap, place_labels
+
+    r = example()
+    fig = plot_map(r)
+    sizes = list(_by_name(fig)["sites (price)"].marker.size)
+    sites, cities = place_labels(r, sizes)
+    assert list(_by_name(fig)["demand cities"].textposition) == cities
+    assert list(_by_name(fig)["sites (price)"].textposition) == sites
+    boxes = [_box(x, y, CHAR_DEG * len(t), LINE_DEG, rad, pos) for (x, y, t, rad), pos in zip(
+        [(row.lon, row.lat, row.site, size / 2 / PX_PER_DEG) for row, size in zip(r.sites.itertuples(), sizes)]
+        + [(row.lon, row.lat, row.city, 0.4) for row in r.cities.itertuples()], sites + cities)]
+    assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
 
 
 def test_map_colour_switch_and_bad_colour() -> None:

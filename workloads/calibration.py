@@ -41,7 +41,7 @@ from planner.errors import InputError
 from planner.inputs.files import read_yaml
 from workloads.estimator import (HardwareSpec, InferenceEstimate, cny_per_moutput_tokens, estimate_inference,
                                  estimate_training, with_throughput)
-from workloads.models import ModelSpec, load_models
+from workloads.models import ModelSpec, load_models, smaller_fix
 
 MEASUREMENTS_FILE = Path(__file__).parent / "data" / "measurements.yaml"
 
@@ -545,12 +545,12 @@ def compare_accelerators(model: ModelSpec, hardware: Mapping[str, HardwareSpec],
         records.append(estimate_row(est, price_cny_per_kwh, pue))
     if not records and len(reasons) == 1:
         (accel_id, reason), = reasons.items()
-        raise InputError(reason, field=accel_id, fix="try a lower precision (fp8/int8), a shorter context, "
-                         "or an accelerator with more memory")
+        raise InputError(reason, field=accel_id, fix=smaller_fix(precision, "a shorter context",
+                                                                   "an accelerator with more memory"))
     if not records:
         detail = "; ".join(f"{k}: {v}" for k, v in reasons.items()) or "the catalog is empty"
         raise InputError(f"{model.id} at {precision} fits on no accelerator ({detail})", field="model",
-                         fix="try a lower precision (fp8/int8), a shorter context, or add a larger accelerator")
+                         fix=smaller_fix(precision, "a shorter context", "a larger accelerator"))
     for accel_id, reason in {**reasons, **(unavailable or {})}.items():
         records.append({"accelerator": accel_id, "notes": reason})
     return pd.DataFrame.from_records(records)

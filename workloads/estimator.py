@@ -44,7 +44,7 @@ from typing import Any
 from hardware_catalog.provenance import Figure, load_figure
 from planner.errors import InputError
 from planner.inputs.files import read_yaml
-from workloads.models import BYTES_PER_ELEMENT, ModelSpec
+from workloads.models import BYTES_PER_ELEMENT, ModelSpec, smaller_fix
 
 PRECISIONS = tuple(BYTES_PER_ELEMENT)
 GIB = 1024**3
@@ -422,7 +422,7 @@ def min_chips_per_replica(model: ModelSpec, hw: HardwareSpec, precision: str = "
         f"{model.id} at {precision} needs {need / GIB:,.0f} GiB for weights plus one {context_tokens}-token context, "
         f"but {hw.id} offers at most {limit * usable / GIB:,.0f} GiB usable on the largest replica of {limit} chips",
         field="accelerator",
-        fix="use a lower precision (fp8/int8), a shorter context, or an accelerator with more memory")
+        fix=smaller_fix(precision, "a shorter context", "an accelerator with more memory"))
 
 
 def estimate_inference(model: ModelSpec, hw: HardwareSpec, precision: str = "bf16", tpot_ms: float = 50.0,

@@ -108,8 +108,11 @@ class TrainingJob(BaseModel):
                 and self.reference_chip_hours is None:
             missing = [a for a in self.allowed_accelerators if a not in self.duration_h_by_accelerator]
             if missing:
-                raise ValueError(
-                    f"duration_h_by_accelerator has no entry for {missing}; add them or give duration_h")
+                spare = sorted(set(self.duration_h_by_accelerator) - set(self.allowed_accelerators))
+                hint = (f"allowed_accelerators names {missing}, which duration_h_by_accelerator does not have; "
+                        f"it has {spare} instead: is one of the names misspelt? (planner catalog list shows the "
+                        "ids)") if spare else f"duration_h_by_accelerator has no entry for {missing}"
+                raise ValueError(f"{hint}; add them or give duration_h")
         return self
 
     def given_hours(self, accelerator: str) -> float | None:

@@ -29,6 +29,13 @@ MODELS_FILE = Path(__file__).parent / "data" / "models.yaml"
 BYTES_PER_ELEMENT: dict[str, float] = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0}
 
 
+def smaller_fix(precision: str, *rest: str) -> str:
+    """The fix for "does not fit": a smaller precision only where one exists (never fp8 to fp8)."""
+    smaller = [p for p, b in BYTES_PER_ELEMENT.items() if b < BYTES_PER_ELEMENT.get(precision, 0)]
+    options = ([f"a lower precision ({' or '.join(smaller)})"] if smaller else []) + list(rest)
+    return "try " + (", ".join(options[:-1]) + " or " + options[-1] if len(options) > 1 else options[0])
+
+
 class ModelSpec(BaseModel):
     """One model's architecture, as published in its config.json."""
 

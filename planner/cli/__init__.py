@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from planner.cli import clock  # noqa: I001 - first, so a time limit counts from the command's start
-import importlib
-import pkgutil
 import sys
 import traceback
 
 import click
 
-from planner.cli import commands
+from planner.cli.lazy import LazyCommands
 from planner.errors import InputError, _one_line
 
 
@@ -20,9 +18,9 @@ EXIT_PLAN, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1,
 ISSUE_HINT = "this is a bug in planner: please report it with the command, the input files and --debug output"
 
 
-class _Group(click.Group):
+class _Group(LazyCommands):
     """Bad input: one line and exit 2. Anything else: one line, a hint to report it, and exit 3
-    (the traceback only with ``--debug``). Ctrl-C: exit 130."""
+    (the traceback only with ``--debug``). Ctrl-C: exit 130. Subcommands load on first use."""
 
     def invoke(self, ctx: click.Context):
         clock.begin()
@@ -55,16 +53,6 @@ def main(debug: bool) -> None:
     130 interrupted by Ctrl-C (the best plan so far is written, marked interrupted).
     """
 
-
-def _register() -> None:
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        cmd = getattr(module, "command", None)
-        if isinstance(cmd, click.Command):
-            main.add_command(cmd)
-
-
-_register()
 
 if __name__ == "__main__":
     main()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from planner.core.runner import Progress
+if TYPE_CHECKING:  # only a type here; importing the runner would load OR-Tools at start-up
+    from planner.core.runner import Progress
 
 
 class ProgressLine:

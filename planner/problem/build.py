@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.errors import InputError, UnknownNameError
+from planner.inputs.names import accelerator_hint, city_hint, site_hint
 from planner.inputs.scenario import Scenario
+from planner.problem.sanity import sanity_warnings
 from planner.problem.size import check_size
 from workloads.resolve import choose_gang, service_figures, training_hours
 
@@ -166,14 +168,16 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
     def accel_data(accel_id: str, field_name: str) -> AccelData:
         if accel_id not in accels:
             if accel_id not in catalog.accelerators:
-                raise UnknownNameError("accelerator", accel_id, catalog.accelerators, file=file, field=field_name)
+                raise UnknownNameError("accelerator", accel_id, catalog.accelerators, file=file, field=field_name,
+                                       hint=accelerator_hint(catalog, accel_id))
             a = catalog.accelerators[accel_id]
             accels[accel_id] = AccelData(accel_id, float(catalog.chip_power_kw(accel_id)), bool(a.domestic))
         return accels[accel_id]
 
     for site_id, plan in scenario.sites.items():
         if site_id not in topology.sites:
-            raise UnknownNameError("site", site_id, topology.sites, file=file, field=f"sites.{site_id}")
+            raise UnknownNameError("site", site_id, topology.sites, file=file, field=f"sites.{site_id}",
+                                   hint=site_hint(topology, site_id))
         t = topology.sites[site_id]
         cap_mw = plan.power_cap_mw
         if cap_mw is None:
@@ -256,7 +260,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
         for city in svc.demand_tokens_per_s:
             if city not in topology.cities:
                 raise UnknownNameError("demand city", city, topology.cities, file=file,
-                                       field=f"{where}.demand_tokens_per_s")
+                                       field=f"{where}.demand_tokens_per_s", hint=city_hint(topology, city))
             for site in sites:
                 rtt[(city, site)] = float(topology.rtt_ms(_city_node(topology, city), _site_node(topology, site)))
             city_sites[city] = tuple(s for s in pool_sites if rtt[(city, s)] <= svc.rtt_slo_ms + 1e-9)
@@ -282,6 +286,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
             penalty_cny_per_mtokens=svc.unserved_cny_per_mtokens or objective.unserved_inference_cny_per_mtokens,
             latency_cny_per_mtokens_ms=svc.latency_cny_per_mtokens_ms)
 
+    warnings += sanity_warnings(scenario, topology, sites, accels, inventory, jobs, float(scenario.horizon_h), strict)
     city_coords = {c: (float(topology.cities[c].lat), float(topology.cities[c].lon))
                    for svc in services.values() for c in svc.demand_tokens_per_s}
     return Problem(

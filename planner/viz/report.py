@@ -17,7 +17,9 @@ import plotly.graph_objects as go
 
 from planner.results.estimated import estimated_frame
 from planner.results.result import Result
+from planner.results.units import format_number
 from planner.results.statistics import Statistics
+from planner.viz.sections import capacity_section, plot_purchases, time_of_use_section
 from planner.viz.plots import (
     plot_cost,
     plot_gantt,
@@ -47,8 +49,10 @@ footer { margin-top: 3rem; color: #888; font-size: 0.8rem; }
 """
 
 
-def render_report(result: Result, title: str | None = None, source: str | None = None) -> str:
-    """The report as one HTML string (plotly JS embedded)."""
+def render_report(result: Result, title: str | None = None, source: str | None = None,
+                  capacity: dict | None = None) -> str:
+    """The report as one HTML string (plotly JS embedded). ``capacity``: the whole capacity plan
+    (JSON dict) when ``result`` is one of its periods, for the purchases section."""
     stats = Statistics(result)
     name = escape(result.scenario)
     heading = escape(title) if title else f"Plan report — {name}"
@@ -66,18 +70,29 @@ def render_report(result: Result, title: str | None = None, source: str | None =
     if result.warnings:
         parts.append('<div class="warn"><b>Warnings</b><ul>'
                      + "".join(f"<li>{escape(w)}</li>" for w in result.warnings) + "</ul></div>")
+    first = [True]
+
+    def plot(fig: go.Figure) -> str:
+        html = fig.to_html(full_html=False, include_plotlyjs=first[0], config={"displaylogo": False,
+                                                                               "responsive": True})
+        first[0] = False
+        return f'<div class="plot">{html}</div>'
+
+    if capacity is not None:
+        parts += capacity_section(capacity, _table)
+        parts.append(plot(plot_purchases(capacity)))
+        parts.append(f"<h2>Period {escape(str(result.meta.get('period', '')))} in detail</h2>"
+                     if result.meta.get("period") else "")
     parts += ["<h2>Objective</h2>", _table(stats.objective(), money=["cost_cny"])]
 
     figures = _figures(result)
     parts.append("<h2>Where the work runs</h2>")
-    first = True
     for heading_text, fig in figures:
         if heading_text:
             parts.append(f"<h2>{heading_text}</h2>")
-        parts.append('<div class="plot">' + fig.to_html(full_html=False, include_plotlyjs=first,
-                                                        config={"displaylogo": False, "responsive": True})
-                     + "</div>")
-        first = False
+        parts.append(plot(fig))
+    tou_parts, tou_figures = time_of_use_section(result, _table)
+    parts += tou_parts + [plot(f) for f in tou_figures]
 
     parts += [
         "<h2>Cost per site</h2>", _table(stats.cost("site")),
@@ -108,11 +123,12 @@ def _estimated(result: Result) -> str:
             "prefill chips included); <code>basis</code> says how.</p>" + _table(frame))
 
 
-def write_report(result: Result, path: str | Path, title: str | None = None, source: str | None = None) -> Path:
+def write_report(result: Result, path: str | Path, title: str | None = None, source: str | None = None,
+                 capacity: dict | None = None) -> Path:
     """Write the report to ``path`` and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(result, title=title, source=source), encoding="utf-8")
+    path.write_text(render_report(result, title=title, source=source, capacity=capacity), encoding="utf-8")
     return path
 
 
@@ -141,13 +157,15 @@ def _cards(result: Result, stats: Statistics) -> str:
     o, k, s = result.objective, result.kpis, result.solver
     pct = {r.percentile: r.rtt_ms for r in stats.latency_percentiles().itertuples()}
     gap = s.get("gap")
+    horizon = result.meta.get("horizon_h")
+    per = f" per {float(horizon):g} h" if horizon else ""
     cards = [
-        ("objective", _cny(o.get("total_cny"))),
-        ("power cost", _cny(o.get("power_cost_cny"))),
-        ("latency term", _cny(o.get("latency_cny"))),
-        ("unplaced penalty", _cny(o.get("unplaced_penalty_cny"))),
-        ("energy", f"{_num(k.get('energy_mwh'), 1)} MWh"),
-        ("carbon", f"{_num(k.get('carbon_t'), 1)} t CO2"),
+        (f"objective{per}", _cny(o.get("total_cny"))),
+        (f"power cost{per}", _cny(o.get("power_cost_cny"))),
+        (f"latency term{per}", _cny(o.get("latency_cny"))),
+        (f"unplaced penalty{per}", _cny(o.get("unplaced_penalty_cny"))),
+        (f"energy{per}", f"{_num(k.get('energy_mwh'), 1)} MWh"),
+        (f"carbon{per}", f"{_num(k.get('carbon_t'), 1)} t CO2"),
         ("chips used", _num(k.get("chips_used"), 0)),
         ("training jobs placed", f"{k.get('jobs_placed', 0)} of {k.get('jobs_placed', 0) + k.get('jobs_unplaced', 0)}"),
         ("tokens/s served", f"{_num(k.get('served_tokens_per_s'), 0)} of {_num(k.get('demand_tokens_per_s'), 0)}"),
@@ -155,7 +173,8 @@ def _cards(result: Result, stats: Statistics) -> str:
         ("RTT p50 / p90 / p99", " / ".join(_num(pct.get(p), 1) for p in ("p50", "p90", "p99")) + " ms"),
         ("peak site power", f"{_num(k.get('peak_site_power_mw'), 2)} MW"),
         ("solver", f"{escape(str(s.get('cp_sat_status', result.status.value)))} in {_num(s.get('wall_s'), 2)} s"),
-        ("best bound", _cny(s.get("best_bound"))),
+        ("best bound" + (" (all periods, CNY per year)" if result.meta.get("period") else ""),
+         _cny(s.get("best_bound"))),
         ("gap", "–" if gap is None else f"{100 * float(gap):.3f} %"),
         ("greedy baseline", _cny(s.get("greedy_objective"))),
     ]
@@ -176,11 +195,10 @@ def _cny(value: object) -> str:
 
 
 def _table(df: pd.DataFrame, money: list[str] | None = None) -> str:
-    """A DataFrame as an escaped HTML table with readable numbers."""
+    """A DataFrame as an escaped HTML table, its numbers in one format per unit (as in the terminal)."""
     shown = df.copy()
     for col in shown.columns:
-        if pd.api.types.is_float_dtype(shown[col]):
-            digits = 0 if (money and col in money) or col.endswith("_cny") else (3 if col in ("utilisation", "share")
-                                                                                 else 2)
-            shown[col] = shown[col].map(lambda v, d=digits: _num(v, d))
+        if pd.api.types.is_numeric_dtype(shown[col]) and not pd.api.types.is_bool_dtype(shown[col]):
+            name = f"{col}_cny" if money and col in money else str(col)
+            shown[col] = shown[col].map(lambda v, n=name: format_number(n, v))
     return shown.to_html(index=False, escape=True, classes="data", border=0, na_rep="–")

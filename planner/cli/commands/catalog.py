@@ -8,6 +8,7 @@ import sys
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 import hardware_catalog
 from hardware_catalog.device_plugins import load_device_plugins
@@ -101,7 +102,7 @@ def _chip_power(cat: hardware_catalog.Catalog, accel_id: str) -> float | None:
 
 def _print_entry(entry, extra: dict, version: str) -> None:
     console = Console()
-    table = Table(title=f"{entry.id} — {entry.name} (catalog {version})", show_lines=True)
+    table = Table(title=Text(f"{entry.id} — {entry.name} (catalog {version})"), show_lines=True)
     for col in ("field", "value", "confidence", "retrieved", "source / method / note"):
         table.add_column(col, overflow="fold")
     for name, value in entry:
@@ -119,7 +120,7 @@ def _print_entry(entry, extra: dict, version: str) -> None:
             if value.note:
                 detail += f"\nnote: {value.note}"
             read = value.retrieved.isoformat() + {True: " (re-read)", False: " (not re-read)"}.get(value.rechecked, "")
-            table.add_row(name, shown, value.confidence.value, read, detail)
+            _row(table, name, shown, value.confidence.value, read, detail)
         elif hasattr(value, "model_dump"):
             data = value.model_dump(mode="json")
             detail = data.pop("source", "")
@@ -127,14 +128,19 @@ def _print_entry(entry, extra: dict, version: str) -> None:
             note = data.pop("note", None)
             if note:
                 detail += f"\nnote: {note}"
-            table.add_row(name, "; ".join(f"{k}: {v}" for k, v in data.items() if v is not None), "",
+            _row(table, name, "; ".join(f"{k}: {v}" for k, v in data.items() if v is not None), "",
                           str(retrieved), detail)
         else:
-            table.add_row(name, str(value if not isinstance(value, tuple) else ", ".join(value)), "", "", "")
+            _row(table, name, str(value if not isinstance(value, tuple) else ", ".join(value)), "", "", "")
     for name, value in extra.items():
         shown = "unknown" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
-        table.add_row(name, shown, "", "", "derived by the catalog")
+        _row(table, name, shown, "", "", "derived by the catalog")
     console.print(table)
+
+
+def _row(table: Table, *cells: str) -> None:
+    """Sources and notes are text: square brackets in them are not rich markup."""
+    table.add_row(*(Text(str(c)) for c in cells))
 
 
 __all__ = ["command"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import click
+import pandas as pd
 
-from planner.cli.output import print_frame
+from planner.cli.output import format_number, print_frame
 from planner.cli.util import load_with_sets, set_option
-from planner.studies.compare import compare, parse_mix
 
 
 @click.command("compare")
@@ -22,10 +22,22 @@ from planner.studies.compare import compare, parse_mix
 def command(file: str, mixes: tuple[str, ...], time_limit_s: float | None, workers: int | None, seed: int | None,
             fmt: str, sets: tuple[str, ...]) -> None:
     """Solve the same scenario under several hardware mixes and print them side by side."""
+    # OR-Tools loads with the study (about half a second): imported when the command runs
+    from planner.studies.compare import compare, parse_mix
     parsed = [parse_mix(m) for m in (mixes or ("free", "all-domestic", "no-nvidia"))]
     scenario = load_with_sets(file, sets)
     table, _ = compare(scenario, parsed, time_limit_s=time_limit_s, workers=workers, seed=seed)
     if fmt == "table":
-        print_frame(table.set_index("mix").T.reset_index(names="mix"), title=f"Hardware mixes — {scenario.name}")
+        wide = table.set_index("mix").T
+        shown = pd.DataFrame({mix: [format_number(str(row), v) if isinstance(v, (int, float)) else v
+                                    for row, v in wide[mix].items()] for mix in wide.columns}, index=wide.index)
+        note = None
+        if scenario.capacity is not None:
+            n = len(scenario.capacity.periods)
+            note = (f"  *_per_year figures are the sum of each period's yearly cost over {n} period(s); "
+                    f"each period is one {scenario.horizon_h:g} h window scaled to a year")
+        else:
+            note = f"  costs are per {scenario.horizon_h:g} h (the scenario's horizon)"
+        print_frame(shown.reset_index(names="mix"), title=f"Hardware mixes — {scenario.name}", keep=["mix"], note=note)
     else:
         print_frame(table, fmt)

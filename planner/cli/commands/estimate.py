@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-from planner.cli.output import FORMATS, print_frame
+from planner.cli.output import FORMATS, print_frame, say
 from planner.errors import InputError, UnknownNameError
 
 MEANING = ("output_tokens_per_s_per_chip = output tokens per second per chip, end to end (prefill chips "
@@ -74,7 +74,7 @@ def command(model_id, accel_id, all_accelerators, precision, tpot_ms, ttft_ms, i
         frame = frame[[c for c in TABLE_COLUMNS if c in frame.columns]]
     print_frame(frame, fmt, title=title)
     if fmt == "table":
-        click.echo(MEANING)
+        say(MEANING)
 
 
 TABLE_COLUMNS = ("accelerator", "output_tokens_per_s_per_chip", "input_tokens_per_s_per_chip", "basis",

@@ -15,7 +15,7 @@ from planner.export import (
     scenario_path_of,
     write_export,
 )
-from planner.cli.output import make_console, print_frame
+from planner.cli.output import make_console, print_frame, say
 from planner.problem.build import load_catalog_for
 
 
@@ -68,6 +68,6 @@ def command(plan: str, target: str, out_dir: str | None, namespace: str, serving
         print_frame(export.pools_frame(), title="chips per pool (quota = chips)", console=console)
     else:
         paths = write_export(export, out_dir or f"out/{target}", single_file=single_file)
-        console.print(f"{len(export.objects)} objects written to {', '.join(str(p) for p in paths)}")
-    for note in export.notes:
-        console.print(f"note: {note}")
+        say(f"{len(export.objects)} objects written to {', '.join(str(p) for p in paths)}", console)
+    for note in export.notes:  # notes carry names from the plan: printed as text, never as markup
+        say(f"note: {note}", console)

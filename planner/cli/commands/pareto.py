@@ -9,7 +9,6 @@ import click
 from planner.cli.output import print_frame
 from planner.cli.util import load_with_sets, set_option
 from planner.problem.build import build_problem
-from planner.studies.pareto import pareto_frontier
 
 
 @click.command("pareto")
@@ -27,6 +26,8 @@ def command(file: str, x: str, y: str, points: int, output: str | None, time_lim
             fmt: str, sets: tuple[str, ...]) -> None:
     """Trace the cost–latency frontier by the ε-constraint method (every point a verified plan)."""
     scenario = load_with_sets(file, sets)
+    # OR-Tools loads with the study (about half a second): imported when the command runs
+    from planner.studies.pareto import pareto_frontier
     table, _ = pareto_frontier(build_problem(scenario), points, time_limit_s=time_limit_s, workers=workers,
                                seed=scenario.solver.seed)
     if output:

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from planner.check.plan_schema import read_plan
+from planner.cli.output import say
 from planner.errors import InputError, did_you_mean
 from planner.results.result import Result
 from planner.results.statistics import export
@@ -19,6 +19,11 @@ from planner.viz.sweep_report import write_sweep_report
 
 def load_plan(path: str, period: str | None = None) -> Result:
     """Read a plan JSON written by ``planner solve -o`` (or one period of a capacity plan)."""
+    return load_plan_with_capacity(path, period)[0]
+
+
+def load_plan_with_capacity(path: str, period: str | None = None) -> tuple[Result, dict | None]:
+    """The plan (or the chosen period of a capacity plan) and, for a capacity plan, the whole plan."""
     try:
         data = read_plan(path)  # a regular UTF-8 JSON file, finite numbers only (as verify reads it)
         if not isinstance(data, dict):
@@ -30,10 +35,11 @@ def load_plan(path: str, period: str | None = None) -> Result:
             if name not in periods:
                 raise InputError(f"no period '{name}' in this capacity plan", file=path, field="--period",
                                  fix=did_you_mean(name, periods) or f"use one of {', '.join(periods)}")
-            plan = periods[name]
+            plan = dict(periods[name])
             plan["scenario"] = f"{data.get('scenario', '')} — period {name}"
-            return Result.from_dict(plan)
-        return Result.from_dict(data)
+            plan["meta"] = {**plan.get("meta", {}), "period": name}
+            return Result.from_dict(plan), data
+        return Result.from_dict(data), None
     except InputError:
         raise
     except FileNotFoundError:
@@ -61,12 +67,11 @@ def command(plan: str, output: str, title: str | None, period: str | None, expor
     sweep = sweep_source(plan, sweep_id)
     if sweep is not None:
         path = write_sweep_report(sweep, output, title=title, source=Path(plan).name)
-        Console().print(f"sweep report written to {path} ({path.stat().st_size / 1e6:.1f} MB, {len(sweep)} runs)")
+        say(f"sweep report written to {path} ({path.stat().st_size / 1e6:.1f} MB, {len(sweep)} runs)")
         return
-    result = load_plan(plan, period)
-    path = write_report(result, output, title=title, source=Path(plan).name)
-    console = Console()
-    console.print(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    result, capacity = load_plan_with_capacity(plan, period)
+    path = write_report(result, output, title=title, source=Path(plan).name, capacity=capacity)
+    say(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if export_dir:
         written = export(result, export_dir)
-        console.print(f"{len(written)} tables written to {export_dir} as CSV and Parquet")
+        say(f"{len(written)} tables written to {export_dir} as CSV and Parquet")

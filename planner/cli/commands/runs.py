@@ -7,7 +7,7 @@ import json
 import click
 import pandas as pd
 
-from planner.cli.output import make_console, print_frame
+from planner.cli.output import make_console, print_frame, say
 from planner.studies.sweep.diff import diff_runs
 from planner.studies.sweep.store import RunStore
 
@@ -108,10 +108,10 @@ def diff(store: str, run_a: str, run_b: str, fmt: str) -> None:
               "routing": "Routing changes (tokens/s)", "purchases": "Bought differently (units)",
               "kpis": "Objective and KPI changes (B − A)"}
     ida, idb = a["run"]["run_id"][:12], b["run"]["run_id"][:12]
-    console.print(f"A = {ida}, B = {idb}", highlight=False)
+    say(f"A = {ida}, B = {idb}", console)
     for key, title in titles.items():
         df = tables[key]
         if len(df):
             print_frame(df, title=title, console=console)
         else:
-            console.print(f"{title}: no change", highlight=False)
+            say(f"{title}: no change", console)

@@ -7,9 +7,8 @@ import sys
 import click
 import pandas as pd
 
-from planner.cli.commands.plan_capacity import run_capacity
 from planner.cli.clock import remaining
-from planner.cli.output import make_console, print_frame
+from planner.cli.output import make_console, print_frame, say, warn
 from planner.cli.progress import ProgressLine
 from planner.cli.util import (
     MAX_SEED,
@@ -21,15 +20,12 @@ from planner.cli.util import (
     record_scenario,
     set_option,
 )
-from planner.core.runner import resolve_settings
-from planner.core.solve import solve
-from planner.core.timemodel import solve_time
+from planner.inputs.fingerprint import fingerprint
 from planner.problem.build import build_problem
 from planner.problem.size import check_size
 from planner.results.estimated import estimated_frame
 from planner.results.result import Result
 from planner.results.statistics import cost_by_band, export
-from planner.studies.sweep.run import record_solve
 
 
 @click.command("solve")
@@ -50,19 +46,36 @@ from planner.studies.sweep.run import record_solve
               help="spatial (all work concurrent, mean prices) or time (hour by hour); default: the scenario's time.mode")
 @click.option("--store", type=click.Path(dir_okay=False),
               help="also record the run (verified) in this DuckDB run store; see `planner runs`")
+@click.option("--rows", "max_rows", type=click.IntRange(min=0), default=50, show_default=True,
+              help="rows shown per table in the terminal (0: all); the plan file and --export always hold every row")
 @set_option
 def command(file: str, output: str | None, time_limit_s: float | None, workers: int | None, seed: int | None,
             fmt: str, quiet: bool, export_dir: str | None, mode: str, sets: tuple[str, ...],
-            model: str | None, store: str | None) -> None:
+            model: str | None, store: str | None, max_rows: int = 50) -> None:
     """Place the scenario's training jobs and inference services with CP-SAT."""
     if mode == "capacity":
+        from planner.cli.commands.plan_capacity import run_capacity
+
         run_capacity(file, output, time_limit_s, workers, seed, fmt, quiet, sets, store=store)
         return
     scenario = load_with_sets(file, sets)
-    problem = build_problem(scenario)
     err = make_console(stderr=True)
+    if fmt == "table" and not quiet and err.is_terminal:  # a person is watching: say what starts, at once
+        say(f"solving {scenario.name}: {sum(j.count for j in scenario.jobs)} job(s), "
+            f"{len(scenario.inference_services)} inference service(s) on {len(scenario.sites)} site(s), "
+            f"{scenario.horizon_h:g} h horizon …", err)
+    problem = build_problem(scenario)
     for w in problem.warnings:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        warn(w, err)
+    if scenario.capacity is not None:
+        warn("this scenario has a capacity section; `solve` places work on the fleet on hand and ignores it. "
+             "Run `planner plan-capacity FILE` (or `solve --mode capacity`) to choose purchases too", err)
+    # The solver modules load OR-Tools (about half a second): imported after the first lines are
+    # printed, not when the command is looked up (benchmarks/startup.py measures it).
+    from planner.core.runner import resolve_settings
+    from planner.core.solve import solve
+    from planner.core.timemodel import solve_time
+
     with ProgressLine(enabled=not quiet and fmt == "table") as progress:
         limit = time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s
         # the limit covers the whole command: what reading and checking took comes off it
@@ -72,24 +85,27 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
             result = solve_time(scenario, problem=problem, settings=settings, on_progress=progress)
         else:
             result = solve(problem, settings=settings, on_progress=progress)
+    result.meta["scenario_fingerprint"] = fingerprint(scenario)
     if output:
         result.to_json(output)
         record_scenario(output, file, sets)
     if store:
+        from planner.studies.sweep.run import record_solve
+
         run_id = record_solve(store, file, parse_sets(sets), scenario, result, mode="place", model=model,
                               time_limit_s=time_limit_s, workers=workers, seed=seed, problem=problem)
         if fmt != "json":
-            make_console(stderr=True).print(f"run {run_id[:12]} recorded in {store}", highlight=False)
+            say(f"run {run_id[:12]} recorded in {store}", make_console(stderr=True))
     if export_dir:
         written = export(result, export_dir)
         if fmt != "json":
-            make_console().print(f"{len(written)} tables written to {export_dir} (CSV and Parquet)")
+            say(f"{len(written)} tables written to {export_dir} (CSV and Parquet)")
     if fmt == "json":
         click.echo(result.to_json())
     else:
-        print_result(result)
+        print_result(result, max_rows)
         if output:
-            make_console().print(f"plan written to {output}")
+            say(f"plan written to {output}")
     exit_if_interrupted(result.solver, output)
     if not result.is_feasible():
         click.echo(f"no plan found: solver status {result.solver.get('cp_sat_status')} "
@@ -97,40 +113,45 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
         sys.exit(1)
 
 
-def print_result(result: Result) -> None:
+def print_result(result: Result, max_rows: int | None = None) -> None:
+    """The plan's tables and totals in the terminal; ``max_rows`` caps each long table (the totals always show)."""
     console = make_console()
+    rows = max_rows or None
     p = result.placements
     if len(p):
         table = p.assign(energy_mwh=p.energy_mwh.round(2), power_cost_cny=p.power_cost_cny.round(0),
                          hours=p.hours.round(1))
-        print_frame(table, title="Placements", console=console)
+        print_frame(table, title="Placements", console=console, keep=["workload", "site", "accelerator"],
+                    drop_first=["kind", "replicas", "hours", "energy_mwh"], max_rows=rows)
     if len(result.routing):
-        print_frame(result.routing, title="Routing (tokens/s)", console=console)
+        print_frame(result.routing, title="Routing (tokens/s)", console=console,
+                    keep=["service", "city", "site", "accelerator"], max_rows=rows)
     if len(result.unplaced):
-        print_frame(result.unplaced, title="Unplaced", console=console)
+        print_frame(result.unplaced, title="Unplaced", console=console, keep=["workload", "city"], max_rows=rows)
     if len(result.schedule):
         sched = result.schedule.assign(energy_mwh=result.schedule.energy_mwh.round(2),
                                        power_cost_cny=result.schedule.power_cost_cny.round(0))
-        print_frame(sched, title="Schedule (hours from the start, Monday 00:00)", console=console)
+        print_frame(sched, title="Schedule (hours from the start, Monday 00:00)", console=console, max_rows=rows)
     if len(result.transfers):
-        print_frame(result.transfers.drop(columns=["path"]), title="Dataset transfers", console=console)
+        print_frame(result.transfers.drop(columns=["path"]), title="Dataset transfers", console=console, max_rows=rows)
     if len(result.hourly):
-
         print_frame(cost_by_band(result.hourly), title="Power cost by time-of-use band", console=console)
     estimated = estimated_frame(result.meta)
     if len(estimated):
         print_frame(estimated, title="Estimated throughput (not given in the scenario): output tokens/s per chip, "
                                      "end to end, and its basis", console=console)
     o, k, s = result.objective, result.kpis, result.solver
+    horizon = result.meta.get("horizon_h")
+    basis = f"per {float(horizon):g} h" if horizon else "over the horizon"
     totals = pd.DataFrame([
-        ("objective", f"{o['total_cny']:,.0f} CNY"),
+        (f"objective ({basis})", f"{o['total_cny']:,.0f} CNY"),
         ("  power cost", f"{o['power_cost_cny']:,.0f} CNY"),
         ("  latency", f"{o['latency_cny']:,.0f} CNY"),
         ("  unplaced penalty", f"{o['unplaced_penalty_cny']:,.0f} CNY"),
         *([("  data transfer", f"{o['transfer_cny']:,.0f} CNY"), ("  checkpoints", f"{o['checkpoint_cny']:,.0f} CNY")]
           if "transfer_cny" in o else []),
-        ("energy", f"{k['energy_mwh']:,.1f} MWh"),
-        ("carbon", f"{k['carbon_t']:,.1f} t CO2"),
+        (f"energy ({basis})", f"{k['energy_mwh']:,.1f} MWh"),
+        (f"carbon ({basis})", f"{k['carbon_t']:,.1f} t CO2"),
         ("token-weighted RTT", f"mean {k['mean_rtt_ms']:.1f} ms, max {k['max_rtt_ms']:.1f} ms"),
         ("inference power cost", f"{k['inference_cny_per_mtokens']:.4f} CNY per million output tokens"),
         ("solver", f"{result.status.value} ({s.get('cp_sat_status')}), wall {s.get('wall_s')} s"),
@@ -138,4 +159,4 @@ def print_result(result: Result) -> None:
         ("gap", "–" if s.get("gap") is None else f"{100 * s['gap']:.3f} %"),
         ("greedy baseline", f"{s.get('greedy_objective', float('nan')):,.0f} CNY"),
     ], columns=["", "value"])
-    print_frame(totals, title=f"Totals — {result.scenario}", console=console)
+    print_frame(totals, title=f"Totals — {result.scenario} ({basis})", console=console)

@@ -15,7 +15,7 @@ from planner.studies.sweep.sensitivity import marginal_values, metric_columns, t
 from planner.studies.sweep.store import RunStore
 from planner.studies.sweep.study import plan_runs, run_sweep
 from planner.studies.sweep.tables import FORMATS, write_table
-from planner.cli.output import make_console, print_frame
+from planner.cli.output import make_console, print_frame, say
 
 
 def _families(values: tuple[str, ...]) -> list[str]:
@@ -137,11 +137,11 @@ def command(file: str, params: tuple[str, ...], mixes: tuple[str, ...], samples:
             print_frame(failed[["run_id", "reason"]], title="Failed runs", console=console)
         distinct = table.drop_duplicates("run_id")
         done = int((~distinct.skipped).sum())
-        console.print(f"{len(plan.unique())} distinct runs: {done} solved now, "
+        say(f"{len(plan.unique())} distinct runs: {done} solved now, "
                       f"{int(table.drop_duplicates('run_id').skipped.sum())} taken from the store, "
                       f"{len(failed.drop_duplicates('run_id'))} failed; {wall:.1f} s"
                       + (f"; table written to {output}" if output else "")
-                      + (f"; runs recorded in {store}" if store else ""), highlight=False)
+            + (f"; runs recorded in {store}" if store else ""), console)
     if not table.status.isin(("optimal", "feasible")).any():
         click.echo("no run found a plan", err=True)
         sys.exit(1)

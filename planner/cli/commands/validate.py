@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from planner.cli.output import say
 from planner.cli.util import load_with_sets, set_option
+from planner.inputs.defaults import defaults_in_force
 from planner.errors import InputError
 from planner.inputs.scenario import Scenario
 from planner.problem.build import build_problem, load_catalog_for, load_topology_for
@@ -27,6 +29,7 @@ def command(file: str, sets: tuple[str, ...], model: str | None) -> None:
     scenario = load_with_sets(file, sets)
     if scenario.capacity is not None:
         _validate_capacity(file, scenario)
+        _defaults(scenario)
         return
     problem = build_problem(scenario)
     for w in problem.warnings:
@@ -39,6 +42,7 @@ def command(file: str, sets: tuple[str, ...], model: str | None) -> None:
         time_note = ""
     click.echo(f"{file}: ok — {len(problem.sites)} sites, {len(problem.inventory)} (site, accelerator) pools, "
                f"{len(problem.jobs)} jobs, {len(problem.services)} inference service(s){time_note}")
+    _defaults(scenario)
 
 
 def _validate_capacity(file: str, scenario: Scenario) -> None:
@@ -58,3 +62,12 @@ def _validate_capacity(file: str, scenario: Scenario) -> None:
                f"{len(last.services)} inference service(s)")
     click.echo(f"capacity: {len(options)} (site, system) purchase options over {len(scenario.capacity.periods)} "
                "period(s)")
+
+
+def _defaults(scenario: Scenario) -> None:
+    """The objective and capacity settings the file leaves at their defaults, each with its source."""
+    in_force = defaults_in_force(scenario)
+    if in_force:
+        say("defaults in force (set them in the file to change them):")
+        for line in in_force:
+            say(f"  {line}")
