@@ -216,12 +216,17 @@ def check_topology_file(data: Any, file: str | Callable[[str], str]) -> Topology
         raise validation_to_input_error(exc, name, TopologyFile) from None
 
 
-def check_overlay(overlay: Any) -> dict[str, Any]:
-    """A validated overlay as plain data; one ``InputError`` (file "overlay") naming the field and the fix."""
+def parse_overlay(overlay: Any) -> TopologyOverlay:
+    """A validated overlay; one ``InputError`` (file "overlay") naming the field and the fix."""
     try:
-        return TopologyOverlay.model_validate(overlay).model_dump(exclude_unset=True)
+        return TopologyOverlay.model_validate(overlay)
     except ValidationError as exc:
         raise validation_to_input_error(exc, "overlay", TopologyOverlay) from None
+
+
+def check_overlay(overlay: Any) -> dict[str, Any]:
+    """A validated overlay as plain data (see ``parse_overlay``)."""
+    return parse_overlay(overlay).model_dump(exclude_unset=True)
 
 
 def schema_of(kind: str) -> dict[str, Any]:
