@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, ValidationError
+
+from pydantic_core import PydanticCustomError
 
 from planner.inputs.bounds import _no_bool
 from planner.inputs.validation import validation_to_input_error
@@ -48,8 +50,20 @@ class FigureRecord(BaseModel):
 
 
 def _figure(lo: float, hi: float, *, gt: bool = False) -> Any:
-    """A plain number within [lo, hi] (or (lo, hi]) or a Figure record."""
-    return _bounded(lo, hi, gt=gt) | FigureRecord
+    """A plain number within [lo, hi] (or (lo, hi]) or a Figure record whose value (if any) is within them too."""
+
+    def in_range(fig: Any) -> Any:
+        value = fig.value if isinstance(fig, FigureRecord) else None
+        if value is not None:
+            if value < lo or (gt and value == lo):
+                kind, op, words = ("greater_than", "gt", "greater than") if gt else \
+                    ("greater_than_equal", "ge", "greater than or equal to")
+                raise PydanticCustomError(kind, f"Input should be {words} {lo:g}", {op: lo})
+            if value > hi:
+                raise PydanticCustomError("less_than_equal", f"Input should be less than or equal to {hi:g}", {"le": hi})
+        return fig
+
+    return Annotated[_bounded(lo, hi, gt=gt) | FigureRecord, AfterValidator(in_range)]
 
 
 PricePerKwh = _figure(0.0, 100.0)
