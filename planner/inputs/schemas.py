@@ -170,10 +170,55 @@ class CityEntry(BaseModel):
     gdp_cny_100m: _figure(0.0, 1e9) | None = None
 
 
+class LatencyModel(BaseModel):
+    """The constants of the great-circle RTT estimate: 2 · km · route factor / fibre speed + equipment delay."""
+
+    model_config = _STRICT
+    fibre_speed_km_per_s: _figure(0.0, 300_000.0, gt=True)
+    route_factor: _figure(1.0, 10.0)
+    floor_route_factor: _figure(1.0, 10.0) | None = Field(
+        None, description="the straightest route any measurement supports; floors an unstated reading")
+    equipment_delay_ms: RttMs
+
+
+Reading = Literal["one_way", "round_trip", "unspecified"]
+
+
+class LatencyCircle(BaseModel):
+    """A policy latency circle (``hub_to_hub`` between every pair of sites, ``cluster_to_city`` for ``pairs``)."""
+
+    model_config = _STRICT
+    limit_ms: RttMs
+    kind: Reading | None = None
+    note: str | None = None
+    pairs: list[tuple[str, str]] = Field(default_factory=list, description="[site, city] pairs")
+
+
+class LatencyClaim(BaseModel):
+    """A published latency claim from one site to some cities."""
+
+    model_config = _STRICT
+    name: str
+    site: str
+    cities: list[str]
+    limit_ms: RttMs
+    kind: Reading | None = None
+    note: str | None = None
+
+
+class LatencyChecks(BaseModel):
+    """Latency circles and published claims that ``planner topology`` checks against the modelled RTTs."""
+
+    model_config = _STRICT
+    hub_to_hub: LatencyCircle | None = None
+    cluster_to_city: LatencyCircle | None = None
+    claims: list[LatencyClaim] = Field(default_factory=list)
+
+
 class TopologyFile(BaseModel):
     """A topology YAML file (``topology.path``): tariffs, sites, cities and links with their sources.
 
-    Sections the loader derives (latency model, estimated links, checks, figures) are kept as given."""
+    ``estimated_links`` (meshes the loader expands) and ``figures`` (YAML anchors) are kept as given."""
 
     model_config = _STRICT
     topology_version: str | int | float | None = None
@@ -182,11 +227,11 @@ class TopologyFile(BaseModel):
     sites: list[SiteEntry] = Field(default_factory=list)
     cities: list[CityEntry] = Field(default_factory=list)
     demand_share_method: Any = None
-    latency_model: Any = None
+    latency_model: LatencyModel | None = None
     reported_links: list[LinkEntry] = Field(default_factory=list)
     estimated_links: Any = None
     links: list[LinkEntry] = Field(default_factory=list)
-    checks: Any = None
+    checks: LatencyChecks | None = None
 
 
 #: an overridden figure: a finite number within ±10^12, a Figure record, or a flag/name (released, stack …)

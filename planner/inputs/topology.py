@@ -62,6 +62,7 @@ from planner.inputs.files import read_yaml
 from planner.inputs.schemas import (
     CityEntry,
     FigureRecord,
+    LatencyChecks,
     LinkEntry,
     SiteEntry,
     TariffBand,
@@ -699,13 +700,11 @@ def load(path: str | Path | None = None, overlay: Mapping[str, Any] | None = Non
 
     l_reader = _Reader(file_of("reported_links") if "reported_links" in data else file_of("links"), strict=builtin)
     model = None
-    if "latency_model" in data:
+    if tf.latency_model is not None:
         m_reader = _Reader(file_of("latency_model"), strict=builtin)
-        lm = tf.latency_model or {}
-        model = {k: m_reader.figure(lm.get(k), f"latency_model.{k}")
-                 for k in ("fibre_speed_km_per_s", "route_factor", "equipment_delay_ms")}
-        if lm.get("floor_route_factor") is not None:
-            model["floor_route_factor"] = m_reader.figure(lm["floor_route_factor"], "latency_model.floor_route_factor")
+        model = {k: m_reader.figure(getattr(tf.latency_model, k), f"latency_model.{k}")
+                 for k in ("fibre_speed_km_per_s", "route_factor", "equipment_delay_ms", "floor_route_factor")
+                 if getattr(tf.latency_model, k) is not None}
     resolver = _Resolver(sites, cities)
     links = _build_links(tf, resolver, model, l_reader, file_of("estimated_links"), builtin, ov)
     checks = _read_checks(tf.checks, _Reader(file_of("checks"), strict=builtin))
@@ -905,15 +904,17 @@ def _build_links(tf: TopologyFile, resolver: _Resolver, model: Mapping[str, Figu
     return list(by_pair.values())
 
 
-def _read_checks(raw: Any, reader: _Reader) -> dict[str, Any]:
-    if not raw:
+def _read_checks(checks: LatencyChecks | None, reader: _Reader) -> dict[str, Any]:
+    if checks is None:
         return {}
     out: dict[str, Any] = {}
     for name in ("hub_to_hub", "cluster_to_city"):
-        if name in raw:
-            out[name] = dict(raw[name], limit_ms=reader.figure(raw[name].get("limit_ms"), f"checks.{name}.limit_ms"))
-    out["claims"] = [dict(c, limit_ms=reader.figure(c.get("limit_ms"), f"checks.claims[{i}].limit_ms"))
-                     for i, c in enumerate(raw.get("claims") or [])]
+        circle = getattr(checks, name)
+        if circle is not None:
+            out[name] = circle.model_dump(exclude_unset=True) | {
+                "limit_ms": reader.figure(circle.limit_ms, f"checks.{name}.limit_ms")}
+    out["claims"] = [c.model_dump(exclude_unset=True) | {"limit_ms": reader.figure(c.limit_ms, f"checks.claims[{i}].limit_ms")}
+                     for i, c in enumerate(checks.claims)]
     return out
 
 
