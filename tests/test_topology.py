@@ -362,3 +362,20 @@ def test_overlay_site_and_tariff_patch_build_from_the_schema():
     assert t.site("s1").tariff.day_prices() == [0.4] * 24
     assert t.site("s1").pue.source == "overlay"
     assert t.hourly_price_cny_per_kwh("guian", 24)[12] == pytest.approx(0.40)
+
+
+@pytest.mark.parametrize("extra, field, text", [
+    ("latency_model: {fibre_speed_km_per_s: 200000, route_factor: 0.5, equipment_delay_ms: 1}\n",
+     "latency_model.route_factor", "greater than or equal to 1"),
+    ("latency_model: {fibre_speed_km_per_s: 200000, route_factr: 1.7, equipment_delay_ms: 1}\n",
+     "latency_model.route_factor", "Field required"),
+    ("checks: {claims: [{name: c, site: west1, cities: [metro], limit_ms: 10, kind: oneway}]}\n",
+     "checks.claims[0].kind", "one_way"),
+])
+def test_latency_model_and_checks_are_typed(tmp_path, extra, field, text):
+    """latency_model and checks go through the topology schema like every other section."""
+    path = tmp_path / "t.yaml"
+    path.write_text((DATA / "tiny.yaml").read_text(encoding="utf-8") + extra, encoding="utf-8")
+    with pytest.raises(InputError, match=text) as exc:
+        topology.load(path)
+    assert exc.value.file == str(path) and exc.value.field == field and exc.value.fix
