@@ -1,8 +1,12 @@
 """The East-West topology: sites, demand cities, tariffs and backbone links.
 
 ``load()`` reads the YAML files in ``planner/data/topology/`` (or a user file or
-directory), applies an optional scenario overlay, validates everything into
-frozen pydantic models and builds a networkx graph whose edges carry RTTs.
+directory) and an optional scenario overlay, validates them with the typed
+schemas of ``planner.inputs.schemas`` (``planner schema --kind topology|overlay``:
+the one check of shape, types, ranges and required fields), builds frozen
+pydantic models from the validated entries and a networkx graph whose edges
+carry RTTs. What stays here is what a schema cannot see: names that must
+resolve, figures derived from others, and the one reading of latency.
 RTT between any two nodes is the shortest path over that graph, so it is
 symmetric, non-negative and obeys the triangle inequality by construction.
 
@@ -13,7 +17,7 @@ reported figure that does not say one-way or round trip is read one way
 everywhere: a round trip, but never below the pair's fibre floor
 (``read_reported_ms``; ``latency_checks`` judges claims the same way).
 
-Overlay (a dict, applied before validation; all keys optional)::
+Overlay (a dict, all keys optional)::
 
     {
       "remove_sites": ["qingyang"],
