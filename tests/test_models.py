@@ -62,3 +62,18 @@ def test_bad_scenario_model_names_the_field():
                                    "layers": 0, "hidden_size": 64, "attention": "gqa", "attention_heads": 4,
                                    "kv_heads": 4, "head_dim": 16, "max_context_tokens": 2048}})
     assert "fix:" in str(exc.value)
+
+
+def test_model_figures_come_through_the_shared_figure_loader():
+    """A ModelSpec figure is read like every catalog and topology figure: an estimate without a method,
+    or a bare number with no provenance, is one error naming the model and field."""
+    fig = {"value": 1, "source": "s", "retrieved": "2026-11-23", "confidence": "estimate"}
+    fields = {"name": "Bad", "source": "s", "retrieved": "2026-11-23", "total_params_b": fig,
+              "active_params_b": {**fig, "method": "m"}, "layers": 2, "hidden_size": 64, "attention": "mha",
+              "attention_heads": 4, "kv_heads": 4, "head_dim": 16, "max_context_tokens": 2048}
+    with pytest.raises(InputError, match="estimate must say its method") as exc:
+        load_models(extra={"bad": fields})
+    assert exc.value.field == "bad.total_params_b" and exc.value.file == "scenario models" and exc.value.fix
+    with pytest.raises(InputError, match="no provenance") as exc:
+        load_models(extra={"bad": {**fields, "total_params_b": 7}})
+    assert exc.value.field == "bad.total_params_b"

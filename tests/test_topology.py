@@ -324,3 +324,58 @@ def test_cli_show_and_rtt():
     assert res.exit_code == 0 and res.output.splitlines()[0].startswith("city,zhangjiakou")
     res = runner.invoke(main, ["topology", "show", "--path", str(DATA / "broken_role.yaml")])
     assert res.exit_code == 2 and "broken_role.yaml" in res.output
+
+
+# --------------------------------------------------------------------------- the schema is the one shape check
+
+def _user_site(**fields):
+    site = {"id": "s1", "name": "S1", "province": "P", "role": "west", "lat": 30, "lon": 100, "pue": 1.2,
+            "price_cny_per_kwh": 0.4}
+    return {**site, **fields}
+
+
+@pytest.mark.parametrize("fields, field, text", [
+    ({"pue": {"value": 0.8, "source": "s", "retrieved": "2026-01-01", "confidence": "paper"}},
+     "add_sites[0].pue", "greater than or equal to 1"),
+    ({"domestic_subsidy_fraction": {"value": 1.5, "source": "s", "retrieved": "2026-01-01", "confidence": "paper"}},
+     "add_sites[0].domestic_subsidy_fraction", "less than or equal to 1"),
+    ({"lat": 95}, "add_sites[0].lat", "less than or equal to 90"),
+])
+def test_figure_records_are_bounded_like_plain_numbers(fields, field, text):
+    """The schema bounds a Figure record's value as it bounds a plain number, so the loader has no range checks."""
+    with pytest.raises(InputError, match=text) as exc:
+        topology.load(overlay={"add_sites": [_user_site(**fields)]})
+    assert exc.value.file == "overlay" and exc.value.field == field and exc.value.fix
+
+
+def test_added_link_record_with_zero_bandwidth_is_a_schema_error():
+    rec = {"value": 0, "source": "s", "retrieved": "2026-01-01", "confidence": "paper"}
+    with pytest.raises(InputError, match="greater than 0") as exc:
+        topology.load(overlay={"add_links": [{"a": "guian", "b": "beijing", "rtt_ms": 30, "bandwidth_gbps": rec}]})
+    assert exc.value.field == "add_links[0].bandwidth_gbps" and exc.value.fix == "use a positive number"
+
+
+def test_overlay_site_and_tariff_patch_build_from_the_schema():
+    """An added site with a plain price gets a one-band flat tariff; a flat-price patch re-derives band prices
+    from the stored ratios (guian peak ratio 1.6: 0.25 x 1.6 = 0.40)."""
+    t = topology.load(overlay={"add_sites": [_user_site()], "tariffs": {"guian": {"flat_price_cny_per_kwh": 0.25}}})
+    assert t.site("s1").tariff.day_prices() == [0.4] * 24
+    assert t.site("s1").pue.source == "overlay"
+    assert t.hourly_price_cny_per_kwh("guian", 24)[12] == pytest.approx(0.40)
+
+
+@pytest.mark.parametrize("extra, field, text", [
+    ("latency_model: {fibre_speed_km_per_s: 200000, route_factor: 0.5, equipment_delay_ms: 1}\n",
+     "latency_model.route_factor", "greater than or equal to 1"),
+    ("latency_model: {fibre_speed_km_per_s: 200000, route_factr: 1.7, equipment_delay_ms: 1}\n",
+     "latency_model.route_factor", "Field required"),
+    ("checks: {claims: [{name: c, site: west1, cities: [metro], limit_ms: 10, kind: oneway}]}\n",
+     "checks.claims[0].kind", "one_way"),
+])
+def test_latency_model_and_checks_are_typed(tmp_path, extra, field, text):
+    """latency_model and checks go through the topology schema like every other section."""
+    path = tmp_path / "t.yaml"
+    path.write_text((DATA / "tiny.yaml").read_text(encoding="utf-8") + extra, encoding="utf-8")
+    with pytest.raises(InputError, match=text) as exc:
+        topology.load(path)
+    assert exc.value.file == str(path) and exc.value.field == field and exc.value.fix

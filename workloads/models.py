@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hardware_catalog.provenance import Figure
+from hardware_catalog.provenance import Figure, load_figure
 from planner.errors import InputError, UnknownNameError
 from planner.inputs.files import read_yaml
 
@@ -164,6 +164,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+_FIGURES = ("total_params_b", "active_params_b")
+
+
 def parse_models(data: Mapping[str, Any], *, file: str) -> dict[str, ModelSpec]:
     """Validate ``{model_id: fields}`` into ModelSpecs; errors name the model and field."""
     models: dict[str, ModelSpec] = {}
@@ -171,8 +174,11 @@ def parse_models(data: Mapping[str, Any], *, file: str) -> dict[str, ModelSpec]:
         if not isinstance(fields, Mapping):
             raise InputError("expected a mapping of fields", file=file, field=str(model_id),
                              fix="give name, source, layers, ... under the model id")
+        # the figures come through the one Figure loader of the catalog, the topology and the workloads
+        figures = {name: load_figure(fields[name], file=file, field=f"{model_id}.{name}")
+                   for name in _FIGURES if fields.get(name) is not None}
         try:
-            models[str(model_id)] = ModelSpec(id=str(model_id), **fields)
+            models[str(model_id)] = ModelSpec(id=str(model_id), **{**fields, **figures})
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])

@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, ValidationError
+
+from pydantic_core import PydanticCustomError
 
 from planner.inputs.bounds import _no_bool
 from planner.inputs.validation import validation_to_input_error
@@ -48,8 +50,20 @@ class FigureRecord(BaseModel):
 
 
 def _figure(lo: float, hi: float, *, gt: bool = False) -> Any:
-    """A plain number within [lo, hi] (or (lo, hi]) or a Figure record."""
-    return _bounded(lo, hi, gt=gt) | FigureRecord
+    """A plain number within [lo, hi] (or (lo, hi]) or a Figure record whose value (if any) is within them too."""
+
+    def in_range(fig: Any) -> Any:
+        value = fig.value if isinstance(fig, FigureRecord) else None
+        if value is not None:
+            if value < lo or (gt and value == lo):
+                kind, op, words = ("greater_than", "gt", "greater than") if gt else \
+                    ("greater_than_equal", "ge", "greater than or equal to")
+                raise PydanticCustomError(kind, f"Input should be {words} {lo:g}", {op: lo})
+            if value > hi:
+                raise PydanticCustomError("less_than_equal", f"Input should be less than or equal to {hi:g}", {"le": hi})
+        return fig
+
+    return Annotated[_bounded(lo, hi, gt=gt) | FigureRecord, AfterValidator(in_range)]
 
 
 PricePerKwh = _figure(0.0, 100.0)
@@ -156,10 +170,55 @@ class CityEntry(BaseModel):
     gdp_cny_100m: _figure(0.0, 1e9) | None = None
 
 
+class LatencyModel(BaseModel):
+    """The constants of the great-circle RTT estimate: 2 · km · route factor / fibre speed + equipment delay."""
+
+    model_config = _STRICT
+    fibre_speed_km_per_s: _figure(0.0, 300_000.0, gt=True)
+    route_factor: _figure(1.0, 10.0)
+    floor_route_factor: _figure(1.0, 10.0) | None = Field(
+        None, description="the straightest route any measurement supports; floors an unstated reading")
+    equipment_delay_ms: RttMs
+
+
+Reading = Literal["one_way", "round_trip", "unspecified"]
+
+
+class LatencyCircle(BaseModel):
+    """A policy latency circle (``hub_to_hub`` between every pair of sites, ``cluster_to_city`` for ``pairs``)."""
+
+    model_config = _STRICT
+    limit_ms: RttMs
+    kind: Reading | None = None
+    note: str | None = None
+    pairs: list[tuple[str, str]] = Field(default_factory=list, description="[site, city] pairs")
+
+
+class LatencyClaim(BaseModel):
+    """A published latency claim from one site to some cities."""
+
+    model_config = _STRICT
+    name: str
+    site: str
+    cities: list[str]
+    limit_ms: RttMs
+    kind: Reading | None = None
+    note: str | None = None
+
+
+class LatencyChecks(BaseModel):
+    """Latency circles and published claims that ``planner topology`` checks against the modelled RTTs."""
+
+    model_config = _STRICT
+    hub_to_hub: LatencyCircle | None = None
+    cluster_to_city: LatencyCircle | None = None
+    claims: list[LatencyClaim] = Field(default_factory=list)
+
+
 class TopologyFile(BaseModel):
     """A topology YAML file (``topology.path``): tariffs, sites, cities and links with their sources.
 
-    Sections the loader derives (latency model, estimated links, checks, figures) are kept as given."""
+    ``estimated_links`` (meshes the loader expands) and ``figures`` (YAML anchors) are kept as given."""
 
     model_config = _STRICT
     topology_version: str | int | float | None = None
@@ -168,11 +227,11 @@ class TopologyFile(BaseModel):
     sites: list[SiteEntry] = Field(default_factory=list)
     cities: list[CityEntry] = Field(default_factory=list)
     demand_share_method: Any = None
-    latency_model: Any = None
+    latency_model: LatencyModel | None = None
     reported_links: list[LinkEntry] = Field(default_factory=list)
     estimated_links: Any = None
     links: list[LinkEntry] = Field(default_factory=list)
-    checks: Any = None
+    checks: LatencyChecks | None = None
 
 
 #: an overridden figure: a finite number within ±10^12, a Figure record, or a flag/name (released, stack …)
@@ -216,12 +275,17 @@ def check_topology_file(data: Any, file: str | Callable[[str], str]) -> Topology
         raise validation_to_input_error(exc, name, TopologyFile) from None
 
 
-def check_overlay(overlay: Any) -> dict[str, Any]:
-    """A validated overlay as plain data; one ``InputError`` (file "overlay") naming the field and the fix."""
+def parse_overlay(overlay: Any) -> TopologyOverlay:
+    """A validated overlay; one ``InputError`` (file "overlay") naming the field and the fix."""
     try:
-        return TopologyOverlay.model_validate(overlay).model_dump(exclude_unset=True)
+        return TopologyOverlay.model_validate(overlay)
     except ValidationError as exc:
         raise validation_to_input_error(exc, "overlay", TopologyOverlay) from None
+
+
+def check_overlay(overlay: Any) -> dict[str, Any]:
+    """A validated overlay as plain data (see ``parse_overlay``)."""
+    return parse_overlay(overlay).model_dump(exclude_unset=True)
 
 
 def schema_of(kind: str) -> dict[str, Any]:

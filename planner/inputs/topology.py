@@ -1,8 +1,12 @@
 """The East-West topology: sites, demand cities, tariffs and backbone links.
 
 ``load()`` reads the YAML files in ``planner/data/topology/`` (or a user file or
-directory), applies an optional scenario overlay, validates everything into
-frozen pydantic models and builds a networkx graph whose edges carry RTTs.
+directory) and an optional scenario overlay, validates them with the typed
+schemas of ``planner.inputs.schemas`` (``planner schema --kind topology|overlay``:
+the one check of shape, types, ranges and required fields), builds frozen
+pydantic models from the validated entries and a networkx graph whose edges
+carry RTTs. What stays here is what a schema cannot see: names that must
+resolve, figures derived from others, and the one reading of latency.
 RTT between any two nodes is the shortest path over that graph, so it is
 symmetric, non-negative and obeys the triangle inequality by construction.
 
@@ -13,7 +17,7 @@ reported figure that does not say one-way or round trip is read one way
 everywhere: a round trip, but never below the pair's fibre floor
 (``read_reported_ms``; ``latency_checks`` judges claims the same way).
 
-Overlay (a dict, applied before validation; all keys optional)::
+Overlay (a dict, all keys optional)::
 
     {
       "remove_sites": ["qingyang"],
@@ -39,7 +43,6 @@ choose explicitly.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
@@ -60,7 +63,19 @@ from pydantic import (
 from hardware_catalog.provenance import Confidence, Figure, load_figure
 from planner.errors import InputError, UnknownNameError
 from planner.inputs.files import read_yaml
-from planner.inputs.schemas import check_overlay, check_topology_file
+from planner.inputs.schemas import (
+    CityEntry,
+    FigureRecord,
+    LatencyChecks,
+    LinkEntry,
+    SiteEntry,
+    TariffBand,
+    TopologyFile,
+    TopologyOverlay,
+    check_topology_file,
+    parse_overlay,
+)
+from planner.inputs.schemas import Tariff as TariffEntry
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "topology"
 EARTH_RADIUS_KM = 6371.0
@@ -160,29 +175,6 @@ class Site(_Strict):
     carbon_kg_per_kwh: Figure
     power_envelope_mw: Figure
 
-    @field_validator("lat")
-    @classmethod
-    def _lat(cls, v: float) -> float:
-        if not -90 <= v <= 90:
-            raise ValueError("latitude must be within -90..90")
-        return v
-
-    @field_validator("lon")
-    @classmethod
-    def _lon(cls, v: float) -> float:
-        if not -180 <= v <= 180:
-            raise ValueError("longitude must be within -180..180")
-        return v
-
-    @model_validator(mode="after")
-    def _ranges(self) -> "Site":
-        sub = self.domestic_subsidy_fraction.value
-        if sub is not None and not 0 <= sub <= 1:
-            raise ValueError("domestic_subsidy_fraction must be within 0..1")
-        if self.pue.value is not None and self.pue.value < 1:
-            raise ValueError("pue must be at least 1")
-        return self
-
 
 class City(_Strict):
     """A demand city."""
@@ -224,7 +216,7 @@ def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float
 
 
 class _Reader:
-    """Turns raw YAML values into Figures, naming file and field on error."""
+    """Turns validated figures (a plain number or a Figure record) into Figures, naming file and field on error."""
 
     def __init__(self, file: str, strict: bool) -> None:
         self.file = file
@@ -234,6 +226,8 @@ class _Reader:
         return InputError(message, file=self.file, field=field, fix=fix)
 
     def figure(self, raw: Any, field: str, *, required: bool = True) -> Figure | None:
+        if isinstance(raw, FigureRecord):
+            raw = raw.model_dump(exclude_unset=True)
         if isinstance(raw, (int, float)) and not isinstance(raw, bool) and self.strict:
             raise self.error("built-in data must give a full Figure, not a bare number", field,
                              "add source, retrieved, confidence (and method for estimates)")
@@ -241,11 +235,6 @@ class _Reader:
         return load_figure(raw, file=self.file, field=field, required=required, plain_source=where,
                            method="given directly in the overlay" if where == "overlay"
                            else "given directly in the user file")
-
-    def number(self, raw: Any, field: str) -> float:
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            raise self.error(f"expected a number, got {raw!r}", field, "write a plain number")
-        return float(raw)
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -277,10 +266,6 @@ def _derive(flat: Figure, ratio: Figure) -> Figure:
 
 # --------------------------------------------------------------------------- reading files
 
-_SECTIONS = {"topology_version", "figures", "tariffs", "sites", "cities", "demand_share_method",
-             "latency_model", "reported_links", "estimated_links", "links", "checks"}
-
-
 def _read_yaml(path: Path) -> dict[str, Any]:
     raw = read_yaml(path, what="topology file")
     if raw is None:
@@ -288,9 +273,6 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InputError("top level must be a mapping", file=str(path),
                          fix="start the file with keys such as sites:, cities:, links:")
-    unknown = set(raw) - _SECTIONS
-    if unknown:
-        raise UnknownNameError("topology section", sorted(unknown)[0], _SECTIONS, file=str(path))
     return raw
 
 
@@ -323,26 +305,28 @@ def _read_sources(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 # --------------------------------------------------------------------------- building
+#
+# Everything below reads the validated schema models (planner.inputs.schemas): shape, types, ranges of
+# plain numbers and required fields are checked there. What stays here is what a schema cannot see:
+# names that must resolve (tariff ids, nodes), figures derived from others, and the one latency reading.
 
-def _build_tariff(tid: str, raw: Mapping[str, Any], reader: _Reader, field: str) -> Tariff:
-    raw = dict(raw)
-    flat = reader.figure(raw.get("flat_price_cny_per_kwh"), f"{field}.flat_price_cny_per_kwh", required=False)
-    if "bands" not in raw:
-        price = reader.figure(raw.get("price_cny_per_kwh", flat), f"{field}.price_cny_per_kwh", required=False)
+def _build_tariff(tid: str, t: TariffEntry, reader: _Reader, field: str) -> Tariff:
+    flat = reader.figure(t.flat_price_cny_per_kwh, f"{field}.flat_price_cny_per_kwh", required=False)
+    valley_kind = t.valley_kind
+    bands_in = t.bands
+    if bands_in is None:
+        price = reader.figure(t.price_cny_per_kwh, f"{field}.price_cny_per_kwh", required=False) or flat
         if price is None:
             raise reader.error("tariff gives neither bands nor a price", field,
                                "add price_cny_per_kwh: <number> for a flat tariff, or bands: [...]")
-        raw["bands"] = [{"name": "flat", "hours": [[0, 24]], "price_cny_per_kwh": price}]
-        raw.setdefault("valley_kind", "flat")
+        bands_in = [TariffBand.model_construct(name="flat", hours=[(0, 24)], price_cny_per_kwh=price)]
+        valley_kind = valley_kind or "flat"
         flat = flat or price
-    bands_raw = raw.get("bands")
-    if not isinstance(bands_raw, list) or not bands_raw:
-        raise reader.error("bands must be a non-empty list", f"{field}.bands")
     bands = []
-    for i, b in enumerate(bands_raw):
+    for i, b in enumerate(bands_in):
         bfield = f"{field}.bands[{i}]"
-        ratio = reader.figure(b.get("ratio_to_flat"), f"{bfield}.ratio_to_flat", required=False)
-        price = reader.figure(b.get("price_cny_per_kwh"), f"{bfield}.price_cny_per_kwh", required=False)
+        ratio = reader.figure(b.ratio_to_flat, f"{bfield}.ratio_to_flat", required=False)
+        price = reader.figure(b.price_cny_per_kwh, f"{bfield}.price_cny_per_kwh", required=False)
         if price is None:
             if ratio is None:
                 raise reader.error("band gives neither price_cny_per_kwh nor ratio_to_flat", bfield)
@@ -351,101 +335,81 @@ def _build_tariff(tid: str, raw: Mapping[str, Any], reader: _Reader, field: str)
                                    bfield, "add flat_price_cny_per_kwh to the tariff")
             price = _derive(flat, ratio)
         try:
-            bands.append(Band(name=b.get("name", f"band{i}"), hours=tuple(tuple(h) for h in b.get("hours", [])),
+            bands.append(Band(name=b.name or f"band{i}", hours=tuple(tuple(h) for h in b.hours),
                               price_cny_per_kwh=price, ratio_to_flat=ratio,
-                              months=tuple(b["months"]) if b.get("months") else None))
-        except (ValidationError, TypeError) as exc:
-            msg = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
-            raise reader.error(msg, bfield, "hours is a list of [start, end] pairs within 0..24") from None
+                              months=tuple(b.months) if b.months else None))
+        except ValidationError as exc:
+            raise reader.error(_first_error(exc), bfield, "hours is a list of [start, end] pairs within 0..24") from None
     try:
-        return Tariff(id=tid, name=raw.get("name", tid), province=raw.get("province", ""),
-                      document=raw.get("document"), valley_kind=raw.get("valley_kind"),
-                      flat_price_cny_per_kwh=flat, bands=tuple(bands))
+        return Tariff(id=tid, name=t.name or tid, province=t.province or "", document=t.document,
+                      valley_kind=valley_kind, flat_price_cny_per_kwh=flat, bands=tuple(bands))
     except ValidationError as exc:
         raise reader.error(_first_error(exc), field, "base bands must cover hours 0-24 exactly once") from None
 
 
-
-def _build_site(raw: Mapping[str, Any], tariffs: Mapping[str, Tariff], reader: _Reader, field: str) -> Site:
-    sid = str(raw["id"])
-    field = f"sites[{sid}]"
-    tariff_raw = raw.get("tariff")
-    if isinstance(tariff_raw, str):
-        if tariff_raw not in tariffs:
-            raise UnknownNameError("tariff", tariff_raw, tariffs, file=reader.file, field=f"{field}.tariff")
-        tariff = tariffs[tariff_raw]
-    elif isinstance(tariff_raw, Mapping):
-        tariff = _build_tariff(f"{sid}-tariff", tariff_raw, reader, f"{field}.tariff")
-    elif "price_cny_per_kwh" in raw:
-        tariff = _build_tariff(f"{sid}-tariff", {"price_cny_per_kwh": raw["price_cny_per_kwh"],
-                                                 "province": raw["province"]}, reader, f"{field}.price_cny_per_kwh")
+def _build_site(s: SiteEntry, tariffs: Mapping[str, Tariff], reader: _Reader) -> Site:
+    field = f"sites[{s.id}]"
+    if isinstance(s.tariff, str):
+        if s.tariff not in tariffs:
+            raise UnknownNameError("tariff", s.tariff, tariffs, file=reader.file, field=f"{field}.tariff")
+        tariff = tariffs[s.tariff]
+    elif s.tariff is not None:
+        tariff = _build_tariff(f"{s.id}-tariff", s.tariff, reader, f"{field}.tariff")
+    elif s.price_cny_per_kwh is not None:
+        tariff = _build_tariff(f"{s.id}-tariff", TariffEntry.model_construct(
+            price_cny_per_kwh=s.price_cny_per_kwh, province=s.province), reader, f"{field}.price_cny_per_kwh")
     else:
         raise reader.error("site has no tariff", f"{field}.tariff",
                            "name a tariff id, give a tariff mapping, or price_cny_per_kwh: <number>")
     src = f"user file {reader.file}"
-    default_none = "not given in the user file"
-    try:
-        return Site(
-            id=sid, name=str(raw["name"]), province=str(raw["province"]), role=raw["role"],
-            lat=reader.number(raw["lat"], f"{field}.lat"), lon=reader.number(raw["lon"], f"{field}.lon"),
-            hub=raw.get("hub"), tariff=tariff,
-            pue=reader.figure(raw["pue"], f"{field}.pue"),
-            pue_cap=reader.figure(raw.get("pue_cap"), f"{field}.pue_cap", required=reader.strict)
-            or Figure(value=None, source=src, retrieved=dt.date.today(), confidence=Confidence.estimate,
-                      method=default_none),
-            domestic_subsidy_fraction=reader.figure(raw.get("domestic_subsidy_fraction"),
-                                                    f"{field}.domestic_subsidy_fraction", required=reader.strict)
-            or _fixed(0.0, src, "no subsidy given in the user file"),
-            carbon_kg_per_kwh=reader.figure(raw.get("carbon_kg_per_kwh"), f"{field}.carbon_kg_per_kwh",
-                                            required=reader.strict)
-            or Figure(value=None, source=src, retrieved=dt.date.today(), confidence=Confidence.estimate,
-                      method=default_none),
-            power_envelope_mw=reader.figure(raw.get("power_envelope_mw"), f"{field}.power_envelope_mw",
-                                            required=reader.strict)
-            or Figure(value=None, source=src, retrieved=dt.date.today(), confidence=Confidence.estimate,
-                      method=default_none + "; no power cap"),
-        )
-    except ValidationError as exc:
-        raise reader.error(_first_error(exc), field, "role is 'east' or 'west'; lat/lon in degrees") from None
+
+    def given(name: str, default: Figure) -> Figure:
+        return reader.figure(getattr(s, name), f"{field}.{name}", required=reader.strict) or default
+
+    def missing(method: str = "not given in the user file") -> Figure:
+        return Figure(value=None, source=src, retrieved=dt.date.today(), confidence=Confidence.estimate, method=method)
+
+    return Site(
+        id=s.id, name=s.name, province=s.province, role=s.role, lat=s.lat, lon=s.lon, hub=s.hub, tariff=tariff,
+        pue=reader.figure(s.pue, f"{field}.pue"),
+        pue_cap=given("pue_cap", missing()),
+        domestic_subsidy_fraction=given("domestic_subsidy_fraction",
+                                        _fixed(0.0, src, "no subsidy given in the user file")),
+        carbon_kg_per_kwh=given("carbon_kg_per_kwh", missing()),
+        power_envelope_mw=given("power_envelope_mw", missing("not given in the user file; no power cap")),
+    )
 
 
-def _build_cities(raws: list[Any], reader: _Reader, share_method: str | None) -> dict[str, City]:
-    given = [r for r in raws if r.get("demand_share") is not None]
-    gdp = {str(r["id"]): reader.figure(r.get("gdp_cny_100m"), f"cities[{r['id']}].gdp_cny_100m", required=False)
-           for r in raws}
+def _build_cities(entries: list[CityEntry], reader: _Reader, share_method: str | None) -> dict[str, City]:
+    given = [c for c in entries if c.demand_share is not None]
+    gdp = {c.id: reader.figure(c.gdp_cny_100m, f"cities[{c.id}].gdp_cny_100m", required=False) for c in entries}
     shares: dict[str, Figure] = {}
-    if given and len(given) != len(raws):
+    if given and len(given) != len(entries):
         raise reader.error("some cities give demand_share and some do not", "cities[].demand_share",
                            "give demand_share for every city or for none")
     if given:
-        for r in raws:
-            shares[str(r["id"])] = reader.figure(r["demand_share"], f"cities[{r['id']}].demand_share")
+        for c in entries:
+            shares[c.id] = reader.figure(c.demand_share, f"cities[{c.id}].demand_share")
         total = sum(f.value or 0.0 for f in shares.values())
         if abs(total - 1.0) > 1e-6:
             raise reader.error(f"demand shares sum to {total:.6g}, not 1", "cities[].demand_share",
                                "scale the shares so they sum to 1")
-    elif raws and all(g is not None and g.value for g in gdp.values()):
+    elif entries and all(g is not None and g.value for g in gdp.values()):
         total = sum(g.value for g in gdp.values())  # type: ignore[misc]
         for cid, g in gdp.items():
             shares[cid] = Figure(value=round(g.value / total, 6), source=f"2024 GDP: {g.source}",  # type: ignore[union-attr]
                                  retrieved=g.retrieved, confidence=Confidence.estimate,  # type: ignore[union-attr]
                                  method=f"{share_method or 'GDP share'}: {g.value:g} / {total:g}")  # type: ignore[union-attr]
     else:
-        for r in raws:
-            shares[str(r["id"])] = _fixed(round(1.0 / len(raws), 6), f"user file {reader.file}",
-                                          "equal split: no demand_share or GDP given")
+        for c in entries:
+            shares[c.id] = _fixed(round(1.0 / len(entries), 6), f"user file {reader.file}",
+                                  "equal split: no demand_share or GDP given")
     cities = {}
-    for r in raws:
-        cid = str(r["id"])
-        if cid in cities:
-            raise reader.error(f"city id '{cid}' appears twice", f"cities[{cid}]")
-        try:
-            cities[cid] = City(id=cid, name=str(r["name"]), province=r.get("province"),
-                               lat=reader.number(r["lat"], f"cities[{cid}].lat"),
-                               lon=reader.number(r["lon"], f"cities[{cid}].lon"),
-                               demand_share=shares[cid], gdp_cny_100m=gdp[cid])
-        except ValidationError as exc:
-            raise reader.error(_first_error(exc), f"cities[{cid}]") from None
+    for c in entries:
+        if c.id in cities:
+            raise reader.error(f"city id '{c.id}' appears twice", f"cities[{c.id}]")
+        cities[c.id] = City(id=c.id, name=c.name, province=c.province, lat=c.lat, lon=c.lon,
+                            demand_share=shares[c.id], gdp_cny_100m=gdp[c.id])
     return cities
 
 
@@ -715,55 +679,39 @@ def load(path: str | Path | None = None, overlay: Mapping[str, Any] | None = Non
     builtin = path is None
     root = DATA_DIR if builtin else Path(path)
     data, origin = _read_sources(root)
-    # the typed schema is the shape check of every topology, built-in or not (planner schema --kind topology)
-    check_topology_file(data, lambda section: origin.get(section, str(root)))
-    data = copy.deepcopy(data)
     file_of = lambda section: origin.get(section, str(root))  # noqa: E731
-    if overlay:
-        overlay = check_overlay(overlay)  # the typed schema (planner schema --kind overlay) is the shape check
-        data = _apply_overlay_raw(data, overlay)
+    # the typed schemas (planner schema --kind topology|overlay) are the one check of shape, types and ranges
+    tf = check_topology_file(data, file_of)
+    ov = parse_overlay(overlay or {})
 
-    version = str(data.get("topology_version") or ("user" if not builtin else ""))
+    version = str(tf.topology_version or ("user" if not builtin else ""))
     if builtin and not version:
         raise InputError("missing topology_version", file=str(root), field="topology_version")
 
-    # tariffs
     t_reader = _Reader(file_of("tariffs"), strict=builtin)
-    tariffs_raw = data.get("tariffs") or {}
-    tariffs = {tid: _build_tariff(tid, t, t_reader, f"tariffs.{tid}") for tid, t in tariffs_raw.items()}
+    tariffs = {tid: _build_tariff(tid, t, t_reader, f"tariffs.{tid}") for tid, t in tf.tariffs.items()}
 
-    # sites
     s_reader = _Reader(file_of("sites"), strict=builtin)
-    sites_raw = data.get("sites") or []
     sites: dict[str, Site] = {}
-    for i, raw in enumerate(sites_raw):
-        reader = _Reader("overlay", strict=False) if isinstance(raw, Mapping) and raw.get("_overlay") else s_reader
-        raw = {k: v for k, v in raw.items() if k != "_overlay"} if isinstance(raw, Mapping) else raw
-        site = _build_site(raw, tariffs, reader, f"sites[{i}]")
+    for entry, reader in _overlay_sites(tf, ov, s_reader):
+        site = _build_site(entry, tariffs, reader)
         if site.id in sites:
             raise s_reader.error(f"site id '{site.id}' appears twice", f"sites[{site.id}]", "make site ids unique")
         sites[site.id] = site
-    sites = _apply_overlay_tariffs(sites, tariffs, overlay or {})
+    sites = _apply_overlay_tariffs(sites, tariffs, ov)
 
-    # cities
-    c_reader = _Reader(file_of("cities"), strict=builtin)
-    cities_raw = data.get("cities") or []
-    cities = _build_cities(cities_raw, c_reader, data.get("demand_share_method"))
+    cities = _build_cities(tf.cities, _Reader(file_of("cities"), strict=builtin), tf.demand_share_method)
 
-    # links
-    l_reader = _Reader(file_of("reported_links") if "reported_links" in data else file_of("links"),
-                       strict=builtin)
+    l_reader = _Reader(file_of("reported_links") if "reported_links" in data else file_of("links"), strict=builtin)
     model = None
-    if "latency_model" in data:
+    if tf.latency_model is not None:
         m_reader = _Reader(file_of("latency_model"), strict=builtin)
-        lm = data["latency_model"] or {}
-        model = {k: m_reader.figure(lm.get(k), f"latency_model.{k}")
-                 for k in ("fibre_speed_km_per_s", "route_factor", "equipment_delay_ms")}
-        if lm.get("floor_route_factor") is not None:
-            model["floor_route_factor"] = m_reader.figure(lm["floor_route_factor"], "latency_model.floor_route_factor")
+        model = {k: m_reader.figure(getattr(tf.latency_model, k), f"latency_model.{k}")
+                 for k in ("fibre_speed_km_per_s", "route_factor", "equipment_delay_ms", "floor_route_factor")
+                 if getattr(tf.latency_model, k) is not None}
     resolver = _Resolver(sites, cities)
-    links = _build_links(data, resolver, model, l_reader, file_of("estimated_links"), builtin, overlay or {})
-    checks = _read_checks(data.get("checks"), _Reader(file_of("checks"), strict=builtin))
+    links = _build_links(tf, resolver, model, l_reader, file_of("estimated_links"), builtin, ov)
+    checks = _read_checks(tf.checks, _Reader(file_of("checks"), strict=builtin))
     return Topology(version=version, sites=sites, cities=cities, links=links, latency_model=model, checks=checks)
 
 
@@ -861,49 +809,43 @@ def read_reported_ms(reported: Figure, kind: str, floor_ms: float | None,
                                 f"{floor_ms:.1f} ms is used (a bound no stronger than physics)")
 
 
-def _reported_link(raw: Mapping[str, Any], resolver: _Resolver, reader: _Reader, field: str,
+def _reported_link(e: LinkEntry, resolver: _Resolver, reader: _Reader, field: str,
                    origin: str, model: Mapping[str, Figure] | None = None) -> Link:
-    a = resolver.key(raw.get("a"), reader, f"{field}.a")
-    b = resolver.key(raw.get("b"), reader, f"{field}.b")
+    a = resolver.key(e.a, reader, f"{field}.a")
+    b = resolver.key(e.b, reader, f"{field}.b")
     if a == b:
         raise reader.error("a link must join two different nodes", field)
-    reported = reader.figure(raw.get("reported_ms"), f"{field}.reported_ms", required=False)
-    kind = raw.get("reported_kind")
+    reported = reader.figure(e.reported_ms, f"{field}.reported_ms", required=False)
     reading = None
-    if raw.get("rtt_ms") is not None:
-        rtt = reader.figure(raw["rtt_ms"], f"{field}.rtt_ms")
+    if e.rtt_ms is not None:
+        rtt = reader.figure(e.rtt_ms, f"{field}.rtt_ms")
     elif reported is not None:
-        rtt, reading = _reported_rtt(raw, reported, kind, a, b, resolver, model, reader, field)
+        rtt, reading = _reported_rtt(e, reported, a, b, resolver, model, reader, field)
     else:
         raise reader.error("link gives neither rtt_ms nor reported_ms", field, "add rtt_ms: <number>")
-    if rtt.value is None or rtt.value < 0:
+    if rtt.value is None:  # the schema bounds given values; a record may still say "not applicable"
         raise reader.error("rtt_ms must be a non-negative number", f"{field}.rtt_ms")
-    bw = reader.figure(raw.get("bandwidth_gbps"), f"{field}.bandwidth_gbps", required=False)
-    if bw is not None and bw.value is not None and bw.value <= 0:
-        raise reader.error("bandwidth_gbps must be positive", f"{field}.bandwidth_gbps")
+    bw = reader.figure(e.bandwidth_gbps, f"{field}.bandwidth_gbps", required=False)
     try:
         return Link(a=a, b=b, rtt_ms=rtt, bandwidth_gbps=bw,
-                    cost_cny_per_gb=reader.figure(raw.get("cost_cny_per_gb"), f"{field}.cost_cny_per_gb",
-                                                  required=False),
-                    origin=origin, reported_ms=reported, reported_kind=kind, bound=raw.get("bound"),
-                    note=raw.get("note"), claimed_for=raw.get("claimed_for"), reading=reading)
+                    cost_cny_per_gb=reader.figure(e.cost_cny_per_gb, f"{field}.cost_cny_per_gb", required=False),
+                    origin=origin, reported_ms=reported, reported_kind=e.reported_kind, bound=e.bound,
+                    note=e.note, claimed_for=e.claimed_for, reading=reading)
     except ValidationError as exc:
         raise reader.error(_first_error(exc), field) from None
 
 
-def _reported_rtt(raw: Mapping[str, Any], reported: Figure, kind: Any, a: str, b: str, resolver: _Resolver,
+def _reported_rtt(e: LinkEntry, reported: Figure, a: str, b: str, resolver: _Resolver,
                   model: Mapping[str, Figure] | None, reader: _Reader, field: str) -> tuple[Figure, str]:
     """The link's RTT Figure from its published figure, under the one reading."""
-    if kind not in ("one_way", "round_trip", "unspecified"):
-        raise reader.error(f"reported_kind must be one_way, round_trip or unspecified, got {kind!r}",
+    kind = e.reported_kind
+    if kind is None:
+        raise reader.error("reported_kind must be one_way, round_trip or unspecified, got None",
                            f"{field}.reported_kind", "say what the published figure measures")
-    interpret = raw.get("interpret_as")
-    if interpret is not None and interpret not in ("one_way", "round_trip"):
-        raise reader.error(f"interpret_as must be one_way or round_trip, got {interpret!r}", f"{field}.interpret_as")
     km = great_circle_km(*resolver.coords(a), *resolver.coords(b))
     floor = fibre_floor_rtt_ms(km, model) if model is not None else None
     try:
-        value, reading = read_reported_ms(reported, kind, floor, interpret)
+        value, reading = read_reported_ms(reported, kind, floor, e.interpret_as)
     except ValueError as exc:
         raise reader.error(str(exc), f"{field}.interpret_as",
                            "add a latency_model section, or interpret_as: one_way | round_trip") from None
@@ -911,24 +853,22 @@ def _reported_rtt(raw: Mapping[str, Any], reported: Figure, kind: Any, a: str, b
     rng = (reported.range[0] * scale, reported.range[1] * scale) if reported.range else None
     if rng is not None and not rng[0] <= value <= rng[1]:
         rng = (min(rng[0], value), max(rng[1], value))
-    if raw.get("claimed_for"):
-        reading += f"; claimed for {raw['claimed_for']}"
+    if e.claimed_for:
+        reading += f"; claimed for {e.claimed_for}"
     return Figure(value=value, source=reported.source, retrieved=reported.retrieved, confidence=reported.confidence,
-                  method=f"reported {kind} figure: {reading}", range=rng, note=raw.get("note"),
+                  method=f"reported {kind} figure: {reading}", range=rng, note=e.note,
                   published=reported.published, rechecked=reported.rechecked, mirror=reported.mirror), reading
 
 
-def _names_removed_site(name: Any, removed: set[str]) -> bool:
-    if not isinstance(name, str) or name.startswith("city:"):
-        return False
-    return name.removeprefix("site:") in removed
+def _names_removed_site(name: str, removed: set[str]) -> bool:
+    return not name.startswith("city:") and name.removeprefix("site:") in removed
 
 
-def _build_links(data: Mapping[str, Any], resolver: _Resolver, model: Mapping[str, Figure] | None,
-                 reader: _Reader, est_file: str, builtin: bool, overlay: Mapping[str, Any]) -> list[Link]:
+def _build_links(tf: TopologyFile, resolver: _Resolver, model: Mapping[str, Figure] | None,
+                 reader: _Reader, est_file: str, builtin: bool, overlay: TopologyOverlay) -> list[Link]:
     by_pair: dict[tuple[str, str], Link] = {}
     est_reader = _Reader(est_file, strict=builtin)
-    for i, spec in enumerate(data.get("estimated_links") or []):
+    for i, spec in enumerate(tf.estimated_links or []):
         field = f"estimated_links[{i}]"
         if model is None:
             raise est_reader.error("estimated links need a latency_model section", field,
@@ -948,68 +888,68 @@ def _build_links(data: Mapping[str, Any], resolver: _Resolver, model: Mapping[st
         for a, b in pairs:
             by_pair[_pair(a, b)] = Link(a=a, b=b, rtt_ms=_estimate_rtt(a, b, model, resolver), bandwidth_gbps=bw,
                                         origin="estimated")
-    removed = {str(x) for x in overlay.get("remove_sites") or []}
+    removed = set(overlay.remove_sites)
     for key in ("reported_links", "links"):
-        for i, raw in enumerate(data.get(key) or []):
-            if isinstance(raw, Mapping) and any(_names_removed_site(raw.get(e), removed) for e in ("a", "b")):
+        for i, e in enumerate(getattr(tf, key)):
+            if _names_removed_site(e.a, removed) or _names_removed_site(e.b, removed):
                 continue  # the overlay removed this link's site
-            link = _reported_link(raw, resolver, reader, f"{key}[{i}]", "reported" if builtin else "user", model)
+            link = _reported_link(e, resolver, reader, f"{key}[{i}]", "reported" if builtin else "user", model)
             by_pair[_pair(link.a, link.b)] = link
     ov = _Reader("overlay", strict=False)
-    for i, pair in enumerate(overlay.get("cut_links") or []):
+    for i, pair in enumerate(overlay.cut_links):
         a, b = (resolver.key(n, ov, f"cut_links[{i}]") for n in pair)
         if _pair(a, b) not in by_pair:
             raise ov.error(f"there is no direct link {a} - {b}", f"cut_links[{i}]",
                            "cut a link that exists; see Topology.links_frame()")
         del by_pair[_pair(a, b)]
-    for i, raw in enumerate(overlay.get("add_links") or []):
-        link = _reported_link(raw, resolver, ov, f"add_links[{i}]", "overlay", model)
+    for i, e in enumerate(overlay.add_links):
+        link = _reported_link(e, resolver, ov, f"add_links[{i}]", "overlay", model)
         by_pair[_pair(link.a, link.b)] = link
     return list(by_pair.values())
 
 
-def _read_checks(raw: Any, reader: _Reader) -> dict[str, Any]:
-    if not raw:
+def _read_checks(checks: LatencyChecks | None, reader: _Reader) -> dict[str, Any]:
+    if checks is None:
         return {}
     out: dict[str, Any] = {}
     for name in ("hub_to_hub", "cluster_to_city"):
-        if name in raw:
-            out[name] = dict(raw[name], limit_ms=reader.figure(raw[name].get("limit_ms"), f"checks.{name}.limit_ms"))
-    out["claims"] = [dict(c, limit_ms=reader.figure(c.get("limit_ms"), f"checks.claims[{i}].limit_ms"))
-                     for i, c in enumerate(raw.get("claims") or [])]
+        circle = getattr(checks, name)
+        if circle is not None:
+            out[name] = circle.model_dump(exclude_unset=True) | {
+                "limit_ms": reader.figure(circle.limit_ms, f"checks.{name}.limit_ms")}
+    out["claims"] = [c.model_dump(exclude_unset=True) | {"limit_ms": reader.figure(c.limit_ms, f"checks.claims[{i}].limit_ms")}
+                     for i, c in enumerate(checks.claims)]
     return out
 
 
 # --------------------------------------------------------------------------- overlays
 
 
-
-def _apply_overlay_raw(data: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
-    """Site additions and removals, applied to the raw data before validation."""
-    sites = list(data.get("sites") or [])
-    ids = [s.get("id") for s in sites if isinstance(s, Mapping)]
-    for i, sid in enumerate(overlay.get("remove_sites") or []):
+def _overlay_sites(tf: TopologyFile, overlay: TopologyOverlay, reader: _Reader) -> list[tuple[SiteEntry, _Reader]]:
+    """The file's sites with the overlay's removals and additions, each with the reader of its file."""
+    sites = [(s, reader) for s in tf.sites]
+    ids = [s.id for s in tf.sites]
+    for i, sid in enumerate(overlay.remove_sites):
         if sid not in ids:
-            raise UnknownNameError("site", str(sid), [str(x) for x in ids], file="overlay", field=f"remove_sites[{i}]")
-        sites = [s for s in sites if s.get("id") != sid]
+            raise UnknownNameError("site", sid, ids, file="overlay", field=f"remove_sites[{i}]")
+        sites = [(s, r) for s, r in sites if s.id != sid]
         ids.remove(sid)
-    for i, raw in enumerate(overlay.get("add_sites") or []):
-        if raw.get("id") in ids:
-            raise InputError(f"site '{raw.get('id')}' already exists", file="overlay", field=f"add_sites[{i}]",
+    ov = _Reader("overlay", strict=False)
+    for i, s in enumerate(overlay.add_sites):
+        if s.id in ids:
+            raise InputError(f"site '{s.id}' already exists", file="overlay", field=f"add_sites[{i}]",
                              fix="pick a new id, or remove_sites first")
-        sites.append({**raw, "_overlay": True})
-        ids.append(raw.get("id"))
-    data["sites"] = sites
-    return data
+        sites.append((s, ov))
+        ids.append(s.id)
+    return sites
 
 
 def _apply_overlay_tariffs(sites: dict[str, Site], tariffs: Mapping[str, Tariff],
-                           overlay: Mapping[str, Any]) -> dict[str, Site]:
-    changes = overlay.get("tariffs") or {}
+                           overlay: TopologyOverlay) -> dict[str, Site]:
     reader = _Reader("overlay", strict=False)
     sites = dict(sites)
     provinces = {s.province for s in sites.values()}
-    for key, patch in changes.items():
+    for key, patch in overlay.tariffs.items():
         field = f"tariffs.{key}"
         if key in sites:
             targets = [key]
@@ -1018,29 +958,25 @@ def _apply_overlay_tariffs(sites: dict[str, Site], tariffs: Mapping[str, Tariff]
         else:
             raise UnknownNameError("site, province or tariff", key,
                                    list(sites) + sorted(provinces) + list(tariffs), file="overlay", field=field)
+        changes = {name: getattr(patch, name) for name in patch.model_fields_set}
         for sid in targets:
             old = sites[sid].tariff
-            if "bands" in patch or "price_cny_per_kwh" in patch:
-                raw = {"name": f"{old.name} (overlay)", "province": old.province, **patch}
+            if "bands" in changes or "price_cny_per_kwh" in changes:
+                entry = TariffEntry.model_construct(**{"name": f"{old.name} (overlay)", "province": old.province,
+                                                       **changes})
             else:
-                raw = _tariff_as_raw(old)
-                raw.update(patch)
-            new = _build_tariff(f"{old.id}+overlay", raw, reader, field)
+                entry = _tariff_entry(old).model_copy(update=changes)
+            new = _build_tariff(f"{old.id}+overlay", entry, reader, field)
             sites[sid] = sites[sid].model_copy(update={"tariff": new})
     return sites
 
 
-def _tariff_as_raw(t: Tariff) -> dict[str, Any]:
-    """A tariff back as raw data, keeping ratios so a new flat price re-derives band prices."""
-    bands = []
-    for b in t.bands:
-        band: dict[str, Any] = {"name": b.name, "hours": [list(h) for h in b.hours]}
-        if b.ratio_to_flat is not None:
-            band["ratio_to_flat"] = b.ratio_to_flat
-        else:
-            band["price_cny_per_kwh"] = b.price_cny_per_kwh
-        if b.months:
-            band["months"] = list(b.months)
-        bands.append(band)
-    return {"name": f"{t.name} (overlay)", "province": t.province, "document": t.document,
-            "valley_kind": t.valley_kind, "flat_price_cny_per_kwh": t.flat_price_cny_per_kwh, "bands": bands}
+def _tariff_entry(t: Tariff) -> TariffEntry:
+    """A tariff back as its (already validated) entry, keeping ratios so a new flat price re-derives band prices."""
+    bands = [TariffBand.model_construct(name=b.name, hours=list(b.hours), months=list(b.months) if b.months else None,
+                                        **({"ratio_to_flat": b.ratio_to_flat} if b.ratio_to_flat is not None
+                                           else {"price_cny_per_kwh": b.price_cny_per_kwh}))
+             for b in t.bands]
+    return TariffEntry.model_construct(name=f"{t.name} (overlay)", province=t.province, document=t.document,
+                                       valley_kind=t.valley_kind, flat_price_cny_per_kwh=t.flat_price_cny_per_kwh,
+                                       bands=bands)
