@@ -25,6 +25,7 @@ from planner.problem.build import build_problem
 from planner.inputs.scenario import Scenario, scenario_from_dict
 from planner.problem.timedata import build_time_data
 from planner.results.statistics import cost_by_band
+from planner.check.document import verify_document
 from planner.check.verify import verify_plan
 
 TIME = Path(__file__).parent / "data" / "time"
@@ -46,7 +47,8 @@ def job(**fields: Any) -> dict[str, Any]:
 
 
 def verify(s: Scenario, r: Result) -> list[str]:
-    return verify_plan(build_problem(s), r.to_dict(), s)
+    """Everything ``planner verify`` checks, the solver block's objective against the plan's total included."""
+    return verify_document(s, json.loads(json.dumps(r.to_dict())))
 
 
 def solved(s: Scenario) -> Result:
@@ -58,7 +60,7 @@ def solved(s: Scenario) -> Result:
     assert r.solver["relaxed_bound"] <= r.objective["total_cny"] + 1e-6  # the capacity-free bound never cuts the optimum
     # the plan file round-trips, and the round-tripped plan verifies too
     again = Result.from_dict(r.to_dict())
-    assert verify_plan(build_problem(s), again.to_dict(), s) == []
+    assert verify(s, again) == []
     return r
 
 

@@ -72,6 +72,25 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     return abs(objective - bound) / max(abs(objective), 1.0)
 
 
+
+def state_plan_objective(info: dict[str, Any], total_cny: float) -> None:
+    """Make the solver block state the plan's own priced total, which ``verify`` recomputes.
+
+    CP-SAT's objective counts every cost coefficient rounded to whole cost units
+    (``scaling.CostScale``); over thousands of small coefficients (latency per token/s per hour)
+    that rounding adds up to more than verify's tolerance. The plan's total is priced in floating
+    point from its decisions, so the block states that and keeps CP-SAT's figure as
+    ``model_objective``. A CP-SAT bound above the priced total (possible by rounding only) is
+    capped at it and the excess recorded as ``bound_rounding_cny``."""
+    model = info.get("objective")
+    info["model_objective"] = model
+    info["objective"] = total_cny
+    bound = info.get("best_bound")
+    if bound is not None and bound > total_cny:
+        info["bound_rounding_cny"] = bound - total_cny
+        info["best_bound"] = total_cny
+    info["gap"] = relative_gap(total_cny, info.get("best_bound"))
+
 @dataclass(frozen=True)
 class Settings:
     """Solver settings, resolved once: the whole solve (build included) ends by ``started + time_limit_s``."""

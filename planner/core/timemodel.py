@@ -43,7 +43,7 @@ from planner.core.model import (
     site_cap_w,
     start_cost,
 )
-from planner.core.runner import Settings, relative_gap, resolve_settings, solve_model
+from planner.core.runner import Settings, resolve_settings, solve_model, state_plan_objective
 from planner.core.spatial import context_tables, solve_spatial
 from planner.core.twophase import native_output_silenced
 from planner.inputs.scenario import Scenario
@@ -242,7 +242,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     result = write_back_time(problem, td, plan, status, info)
     result.solver["greedy_objective"] = write_back_time(problem, td, greedy, Status.feasible, {}).objective["total_cny"]
     if status.has_plan:
-        result.solver["gap"] = relative_gap(result.solver["objective"], result.solver["best_bound"])
+        state_plan_objective(result.solver, result.objective["total_cny"])
     return result
 
 
