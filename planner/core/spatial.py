@@ -17,6 +17,7 @@ import pandas as pd
 from ortools.sat.python import cp_model
 
 from planner.check.evaluate import evaluate
+from planner.check.tables import context_tables
 from planner.core import scaling
 from planner.core.greedy import Plan, greedy_plan
 from planner.core.model import TimeModel, TimePlan, add_hints, build_model
@@ -26,11 +27,8 @@ from planner.inputs.scenario import Scenario
 from planner.problem.build import Problem, build_problem
 from planner.problem.timedata import one_block
 from planner.results.columns import (
-    CITY_COLUMNS,
-    INVENTORY_COLUMNS,
     PLACEMENT_COLUMNS,
     ROUTING_COLUMNS,
-    SITE_COLUMNS,
     UNPLACED_COLUMNS,
 )
 from planner.results.estimated import estimated_throughput
@@ -115,23 +113,6 @@ def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) 
                         "topology_version": problem.topology_version,
                         "horizon_h": problem.horizon_h, "figures": list(problem.figures),
                         "estimated_throughput": estimated_throughput(problem.figures)})
-
-
-def context_tables(problem: Problem, placements: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
-    """Sites, pools and cities as the plan saw them, so a plan file can be mapped on its own."""
-    used = placements.groupby(["site", "accelerator"])["chips"].sum().to_dict() if len(placements) else {}
-    site_mw: dict[str, float] = defaultdict(float)
-    for (site, accel), chips in used.items():
-        site_mw[site] += chips * problem.meter_kw_per_chip(site, accel) / 1000
-    sites = pd.DataFrame([(s.id, s.role, s.lat, s.lon, s.pue, s.price_cny_per_kwh, s.subsidy_fraction,
-                           s.carbon_kg_per_kwh, s.power_cap_kw / 1000, site_mw[s.id])
-                          for s in problem.sites.values()], columns=SITE_COLUMNS)
-    inventory = pd.DataFrame([(site, accel, n, int(used.get((site, accel), 0)), problem.accels[accel].domestic,
-                               problem.accels[accel].chip_power_kw)
-                              for (site, accel), n in sorted(problem.inventory.items())], columns=INVENTORY_COLUMNS)
-    cities = pd.DataFrame([(c, lat, lon) for c, (lat, lon) in sorted(problem.city_coords.items())],
-                          columns=CITY_COLUMNS)
-    return sites, inventory, cities
 
 
 def _route_to_accelerators(problem: Problem, plan: Plan) -> list[tuple]:
