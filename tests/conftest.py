@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from hypothesis import settings
 from planner import Result, Scenario, solve
 from planner.problem.build import build_problem
 from planner.inputs.scenario import scenario_from_dict
+from planner.check.document import verify_document
 from planner.check.verify import verify_plan
 
 # Property tests explore a fixed sequence of examples, so a run on main is reproducible;
@@ -38,6 +40,8 @@ def solve_checked(scenario: Scenario, **kwargs: Any) -> Result:
     """Solve and re-check the plan without the solver; every test plan goes through here."""
     result = solve(scenario, **kwargs)
     assert verify_plan(build_problem(scenario), result.to_dict()) == []
+    # what ``planner verify`` checks on the written file, the solver block's objective included
+    assert verify_document(scenario, json.loads(json.dumps(result.to_dict()))) == []
     return result
 
 
