@@ -181,6 +181,10 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     ``best_bound`` and ``gap`` always hold a bound on the full model, and a restricted optimum is
     reported as ``feasible``. ``"auto"`` decomposes when the model would have more than
     ``AUTO_DECOMPOSE_REPLICA_VARIABLES`` replica variables; ``"off"`` never does.
+
+    The solver block's ``objective`` is the plan's priced total, whichever search found the plan
+    (CP-SAT, the two-phase start or the greedy hint); CP-SAT's figure, counted in rounded cost units,
+    is ``model_objective`` (``planner.core.runner.state_plan_objective``).
     """
     if decompose not in ("auto", "spatial", "off"):
         raise ValueError(f"decompose must be auto, spatial or off, not {decompose!r}")
