@@ -75,6 +75,10 @@ __all__ = ["TimeClass", "TimeModel", "TimePlan", "build_time_model", "greedy_sch
 
 #: above this many replica variables (service × pool × block), ``decompose="auto"`` places with the spatial model first
 AUTO_DECOMPOSE_REPLICA_VARIABLES = 20_000
+#: time kept back from the search per model variable for the write-back (and CP-SAT's own overrun on
+#: large models): on the 168 h national week (370,000 variables) writing back took 4.4 s and CP-SAT
+#: ended 7 s past its limit, measured with benchmarks/national.py
+WRITE_BACK_S_PER_VARIABLE = 3e-5
 #: share of the time limit the spatial placement may use when decomposing
 SPATIAL_SHARE = 0.25
 
@@ -213,7 +217,10 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     capacity_free = relaxed_bound(problem, td, runs)
     energetic = energetic_bound(problem, td, runs, time_limit_s=max(1.0, 0.05 * settings.time_limit_s))
     relaxed = max(capacity_free, energetic if energetic is not None else capacity_free)
-    status, outcome, solver = solve_model(m.model, m.scale, settings, integer=m.integer_variables(),
+    # the write-back (pricing every hour, routing every block) runs after the search, inside the limit
+    n_vars = len(m.model.Proto().variables)
+    search = replace(settings, time_limit_s=settings.time_limit_s - WRITE_BACK_S_PER_VARIABLE * n_vars)
+    status, outcome, solver = solve_model(m.model, m.scale, search, integer=m.integer_variables(),
                                           start=start, on_progress=on_progress)
     info = {
         "model": "time", **outcome,
