@@ -17,6 +17,7 @@ import pandas as pd
 
 from planner.check.figures import REL_TOL
 from planner.problem.build import Problem
+from planner.problem.costs import replica_energy
 from planner.problem.timedata import TimeData
 from planner.results.columns import (
     CITY_COLUMNS,
@@ -72,12 +73,10 @@ def time_summaries(problem: Problem, td: TimeData, schedule: pd.DataFrame, repli
             cpr = problem.services[sid].chips_per_replica[accel]
             peak = int(g.replicas.max())
             replica_h = float(((g.end_h - g.start_h) * g.replicas).sum())
-            kw = problem.meter_kw_per_chip(site, accel) * cpr
-            cost = sum(kw * float(r.replicas) * sum(td.price[(site, accel)][u] * td.step_h
-                                                    for u in range(int(r.start_h // td.step_h), int(r.end_h // td.step_h)))
-                       for r in g.itertuples(index=False))
+            energy = [replica_energy(problem, td, sid, (site, accel), int(r.replicas), int(r.start_h // td.step_h),
+                                     int(r.end_h // td.step_h)) for r in g.itertuples(index=False)]
             rows.append((sid, "inference", site, accel, peak * cpr, peak, replica_h / peak if peak else 0.0,
-                         kw * replica_h / 1000, problem.power_cost_weight * cost))
+                         sum(e for e, _c in energy) / 1000, problem.power_cost_weight * sum(c for _e, c in energy)))
     placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
     route = []
     if len(serving):

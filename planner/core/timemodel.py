@@ -28,6 +28,7 @@ from dataclasses import replace
 import pandas as pd
 from ortools.math_opt.python import mathopt
 
+from planner.check.tables import context_tables, time_summaries
 from planner.check.timeline import evaluate_timeline
 from planner.core import scaling
 from planner.core.model import (
@@ -44,7 +45,7 @@ from planner.core.model import (
     start_cost,
 )
 from planner.core.runner import Settings, resolve_settings, solve_model, state_plan_objective
-from planner.core.spatial import context_tables, solve_spatial
+from planner.core.spatial import solve_spatial
 from planner.core.twophase import native_output_silenced
 from planner.inputs.scenario import Scenario
 from planner.problem.build import Pool, Problem, build_problem
@@ -52,18 +53,14 @@ from planner.problem.costs import (
     StepPrices,
     idle_power_cny,
     replica_block_cny,
-    replica_energy,
     step_power_cny,
     transfer_cny,
 )
 from planner.problem.timedata import TimeData, build_time_data, job_energy, run_steps_of
 from planner.results.columns import (
-    PLACEMENT_COLUMNS,
     REPLICA_COLUMNS,
-    ROUTING_COLUMNS,
     SCHEDULE_COLUMNS,
     SERVING_COLUMNS,
-    TIMELINE_COLUMNS,
     TRANSFER_COLUMNS,
     UNPLACED_COLUMNS,
 )
@@ -419,22 +416,10 @@ def write_back_time(problem: Problem, td: TimeData, plan: TimePlan, status: Stat
                             columns=REPLICA_COLUMNS)
     serving = pd.DataFrame(_route_blocks(problem, td, plan), columns=SERVING_COLUMNS)
     objective, kpis, hourly = evaluate_timeline(problem, td, schedule, replicas, serving)
-    gantt = [(r.workload, problem.jobs[r.workload].kind, r.site, r.accelerator, r.chips, r.start_h, r.end_h)
-             for r in schedule.itertuples(index=False)]
-    gantt += [(r.service, "inference", r.site, r.accelerator,
-               r.replicas * problem.services[r.service].chips_per_replica[r.accelerator], r.start_h, r.end_h)
-              for r in replicas.itertuples(index=False)]
-    timeline = pd.DataFrame(gantt, columns=TIMELINE_COLUMNS)
-    placements, routing = _summaries(problem, td, schedule, replicas, serving)
+    placements, routing, timeline = time_summaries(problem, td, schedule, replicas, serving)
     unplaced = pd.DataFrame(_explain_unplaced(problem, td, plan, serving), columns=UNPLACED_COLUMNS)
-    sites, inventory, cities = context_tables(problem, placements)
-    if len(hourly):  # chips and power in use at the busiest hour, not summed over the horizon
-        busy = hourly.assign(chips=hourly.training_chips + hourly.inference_chips)
-        peak_chips = busy.groupby(["site", "accelerator"]).chips.max()
-        inventory["chips_used"] = [int(round(peak_chips.get((r.site, r.accelerator), 0)))
-                                   for r in inventory.itertuples(index=False)]
-        peak_mw = hourly.groupby(["hour", "site"]).meter_kw.sum().groupby("site").max() / 1000
-        sites["power_used_mw"] = [float(peak_mw.get(site, 0.0)) for site in sites.site]
+    # chips and power in use at the busiest hour, not summed over the horizon
+    sites, inventory, cities = context_tables(problem, placements, hourly)
     return Result(scenario=problem.name, status=status, objective=objective, kpis=kpis, placements=placements,
                   routing=routing, unplaced=unplaced, solver=solver_info, sites=sites, inventory=inventory,
                   cities=cities, warnings=list(problem.warnings),
@@ -463,33 +448,6 @@ def _route_blocks(problem: Problem, td: TimeData, plan: TimePlan) -> list[tuple]
                 left[key] -= take
                 tps -= take
     return rows
-
-
-def _summaries(problem: Problem, td: TimeData, schedule: pd.DataFrame, replicas: pd.DataFrame,
-               serving: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The spatial tables, for reports and maps: jobs with their energy, services at their peak replicas,
-    and routing as the horizon's mean tokens/s."""
-    rows = []
-    if len(schedule):
-        for (jid, site, accel, chips), g in schedule.groupby(["workload", "site", "accelerator", "chips"]):
-            rows.append((jid, problem.jobs[jid].kind, site, accel, int(chips), 0, float((g.end_h - g.start_h).sum()),
-                         float(g.energy_mwh.sum()), float(g.power_cost_cny.sum())))
-    if len(replicas):
-        for (sid, site, accel), g in replicas.groupby(["service", "site", "accelerator"]):
-            cpr = problem.services[sid].chips_per_replica[accel]
-            peak = int(g.replicas.max())
-            replica_h = float(((g.end_h - g.start_h) * g.replicas).sum())
-            energy = [replica_energy(problem, td, sid, (site, accel), int(r.replicas), int(r.start_h // td.step_h),
-                                     int(r.end_h // td.step_h)) for r in g.itertuples(index=False)]
-            rows.append((sid, "inference", site, accel, peak * cpr, peak, replica_h / peak if peak else 0.0,
-                         sum(e for e, _c in energy) / 1000, problem.power_cost_weight * sum(c for _e, c in energy)))
-    placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
-    route = []
-    if len(serving):
-        s = serving.assign(token_h=serving.tokens_per_s * (serving.end_h - serving.start_h))
-        for (sid, city, site, accel), g in s.groupby(["service", "city", "site", "accelerator"]):
-            route.append((sid, city, site, accel, float(g.token_h.sum()) / td.horizon_h, problem.rtt_ms[(city, site)]))
-    return placements, pd.DataFrame(route, columns=ROUTING_COLUMNS)
 
 
 def _explain_unplaced(problem: Problem, td: TimeData, plan: TimePlan, serving: pd.DataFrame) -> list[tuple]:
