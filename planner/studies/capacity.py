@@ -56,7 +56,6 @@ from planner.problem.purchases import (  # noqa: F401 - re-exported: the capacit
 from planner.results.result import Result, Status, dump_json
 
 
-
 @dataclass
 class CapacityResult:
     """A capacity plan: purchases per period, and each period's placement plan."""
