@@ -35,13 +35,27 @@ from planner.results.result import Status
 
 #: a model with at least this many variables gets the two-phase start (``start="auto"``) ...
 AUTO_START_VARIABLES = 3000
-#: ... and at most this many: beyond, reading it into Python rows costs gigabytes and its LP most of a minute
-AUTO_START_MAX_VARIABLES = 150_000
+#: ... and at most this many nonzero row coefficients: the start's memory and its LPs' time grow with
+#: them. The 20,000-job week of distinct shapes (208,287 variables, 25,232 rows, 632,997 nonzeros)
+#: peaked at 1.95 GB with every phase run (0.66 GB before the start) and its LP took 11-20 s; the
+#: decomposed 168 h time-of-use week (375,305 variables, 572,260 rows, 6,480,200 nonzeros) reached
+#: 7.4 GB with the start and 2.45 GB without (benchmarks/phases.py, benchmarks/national.py)
+AUTO_START_MAX_NONZEROS = 1_000_000
 #: share of the remaining time the two-phase start may use, and of that the MILP (phase 1 b)
 START_SHARE = 0.65
 MILP_SHARE = 0.7
 #: the MILPs of phase 1 stop at this gap (or the requested one, if larger)
 MILP_GAP = 0.002
+#: the MILPs of phase 1 run only with at least this many times relax and round's time left: each first
+#: solves the same LP at its root. On the 20,000-job week of distinct shapes at load 5, with 16 s left
+#: after a 43 s relax and round, they returned a plan 4.8× the relaxation and no usable bound, and took
+#: 0.8 GB and both cores from the search
+MILP_MIN_LP_MULTIPLE = 2.0
+
+#: CP-SAT stops its search (keeping the best plan) when the process holds more than this: issue 11 asks
+#: for 20,000 jobs in under 4 GB, and without the start the 20,000-job week of distinct shapes grew to
+#: 5.0 GB over a 120 s search (3.2 GB under load, where the search did less)
+CP_SAT_MAX_MEMORY_MB = 3500
 
 _STATUS = {
     cp_model.OPTIMAL: Status.optimal,
@@ -157,6 +171,7 @@ def new_solver(time_limit_s: float, workers: int, seed: int, relative_gap_limit:
     params.random_seed = int(seed)
     params.relative_gap_limit = float(relative_gap_limit)
     params.extra_subsolvers.append("max_lp")
+    params.max_memory_in_mb = CP_SAT_MAX_MEMORY_MB
     return solver
 
 
@@ -258,7 +273,7 @@ def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Set
     n_vars = len(model.Proto().variables)
     view: LinearView | None = None
     if integer is not None and (start == "two_phase" or (
-            start == "auto" and AUTO_START_VARIABLES <= n_vars <= AUTO_START_MAX_VARIABLES)):
+            start == "auto" and n_vars >= AUTO_START_VARIABLES and not _more_nonzeros(model, AUTO_START_MAX_NONZEROS))):
         view = LinearView(model)
         best, bound_units, info["start"] = _two_phase(model, view, scale, settings, integer, trace)
     floor = _cny(scale, bound_units)
@@ -272,6 +287,7 @@ def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Set
         if on_progress is not None:
             on_progress(Progress(time.perf_counter() - settings.started, objective, bound))
 
+    view = None  # the start's rows (0.2 GB at 20,000 jobs) are not needed by the search: free them first
     stopped = bool(info.get("start", {}).get("interrupted"))  # Ctrl-C during the start: keep what it found
     done = bool(info.get("start", {}).get("stopped_at_gap"))  # the start met the requested gap
     if bound_units is not None and not (stopped or done):
@@ -285,7 +301,7 @@ def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Set
     info.update(outcome)
     values: Any = solver
     if not status.has_plan and best is None:  # fall back on the model's own hint (the greedy plan) if it is one
-        view = view or LinearView(model)
+        view = LinearView(model)
         hinted = hint_objective(view, model)
         if math.isfinite(hinted):
             proto = model.Proto()
@@ -367,7 +383,8 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
 
     # HiGHS does not heed an interrupter, so the MILPs run in daemon threads that Ctrl-C may leave behind
     threads = [threading.Thread(target=run, args=(k, whole), daemon=True) for k, whole in enumerate((False, True))]
-    if not stopped() and not reached(phases):
+    worth_it = limit >= MILP_MIN_LP_MULTIPLE * phases[0].seconds
+    if not stopped() and not reached(phases) and worth_it:
         for thread in threads:
             thread.start()
         while (any(t.is_alive() for t in threads) and not stopped()
@@ -377,6 +394,8 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
     record(phases)
     report: dict[str, Any] = {p.status: {"s": round(p.seconds, 3), "objective": _cny(scale, p.objective_units),
                                          "bound": _cny(scale, p.bound_units)} for p in phases}
+    if not worth_it:
+        report["MILPs skipped"] = {"s_left": round(limit, 3), "relax_and_round_s": round(phases[0].seconds, 3)}
     bounds = [p.bound_units for p in phases if p.bound_units is not None]
     bound = max(bounds) if bounds else None
     plans = [p for p in phases if p.values is not None]
@@ -404,6 +423,16 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
         add_solution_hint(model, best.values)
         report["hinted"] = True
     return best, bound, report
+
+
+def _more_nonzeros(model: cp_model.CpModel, limit: int) -> bool:
+    """Whether the model's rows hold more than ``limit`` nonzero coefficients (counted until it is known)."""
+    count = 0
+    for ct in model.Proto().constraints:
+        count += len(ct.linear.vars)
+        if count > limit:
+            return True
+    return False
 
 
 def add_objective_floor(model: cp_model.CpModel, bound_units: float) -> None:

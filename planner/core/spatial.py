@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 
 import pandas as pd
 from ortools.sat.python import cp_model
@@ -34,6 +35,13 @@ from planner.results.columns import (
 from planner.results.estimated import estimated_throughput
 from planner.results.result import Result, Status
 
+#: time kept back from the search per model variable for what follows it inside the limit (reading the
+#: plan out, the write-back, the greedy's pricing, writing the plan file) and CP-SAT's own late stop:
+#: on the 20,000-job week of distinct shapes (208,287 variables) that took 1.8–2.1 s at load 3–5, and
+#: CP-SAT stopped up to 0.5 s late (benchmarks/phases.py); 2.5e-5 keeps 5.2 s, which also leaves the
+#: process's exit inside the limit
+WRITE_BACK_S_PER_VARIABLE = 2.5e-5
+
 
 def solve_spatial(scenario: Scenario | Problem, *, time_limit_s: float | None = None, workers: int | None = None,
                   seed: int | None = None, relative_gap_limit: float | None = None,
@@ -50,7 +58,9 @@ def solve_spatial(scenario: Scenario | Problem, *, time_limit_s: float | None = 
         add_hints(built, as_time_plan(greedy))
     build_s = time.perf_counter() - settings.started
 
-    status, outcome, values = solve_model(built.model, built.scale, settings, integer=built.integer_variables(),
+    n_vars = len(built.model.Proto().variables)
+    search = replace(settings, time_limit_s=settings.time_limit_s - WRITE_BACK_S_PER_VARIABLE * n_vars)
+    status, outcome, values = solve_model(built.model, built.scale, search, integer=built.integer_variables(),
                                           start=start, on_progress=on_progress)
     solver_info = {
         **outcome,
