@@ -6,6 +6,7 @@ import pytest
 from conftest import EXAMPLE
 
 from planner.check.verify import verify_plan
+from planner.core import twophase
 from planner.core.runner import resolve_settings
 from planner.core.spatial import build_spatial_model, solve_spatial
 from planner.core.timemodel import cheapest_runs, energetic_bound, relaxed_bound, solve_time
@@ -54,3 +55,25 @@ def test_energetic_bound_lies_between_the_capacity_free_bound_and_the_optimum():
     assert result.status.value == "optimal"
     assert free <= energetic + 1e-6
     assert energetic <= result.solver["objective"] * (1 + 1e-9)
+
+
+def test_relax_and_round_falls_back_on_the_relaxation_when_the_second_lp_runs_out(monkeypatch):
+    """When the LP of the rest (replicas fixed) finds no point in time, the relaxation's own point is
+    rounded and filled: still a plan that meets every row, no cheaper than the optimum, with the LP bound."""
+    problem = build_problem(load_scenario(EXAMPLE))
+    built = build_spatial_model(problem)
+    view = LinearView(built.model)
+    integer = built.integer_variables()
+    solve, calls = twophase._solve, []
+
+    def second_runs_out(mip, *args, **kwargs):
+        calls.append(mip)
+        res, point = solve(mip, *args, **kwargs)
+        return (res, None) if len(calls) == 2 else (res, point)
+
+    monkeypatch.setattr(twophase, "_solve", second_runs_out)
+    rr = relax_and_round(view, integer, 10)
+    optimum = built.scale.units(solve_spatial(problem, time_limit_s=20, start="off").solver["objective"])
+    assert len(calls) == 2 and "the relaxation's point" in rr.status
+    assert rr.values is not None and view.objective(rr.values) == rr.objective_units
+    assert rr.objective_units >= optimum - 1 and rr.bound_units <= optimum + 1
