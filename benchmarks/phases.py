@@ -98,8 +98,9 @@ def main() -> None:
     _say(f"imports done, RSS {_rss_gb():.2f} GB")
     scenario = planner.load_scenario(args.scenario)
     _say(f"scenario loaded, RSS {_rss_gb():.2f} GB")
-    result = planner.solve(scenario, time_limit_s=args.time_limit, workers=args.workers, seed=args.seed,
-                           relative_gap_limit=args.gap)
+    settings = runner.resolve_settings(scenario, time_limit_s=args.time_limit, workers=args.workers, seed=args.seed,
+                                       relative_gap_limit=args.gap, started=T0)  # the limit covers the process
+    result = planner.solve(scenario, settings=settings)
     _say(f"solve returned, RSS {_rss_gb():.2f} GB")
     plan = args.plan or "/tmp/phases.plan.json"
     result.to_json(plan)
