@@ -36,11 +36,11 @@ from planner.results.estimated import estimated_throughput
 from planner.results.result import Result, Status
 
 #: time kept back from the search per model variable for what follows it inside the limit (reading the
-#: plan out, the write-back, the greedy's pricing, writing the plan file) and CP-SAT's own late stop:
-#: on the 20,000-job week of distinct shapes (208,287 variables) that took 1.8–2.1 s at load 3–5, and
-#: CP-SAT stopped up to 0.5 s late (benchmarks/phases.py); 2.5e-5 keeps 5.2 s, which also leaves the
-#: process's exit inside the limit
-WRITE_BACK_S_PER_VARIABLE = 2.5e-5
+#: plan out, the write-back, the greedy's pricing, writing the plan file, the process's exit) and
+#: CP-SAT's own late stop: on the 20,000-job week of distinct shapes (208,287 variables, searching to
+#: the limit) the search ended 0.24-0.5 s late and the process exited 3.2 s after it at load 3
+#: (benchmarks/phases.py); 3e-5 keeps 6.2 s there
+WRITE_BACK_S_PER_VARIABLE = 3e-5
 
 
 def solve_spatial(scenario: Scenario | Problem, *, time_limit_s: float | None = None, workers: int | None = None,
