@@ -38,9 +38,9 @@ from planner.results.result import Result, Status
 #: time kept back from the search per model variable for what follows it inside the limit (reading the
 #: plan out, the write-back, the greedy's pricing, writing the plan file, the process's exit) and
 #: CP-SAT's own late stop: on the 20,000-job week of distinct shapes (208,287 variables, searching to
-#: the limit) the search ended 0.24-0.5 s late and the process exited 3.2 s after it at load 3
-#: (benchmarks/phases.py); 3e-5 keeps 6.2 s there
-WRITE_BACK_S_PER_VARIABLE = 3e-5
+#: the limit) the search ended 0.2-0.5 s late and the process exited 3.2 s after it at load 3, 4.3 s
+#: at load 6 (benchmarks/phases.py); 4e-5 keeps 8.3 s there, so the process ends by 118 s of 120
+WRITE_BACK_S_PER_VARIABLE = 4e-5
 
 
 def solve_spatial(scenario: Scenario | Problem, *, time_limit_s: float | None = None, workers: int | None = None,
