@@ -52,11 +52,6 @@ MILP_GAP = 0.002
 #: 0.8 GB and both cores from the search
 MILP_MIN_LP_MULTIPLE = 2.0
 
-#: CP-SAT stops its search (keeping the best plan) when the process holds more than this: issue 11 asks
-#: for 20,000 jobs in under 4 GB, and without the start the 20,000-job week of distinct shapes grew to
-#: 5.0 GB over a 120 s search (3.2 GB under load, where the search did less)
-CP_SAT_MAX_MEMORY_MB = 3500
-
 _STATUS = {
     cp_model.OPTIMAL: Status.optimal,
     cp_model.FEASIBLE: Status.feasible,
@@ -171,7 +166,6 @@ def new_solver(time_limit_s: float, workers: int, seed: int, relative_gap_limit:
     params.random_seed = int(seed)
     params.relative_gap_limit = float(relative_gap_limit)
     params.extra_subsolvers.append("max_lp")
-    params.max_memory_in_mb = CP_SAT_MAX_MEMORY_MB
     return solver
 
 
