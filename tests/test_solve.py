@@ -7,9 +7,13 @@ price for the domestic npu, 30 ms from metro. Cost = chips × 1 kW × hours × P
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from conftest import solve_checked, tiny
+
+from planner.core.runner import _StopOnMemory, resident_gb
 
 
 def test_training_goes_to_the_cheapest_feasible_site():
@@ -127,3 +131,18 @@ def test_data_residency_confines_a_job_to_its_province_in_the_spatial_model_too(
     r = solve_checked(tiny(training_jobs=jobs))
     assert set(r.placements.site) == {"east"}
     assert r.objective["total_cny"] == pytest.approx(80.0)
+
+
+def test_a_search_stops_once_the_process_passes_its_memory_mark():
+    """The memory guard reads the process's resident memory while a search runs and stops it (as a
+    time limit would) once it passes the mark; below the mark it never stops anything."""
+    if resident_gb() is None:
+        pytest.skip("no /proc: memory cannot be read here")
+    stopped = threading.Event()
+    with _StopOnMemory(stopped.set, limit_gb=0.0) as guard:  # any process holds more than 0 GB
+        assert stopped.wait(timeout=5)
+    assert guard.stopped
+    calm = threading.Event()
+    with _StopOnMemory(calm.set, limit_gb=1e6) as guard:
+        assert not calm.wait(timeout=0.3)
+    assert not guard.stopped
