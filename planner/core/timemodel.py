@@ -45,8 +45,9 @@ from planner.core.model import (
     site_cap_w,
     start_cost,
 )
+from planner.core.packing import chip_prices, hot_pools, packing_bound, repack
 from planner.core.runner import Settings, resolve_settings, solve_model, state_plan_objective
-from planner.core.serving_lp import ServingLP, serving_block_nochip, serving_lp_bound
+from planner.core.serving_lp import ServingLP, serving_block_nochip, serving_lp_bound, serving_lp_guide
 from planner.core.spatial import solve_spatial
 from planner.core.twophase import native_output_silenced
 from planner.inputs.scenario import Scenario
@@ -91,6 +92,12 @@ SERVING_LP_MAX_S = 10.0
 SEARCH_MAX_REPLICA_VARIABLES_PER_S = 1_000
 #: model variables per replica variable on those weeks (flows and job starts come with the replicas)
 MODEL_VARIABLES_PER_REPLICA_VARIABLE = 2
+#: share of the time limit (at most PACKING_MAX_S) for the packing bound's LPs: 1.3-1.5 s per
+#: oversubscribed pool of 150-165 jobs on the tight 168 h national week (two pools)
+PACKING_SHARE = 0.15
+PACKING_MAX_S = 20.0
+#: share of the time left that trying more greedy orders may take, before repacking
+PORTFOLIO_SHARE = 0.3
 
 
 # ---------------------------------------------------------------------------- greedy
@@ -362,19 +369,21 @@ def full_bounds(problem: Problem, td: TimeData, serving: ServingLP, settings: Se
     runs = cheapest_runs(problem, td)
     capacity_free = relaxed_bound(problem, td, runs)
     energetic = energetic_bound(problem, td, runs, time_limit_s=max(1.0, 0.05 * settings.time_limit_s))
-    # both hold the capacity-free serving bound once; the serving LP with chips replaces it
+    packing, packing_info = packing_bound(problem, td, runs, capacity_free,
+                                         time_limit_s=min(PACKING_MAX_S, PACKING_SHARE * settings.time_limit_s))
+    # each holds the capacity-free serving bound once; the serving LP with chips replaces it
     serving_gain = max(0.0, serving.bound_cny - serving_bound(problem, td))
-    relaxed = max(capacity_free, energetic if energetic is not None else capacity_free) + serving_gain
+    relaxed = max(b for b in (capacity_free, energetic, packing) if b is not None) + serving_gain
     return {"relaxed_bound": relaxed, "capacity_free_bound": capacity_free, "energetic_bound": energetic,
-            "serving_lp_gain": serving_gain}
+            "packing_bound": packing, **packing_info, "serving_lp_gain": serving_gain}
 
 
 def bound_source(bounds: dict) -> str:
-    energetic, capacity_free = bounds["energetic_bound"], bounds["capacity_free_bound"]
-    return (("energetic bound (chips and power in aggregate over window intervals)"
-             if energetic is not None and energetic >= capacity_free
-             else "capacity-free bound (chips and power caps dropped)")
-            + (", serving bounded by its LP with chips and power" if bounds["serving_lp_gain"] > 0 else ""))
+    named = [(bounds["capacity_free_bound"], "capacity-free bound (chips and power caps dropped)"),
+             (bounds["energetic_bound"], "energetic bound (chips and power in aggregate over window intervals)"),
+             (bounds["packing_bound"], "packing bound (each oversubscribed pool's jobs by their time-indexed LP)")]
+    best = max((b, i) for i, (b, _name) in enumerate(named) if b is not None)[1]
+    return named[best][1] + (", serving bounded by its LP with chips and power" if bounds["serving_lp_gain"] > 0 else "")
 
 
 def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: ServingLP, greedy: TimePlan,
@@ -384,13 +393,16 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
     in the limit, with the full model's relaxed bound."""
     t0 = settings.started
     reserve_s = WRITE_BACK_S_PER_VARIABLE * MODEL_VARIABLES_PER_REPLICA_VARIABLE * n_replicas
-    best, best_cost, tried = greedy, plan_cost_cny(problem, td, greedy), 1
+    bounds = full_bounds(problem, td, serving, settings)
+    best, best_cost, tried, best_order = greedy, plan_cost_cny(problem, td, greedy), 1, "size"
     last_s = time.perf_counter() - t0
+    share = PORTFOLIO_SHARE if bounds.get("packing_pools") else 1.0  # leave time to repack
+    portfolio_ends = time.perf_counter() + share * settings.remaining_s()
     for guide in ([serving.guide] if serving.guide else []) + [None]:
         for order in JOB_ORDERS:
             if order == "size":
                 continue  # the first greedy tried both guides in this order
-            if settings.remaining_s() < reserve_s + last_s:
+            if settings.remaining_s() < reserve_s + last_s or time.perf_counter() + last_s > portfolio_ends:
                 break
             t = time.perf_counter()
             plan = greedy_schedule(problem, td, guide, order)
@@ -398,14 +410,31 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
             tried += 1
             cost = plan_cost_cny(problem, td, plan)
             if cost < best_cost:
-                best, best_cost = plan, cost
+                best, best_cost, best_order = plan, cost, order
                 source = f"greedy{' guided by the serving LP' if guide else ''}, jobs by {order.replace('_', ' ')}"
+    source = f"{source} (best of {tried} greedy schedules)"
+    hot = hot_pools(problem, td)
+    if hot and settings.remaining_s() > reserve_s + 1.0:
+        # serving steered off the oversubscribed pools, then their jobs repacked around it
+        candidates = [(best, source)]
+        steered = serving_lp_guide(problem, td, chip_prices(problem, td, hot),
+                                   time_limit_s=min(SERVING_LP_MAX_S, SERVING_LP_SHARE * settings.time_limit_s))
+        if steered:
+            candidates.append((greedy_schedule(problem, td, steered, best_order),
+                               f"greedy with serving steered off {len(hot)} oversubscribed pool(s), jobs by "
+                               f"{best_order.replace('_', ' ')}"))
+        share = (settings.remaining_s() - reserve_s) / len(candidates)
+        for plan, name in candidates:
+            repacked = repack(problem, td, plan, time_limit_s=share)
+            cost = plan_cost_cny(problem, td, repacked)
+            if cost < best_cost:
+                best, best_cost = repacked, cost
+                source = f"{name}, its {len(hot)} oversubscribed pool(s) repacked by a MIP"
     greedy_s = time.perf_counter() - t0
-    bounds = full_bounds(problem, td, serving, settings)
     info = {
         "model": "time", "status": Status.feasible.value, "cp_sat_status": None, "objective": None,
         "best_bound": bounds["relaxed_bound"], "gap": None, "solutions": 0,
-        "plan_source": f"{source} (best of {tried} greedy schedules)",
+        "plan_source": source,
         "search": (f"skipped: {n_replicas:,} replica variables for a {settings.time_limit_s:g} s limit, above "
                    f"{SEARCH_MAX_REPLICA_VARIABLES_PER_S:,} per second, where CP-SAT finds no better plan"),
         "wall_s": round(time.perf_counter() - t0, 3), "build_s": 0.0, "greedy_s": round(greedy_s, 3),
