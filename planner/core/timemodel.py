@@ -352,6 +352,8 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         info["bound_scope"] = "full"
         if outcome["best_bound"] is not None:
             info["best_bound"] = max(outcome["best_bound"], relaxed)
+            if relaxed >= outcome["best_bound"]:
+                info["bound_source"] = bound_source(bounds)
     if status.has_plan:
         plan = extract_plan(m, solver)
     else:
