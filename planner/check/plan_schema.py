@@ -67,6 +67,7 @@ class PlacementRow(BaseModel):
     hours: Num
     energy_mwh: Num
     power_cost_cny: Num
+    run_share: Num | None = None  # absent in plans written before it was added
 
 
 class RoutingRow(BaseModel):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 
-from planner.check.common import check_context, check_unplaced
+from planner.check.common import check_context, check_run_share, check_unplaced
 from planner.check.figures import REL_TOL, compare_figures
 from planner.check.tables import compare_tables, time_summaries
 from planner.problem.build import Pool, Problem
@@ -315,7 +316,11 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
     # -- the report's tables: placements, routing and timeline summaries, sites and inventory --------------
     placements, routing, gantt = time_summaries(problem, td, schedule, replicas, serving)
     out += compare_tables("placements", plan.get("placements", []), placements,
-                          ["workload", "site", "accelerator"], PLACEMENT_COLUMNS[1:2] + PLACEMENT_COLUMNS[4:])
+                          ["workload", "site", "accelerator"], PLACEMENT_COLUMNS[1:2] + PLACEMENT_COLUMNS[4:-1])
+    for row in plan.get("placements") or []:  # run_share as for a spatial plan (older plans may leave it out)
+        job = problem.jobs.get(row["workload"]) if row["kind"] != "inference" else None
+        if job is not None and row["accelerator"] in job.hours:
+            out += check_run_share(SimpleNamespace(**row), job.run_share(row["accelerator"]))
     out += compare_tables("routing", plan.get("routing", []), routing, ["service", "city", "site", "accelerator"],
                           ROUTING_COLUMNS[4:])
     out += compare_tables("timeline", plan.get("timeline") or [], gantt,

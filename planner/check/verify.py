@@ -27,7 +27,13 @@ from typing import Any
 
 import pandas as pd
 
-from planner.check.common import check_context, check_signs, check_solver_block, check_unplaced
+from planner.check.common import (
+    check_context,
+    check_run_share,
+    check_signs,
+    check_solver_block,
+    check_unplaced,
+)
 from planner.check.evaluate import evaluate
 from planner.check.figures import REL_TOL, compare_figures
 from planner.check.plan_schema import check_shape
@@ -143,6 +149,8 @@ def _verify_spatial(problem: Problem, plan: dict[str, Any]) -> list[str]:
             if int(row.chips) != job.chips:
                 out.append(f"job {row.workload} has {row.chips} chips; its gang is {job.chips}")
             hours = job.hours.get(row.accelerator)
+            if hours is not None:
+                out += check_run_share(row, job.run_share(row.accelerator))
             if int(row.replicas) != 0:
                 out.append(f"job {row.workload} states {row.replicas} replicas; jobs have none")
         elif row.kind == "inference":

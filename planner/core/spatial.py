@@ -94,12 +94,12 @@ def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) 
         hours = job.hours[accel]
         kwh = problem.energy_kwh(site, accel, job.chips, hours)
         rows.append((jid, job.kind, site, accel, job.chips, 0, hours, kwh / 1000,
-                     kwh * problem.price_cny_per_kwh(site, accel)))
+                     kwh * problem.price_cny_per_kwh(site, accel), job.run_share(accel)))
     for (sid, site, accel), n in sorted(plan.replicas.items()):
         chips = n * problem.services[sid].chips_per_replica[accel]
         kwh = problem.energy_kwh(site, accel, chips, problem.horizon_h)
         rows.append((sid, "inference", site, accel, chips, n, problem.horizon_h, kwh / 1000,
-                     kwh * problem.price_cny_per_kwh(site, accel)))
+                     kwh * problem.price_cny_per_kwh(site, accel), 1.0))
     placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
     routing = pd.DataFrame(_route_to_accelerators(problem, plan), columns=ROUTING_COLUMNS)
     unplaced = pd.DataFrame(explain_unplaced(problem, plan, placements, routing), columns=UNPLACED_COLUMNS)

@@ -8,6 +8,17 @@ here once, so the model, the greedy plan and ``verify`` price work identically:
     energy_kwh   = chips × chip_power_kw × hours × PUE
     power_cost   = energy_kwh × price_cny_per_kwh × (1 − subsidy if the chip is domestic)
     latency_cost = tokens served over the horizon (M) × RTT_ms × latency weight
+
+**A job longer than the horizon** is billed for the hours it runs inside it, on every pipeline
+(spatial, time of use, capacity, compare, verify), because this builder is where it is decided::
+
+    hours[a]   = min(run_h[a], horizon_h)          per allowed accelerator a
+    run_share  = hours[a] / run_h[a]               the part of its run a plan covers
+    penalty    = priority × rate × chips × min_a hours[a]     (its unplaced penalty, scaled the same way)
+
+Totals are then truly per horizon. Every accelerator costs its power × horizon_h for such a job,
+so a slow, low-power chip can look cheaper for a job that will not finish inside the horizon
+anyway; the warning (``planner.problem.sanity``) says so.
 """
 
 from __future__ import annotations
@@ -52,15 +63,23 @@ class AccelData:
 class JobData:
     id: str
     chips: int
-    hours: dict[str, float]  # per allowed accelerator
+    hours: dict[str, float]  # per allowed accelerator: the hours it runs inside the horizon (billed)
     pools: tuple[Pool, ...]  # (site, accel) pools it may use, in a fixed order
     penalty_cny: float  # charged if left unplaced
 
     kind: str = "training"  # or "batch" (batch inference)
+    #: per allowed accelerator, its whole run (longer than ``hours`` only for a job longer than the horizon)
+    run_h: dict[str, float] = field(default_factory=dict)
+
+    def run_share(self, accel: str) -> float:
+        """The share of the job's run on ``accel`` that falls inside the horizon (1 if it finishes)."""
+        run = self.run_h.get(accel, self.hours[accel])
+        return self.hours[accel] / run if run > 0 else 1.0
 
     def class_key(self) -> tuple[Any, ...]:
         """Jobs with equal keys are interchangeable: the model counts them, not each one."""
-        return (self.kind, self.chips, tuple(sorted(self.hours.items())), self.pools, round(self.penalty_cny, 6))
+        return (self.kind, self.chips, tuple(sorted(self.hours.items())), tuple(sorted(self.run_h.items())),
+                self.pools, round(self.penalty_cny, 6))
 
 
 @dataclass(frozen=True)
@@ -214,7 +233,8 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
         chips, gang = _located(choose_gang, job, catalog, models, allowed, file=file, field=f"{where}.model")
         figures += [gang] if gang else []
         resolved = _located(training_hours, job, catalog, models, allowed, chips, file=file, field=f"{where}.model")
-        hours = resolved.values
+        run_h = dict(resolved.values)
+        hours = in_horizon(run_h, float(scenario.horizon_h))
         figures += resolved.figures
         for accel, why in resolved.dropped.items():
             warnings.append(f"{job.kind} job '{job.id}' cannot use {accel}: {why}")
@@ -234,7 +254,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
         if reason:
             warnings.append(f"{job.kind} job '{job.id}' can never be placed: {reason}")
         for copy_id in copies:
-            jobs[copy_id] = JobData(copy_id, chips, hours, fitting, penalty, job.kind)
+            jobs[copy_id] = JobData(copy_id, chips, hours, fitting, penalty, job.kind, run_h)
             if reason:
                 pre_unplaced[copy_id] = reason
 
@@ -298,6 +318,11 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
         catalog_version=str(getattr(catalog, "version", "")), topology_version=str(getattr(topology, "version", "")),
         catalog_changes=tuple(getattr(catalog, "applied", ())),
         warnings=tuple(warnings), pre_unplaced=pre_unplaced, pre_unserved=pre_unserved, figures=tuple(figures))
+
+
+def in_horizon(run_h: dict[str, float], horizon_h: float) -> dict[str, float]:
+    """The hours of each run that fall inside the horizon: the one rule for billing a job longer than it."""
+    return {a: min(h, horizon_h) for a, h in run_h.items()}
 
 
 def _models_for(scenario: Scenario, file: str) -> dict[str, Any]:
