@@ -1,0 +1,108 @@
+"""A job longer than the horizon is billed and warned about the same way by every pipeline.
+
+The scenario: tests/data/core, a 168 h horizon, West only with 8 npu (1 kW per chip, PUE 1.2,
+0.5 CNY/kWh halved for domestic chips = 0.25 CNY/kWh), and one 8-chip job that runs 300 h.
+
+    billed hours   = min(300, 168)              = 168 h   (run_share 168 / 300 = 0.56)
+    power cost     = 168 h × 8 × 1 kW × 1.2 × 0.25 = 403.2 CNY per 168 h   (the whole run: 720)
+    unplaced       = 17 CNY/chip-h × 8 × 168 h    = 22,848 CNY             (the whole run: 40,800)
+    per year       = 403.2 × 8,760 / 168          = 21,024 CNY             (plan-capacity)
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from planner.check.capacity import verify_capacity
+from planner.check.document import verify_document
+from planner.check.verify import verify_plan
+from planner.core.solve import solve
+from planner.core.timemodel import solve_time
+from planner.problem.build import build_problem
+from planner.problem.sanity import long_job_warning
+from planner.studies.capacity import plan_capacity
+from tests.conftest import solve_checked, tiny
+
+JOB = {"id": "marathon", "chips": 8, "duration_h": 300, "allowed_accelerators": ["npu"]}
+WARNING = long_job_warning("marathon", {"npu": 300.0}, 168.0)
+CANDIDATE = {"system": "npu-box", "price_cny": 120_000, "max_units_per_site": 1}
+
+
+def long_job(**changes):
+    return tiny(**{"horizon_h": 168, "training_jobs": [JOB], "sites": {"west": {"inventory": {"npu": 8}}}, **changes})
+
+
+def test_the_warning_names_the_billed_hours_the_share_and_the_drawback():
+    assert WARNING == (
+        "job 'marathon' runs 300 h on its fastest allowed accelerator, longer than the 168 h horizon: every plan "
+        "bills the 168 h it runs inside the horizon (56 % of its run; placement column run_share) and scales its "
+        "unplaced penalty the same way; the rest of the run falls outside this plan, and since every accelerator "
+        "is billed the same 168 h, a slow low-power one can look cheapest for it: raise horizon_h to plan the "
+        "whole run")
+
+
+def test_the_problem_bills_the_hours_inside_the_horizon():
+    job = build_problem(long_job()).jobs["marathon"]
+    assert job.hours == {"npu": 168.0} and job.run_h == {"npu": 300.0}
+    assert job.run_share("npu") == pytest.approx(0.56)
+    assert job.penalty_cny == pytest.approx(22_848.0)
+
+
+def test_solve_bills_168_h_and_states_the_run_share():
+    scenario = long_job()
+    r = solve_checked(scenario)
+    row = r.placements.iloc[0]
+    assert (row.hours, row.run_share) == (168.0, pytest.approx(0.56))
+    assert row.power_cost_cny == pytest.approx(403.2)
+    assert r.objective["total_cny"] == pytest.approx(403.2)
+    assert WARNING in r.warnings
+
+
+def test_time_of_use_runs_it_through_the_whole_horizon_for_the_same_bill():
+    """Flat tariff, no idle draw: 168 one-hour steps × 8 chips × 1.2 kW × 0.25 CNY/kWh = 403.2 CNY."""
+    scenario = long_job(time={"mode": "time", "idle_chips": "off"})
+    r = solve_time(scenario)
+    assert r.status.value == "optimal"
+    assert verify_document(scenario, json.loads(json.dumps(r.to_dict()))) == []
+    assert list(zip(r.schedule.start_h, r.schedule.end_h)) == [(0.0, 168.0)]
+    row = r.placements.iloc[0]
+    assert (row.hours, row.run_share) == (168.0, pytest.approx(0.56))
+    assert r.objective["power_cost_cny"] == pytest.approx(403.2)
+    assert WARNING in r.warnings
+
+
+def test_time_of_use_says_why_a_long_job_released_late_is_unplaced():
+    """Released at 10 h it cannot run through the 168 h it is billed; the reason says so."""
+    scenario = long_job(time={"mode": "time", "idle_chips": "off"}, training_jobs=[{**JOB, "release_h": 10}])
+    r = solve_time(scenario)
+    assert r.unplaced.workload.tolist() == ["marathon"]
+    assert "runs longer than the horizon" in r.unplaced.reason.iloc[0]
+    assert r.objective["unplaced_penalty_cny"] == pytest.approx(22_848.0)
+
+
+def test_plan_capacity_bills_the_same_168_h_a_year_over():
+    scenario = long_job(capacity={"candidates": [CANDIDATE]})
+    r = plan_capacity(scenario, time_limit_s=10, workers=1)
+    assert r.purchases.empty
+    assert r.objective["power_cost_cny_per_year"] == pytest.approx(21_024.0)
+    assert WARNING in r.warnings
+    assert verify_capacity(scenario, r.to_dict()) == []
+
+
+def test_verify_catches_the_full_run_billed_and_a_run_share_left_out():
+    """The whole run (300 h: 720 CNY) in place of the 168 h inside the horizon is a wrong figure, and a plan
+    of a job that does not finish must say what share of it runs."""
+    scenario = long_job()
+    problem = build_problem(scenario)
+    plan = solve(scenario).to_dict()
+    row = plan["placements"][0]
+    full = dict(row, hours=300.0, energy_mwh=300 * 8 * 1.2 / 1000, power_cost_cny=720.0, run_share=1.0)
+    tampered = {**plan, "placements": [full]}
+    errors = verify_plan(problem, tampered)
+    assert any("states hours 300.0, the plan gives 168.0" in e for e in errors), errors
+    assert any("states power_cost_cny 720.0" in e for e in errors), errors
+    assert any("states run_share 1.0, the plan gives 0.56" in e for e in errors), errors
+    missing = {**plan, "placements": [{k: v for k, v in row.items() if k != "run_share"}]}
+    assert any("does not state run_share" in e for e in verify_plan(problem, missing))
