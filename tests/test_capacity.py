@@ -158,4 +158,4 @@ def test_a_job_longer_than_the_planning_window_is_billed_for_the_window():
     r = checked(scenario)
     assert r.purchases.empty
     assert r.objective["power_cost_cny_per_year"] == pytest.approx(21_024.0)
-    assert any("longer than the 8760 h planning window" in w for w in r.warnings)
+    assert any("longer than the 8,760 h horizon: every plan bills the 8,760 h" in w for w in r.warnings)
