@@ -46,12 +46,20 @@ def test_a_power_cap_split_costs_104_cny():
 
 
 def test_the_built_in_example_matches_the_planners_proven_optimum():
-    """The README's example: the planner proves its optimum (201,902.720 CNY on the current topology
-    data; 201,845.203 before the latency figures were re-read), and HiGHS finds the same figure."""
+    """The README's example: the planner proves its optimum, and HiGHS finds the same figure.
+
+    198,857.600 CNY since a job is billed the hours it runs inside the 168 h horizon; it was 201,902.720.
+    pretrain-moe-stage2 (1,024 chips) runs 120 h on the 910C, 500 h on the H20. Billed 168 h on the H20
+    at Zhongwei (0.934375 kW at the meter × 0.5 CNY/kWh) it costs 1,024 × 0.934375 × 168 × 0.5 = 80,371.20
+    CNY against 83,715.84 on the 910C at Helinger (1,024 × 1.746875 × 120 × 0.39), −3,344.64; rl-reasoning
+    (512 H20, 72 h) leaves Zhongwei's 1,024 H20 to it for Helinger's: 512 × 0.975 × 72 × 0.4875 =
+    17,521.92 against 17,222.40 (512 × 0.934375 × 72 × 0.5), +299.52. 201,902.72 − 3,344.64 + 299.52 =
+    198,857.60."""
     scenario = load_scenario(EXAMPLE)
     planner = solve(scenario)
     assert planner.status.value == "optimal"
     assert plain(scenario)["objective"] == pytest.approx(planner.objective["total_cny"], rel=1e-9)
+    assert planner.objective["total_cny"] == pytest.approx(198_857.60, abs=0.01)
 
 
 @settings(max_examples=25, deadline=None)
