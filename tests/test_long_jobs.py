@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planner.check.capacity import verify_capacity
 from planner.check.document import verify_document
@@ -22,6 +24,7 @@ from planner.core.solve import solve
 from planner.core.timemodel import solve_time
 from planner.problem.build import build_problem
 from planner.problem.sanity import long_job_warning
+from planner.problem.timedata import one_block
 from planner.studies.capacity import plan_capacity
 from tests.conftest import solve_checked, tiny
 
@@ -106,3 +109,21 @@ def test_verify_catches_the_full_run_billed_and_a_run_share_left_out():
     assert any("states run_share 1.0, the plan gives 0.56" in e for e in errors), errors
     missing = {**plan, "placements": [{k: v for k, v in row.items() if k != "run_share"}]}
     assert any("does not state run_share" in e for e in verify_plan(problem, missing))
+
+
+@settings(max_examples=30, deadline=None)
+@given(run_h=st.integers(1, 600), horizon_h=st.sampled_from([24, 48, 168]))
+def test_every_job_is_billed_the_hours_inside_the_horizon(run_h, horizon_h):
+    """billed = min(run, horizon); run_share × run = billed; the penalty is 17 CNY × 8 chips × billed; the one-block
+    time data never has a job busy for more than its block; a warning exactly when the run is longer."""
+    scenario = tiny(horizon_h=horizon_h, training_jobs=[{**JOB, "duration_h": run_h}],
+                    sites={"west": {"inventory": {"npu": 8}}})
+    problem = build_problem(scenario)
+    job = problem.jobs["marathon"]
+    assert job.hours["npu"] == min(run_h, horizon_h)
+    assert job.run_share("npu") * run_h == pytest.approx(job.hours["npu"])
+    assert job.penalty_cny == pytest.approx(17 * 8 * min(run_h, horizon_h))
+    assert one_block(problem).jobs["marathon"].windows[("west", "npu")].busy_last <= 1.0
+    long = [w for w in problem.warnings if "longer than the" in w]
+    assert long == ([long_job_warning("marathon", {"npu": float(run_h)}, float(horizon_h))] if run_h > horizon_h
+                    else [])
