@@ -44,6 +44,10 @@ DURATION_SIGMA = 0.9
 SLACK_DAYS = [0, 1, 1, 2, 3]
 #: the longest run (on the fastest allowed chip) a time-of-use job may have, so it fits in its week
 TOU_LONGEST_RUN_H = 96.0
+#: what one resume from a checkpoint costs a checkpointable job, per chip of its gang (CNY): the
+#: energy of the work redone and the restart, about 0.75 h of the gang at ~1 kW per chip at the
+#: meter (chip and PUE) and the 0.72 CNY/kWh eastern flat price of the built-in tariffs (drawn, not sourced)
+CHECKPOINT_CNY_PER_CHIP = 0.7
 
 
 def national_week(jobs: int = 2000, services: int = 200, cities: int = 12, sites: int = 10, accelerators: int = 12,
@@ -115,11 +119,19 @@ def distinct_week(jobs: int = 2000, services: int = 200, cities: int = 12, sites
 
 
 def time_of_use_week(jobs: int = 2000, services: int = 200, cities: int = 12, sites: int = 10,
-                     accelerators: int = 12, seed: int = 0, distinct: bool = False) -> dict[str, Any]:
+                     accelerators: int = 12, seed: int = 0, distinct: bool = False,
+                     checkpointable_share: float = 0.0, deadline_rank: int = 0) -> dict[str, Any]:
     """A 168 h week scheduled hour by hour: releases and deadlines on day boundaries, hourly tariffs.
 
     Jobs whose shortest run exceeds ``TOU_LONGEST_RUN_H`` are shortened to it (keeping the
     ratio between accelerators), so every job fits its week with room to move.
+
+    ``deadline_rank`` 0 sets each deadline from the run on the fastest allowed accelerator, so
+    most long jobs fit their window on that accelerator alone and queue for its few pools;
+    1 sets it from the second fastest (a deadline the job's usual hardware can meet), which
+    spreads the work as an operator's submission rules would. ``checkpointable_share`` of the
+    jobs may be paused and resumed at checkpoints (``preemptible``), each resume costing
+    ``CHECKPOINT_CNY_PER_CHIP`` per chip.
     """
     horizon_h = 7 * HOURS_PER_DAY
     make = distinct_week if distinct else national_week
@@ -131,12 +143,18 @@ def time_of_use_week(jobs: int = 2000, services: int = 200, cities: int = 12, si
         if shortest > TOU_LONGEST_RUN_H:
             job["duration_h_by_accelerator"] = d = {a: round(h * TOU_LONGEST_RUN_H / shortest, 1) for a, h in d.items()}
             shortest = min(d.values())
-        days = [r for r in range(7) if r * HOURS_PER_DAY + shortest <= horizon_h]
+        runs = sorted(d.values())
+        ref = runs[min(deadline_rank, len(runs) - 1)]
+        ref = ref if ref <= horizon_h else shortest
+        days = [r for r in range(7) if r * HOURS_PER_DAY + ref <= horizon_h]
         release = HOURS_PER_DAY * rng.choice(days)
-        finish_day = math.ceil((release + shortest) / HOURS_PER_DAY - 1e-9)
+        finish_day = math.ceil((release + ref) / HOURS_PER_DAY - 1e-9)
         deadline = min(horizon_h, HOURS_PER_DAY * (finish_day + rng.choice(SLACK_DAYS)))
         job["release_h"] = float(release)
         job["deadline_h"] = float(deadline)
+        if checkpointable_share and rng.random() < checkpointable_share:
+            job["preemptible"] = True
+            job["checkpoint_cny"] = round(CHECKPOINT_CNY_PER_CHIP * job["chips"], 1)
     data["name"] = data["name"].replace("week", "tou-week", 1)
     data["horizon_h"] = float(horizon_h)
     data["time"] = {"mode": "time", "step_h": 1, "demand_profile": "builtin"}
