@@ -209,7 +209,7 @@ def test_a_job_longer_than_the_horizon_is_warned_the_same_way_by_every_command(t
     assert expected.startswith("job 'marathon' runs 1,200 h on its fastest allowed accelerator, longer than the "
                                "168 h horizon: every plan bills the 168 h it runs inside the horizon (14 % of its run")
     for cmd in (("validate", path), ("solve", path, "--time-limit", "5"),
-                ("solve", path, "--model", "time", "--time-limit", "10")):
+                ("solve", path, "--model", "time", "--time-limit", "3")):
         r = run(*cmd, columns=300)
         assert expected in " ".join(r.output.split()), r.output  # wrapped to the terminal
 
