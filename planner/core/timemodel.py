@@ -13,7 +13,8 @@ pools that placement and the greedy schedule chose. The restricted model's CP-SA
 no bound on the full model, so it is reported apart (``restricted_bound``); ``best_bound``
 is then ``relaxed_bound`` — the stronger of ``energetic_bound`` (chips and power in aggregate
 over window intervals, an LP) and the capacity-free bound (every job at its cheapest run or
-unplaced, every token at its cheapest pool or unserved) — which holds for the full model.
+unplaced, every token at its cheapest pool or unserved), with serving's part raised to its LP
+with chips and power (``planner.core.serving_lp``) — which holds for the full model.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from planner.core.model import (
     start_cost,
 )
 from planner.core.runner import Settings, resolve_settings, solve_model, state_plan_objective
+from planner.core.serving_lp import serving_block_nochip, serving_lp_bound
 from planner.core.spatial import solve_spatial
 from planner.core.twophase import native_output_silenced
 from planner.inputs.scenario import Scenario
@@ -78,13 +80,22 @@ AUTO_DECOMPOSE_REPLICA_VARIABLES = 20_000
 WRITE_BACK_S_PER_VARIABLE = 3e-5
 #: share of the time limit the spatial placement may use when decomposing
 SPATIAL_SHARE = 0.25
+#: share of the time limit (at most SERVING_LP_MAX_S) for the serving LP bound: on the 168 h
+#: national week its 21 distinct hours take 5.3 s (measured with benchmarks/national.py)
+SERVING_LP_SHARE = 0.1
+SERVING_LP_MAX_S = 10.0
 
 
 # ---------------------------------------------------------------------------- greedy
 # ---------------------------------------------------------------------------- greedy
-def greedy_schedule(problem: Problem, td: TimeData) -> TimePlan:
+def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None) -> TimePlan:
     """Serve inference block by block at the cheapest pools in reach, then place jobs, biggest first,
-    at the cheapest (pool, start) that still has chips and power over its whole run."""
+    at the cheapest (pool, start) that still has chips and power over its whole run.
+
+    ``guide`` (``ServingLP.guide``: per block the serving LP's fractional replicas and flows) seeds
+    each guided block first: the LP's replicas rounded up where chips and power allow, its flows
+    routed onto them; what is left is served as without a guide. The LP shares each pool among all
+    services at once, where the greedy gives the cheapest pools to the biggest demands first."""
     plan = TimePlan()
     T = td.steps
     free = {p: [n] * T for p, n in problem.inventory.items()}
@@ -101,13 +112,43 @@ def greedy_schedule(problem: Problem, td: TimeData) -> TimePlan:
             free[pool][u] -= chips
             free_w[pool[0]][u] -= chips * watts[pool]
 
+    def add_replica(sid: str, pool: Pool, b: int, steps: range) -> bool:
+        cpr = problem.services[sid].chips_per_replica[pool[1]]
+        if not fits(pool, cpr, steps):
+            return False
+        take(pool, cpr, steps)
+        key = (sid, pool[0], pool[1], b)
+        plan.replicas[key] = plan.replicas.get(key, 0) + 1
+        return True
+
     for b, (s, e) in enumerate(td.blocks):
         steps = range(s, e)
         spare: dict[tuple[str, str, str], int] = defaultdict(int)
+        left_of = {(sid, city): scaling.demand_tokens(d[b]) for (sid, city), d in td.demand.items()}
+        if guide is not None and b in guide:
+            lp_replicas, lp_flows = guide[b]
+            for (sid, pool), x in sorted(lp_replicas.items(), key=lambda kv: (-kv[1], kv[0])):
+                per_replica = scaling.tokens_down(problem.services[sid].replica_tokens_per_s(pool[1]))
+                for _ in range(math.ceil(x - 1e-6)):
+                    if not add_replica(sid, pool, b, steps):
+                        break
+                    spare[(sid, pool[0], pool[1])] += per_replica
+            for (sid, city, site), flow in sorted(lp_flows.items(), key=lambda kv: (-kv[1], kv[0])):
+                want = min(left_of[(sid, city)], int(flow + 1e-6))
+                for pool in problem.services[sid].pools:
+                    key = (sid, site, pool[1])
+                    if pool[0] != site or want <= 0 or spare[key] <= 0:
+                        continue
+                    use = min(want, spare[key])
+                    spare[key] -= use
+                    fk = (sid, city, site, b)
+                    plan.flow[fk] = plan.flow.get(fk, 0) + use
+                    left_of[(sid, city)] -= use
+                    want -= use
         demands = [(sid, city, d[b]) for (sid, city), d in td.demand.items()]
         for sid, city, demand in sorted(demands, key=lambda x: (-x[2], x[0], x[1])):
             svc = problem.services[sid]
-            left = scaling.demand_tokens(demand)
+            left = left_of[(sid, city)]
             unserved_rate = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h
 
             def per_token(p: Pool) -> float:
@@ -119,10 +160,7 @@ def greedy_schedule(problem: Problem, td: TimeData) -> TimePlan:
                     break
                 key = (sid, pool[0], pool[1])
                 per_replica = scaling.tokens_down(svc.replica_tokens_per_s(pool[1]))
-                cpr = svc.chips_per_replica[pool[1]]
-                while spare[key] < left and per_replica > 0 and fits(pool, cpr, steps):
-                    take(pool, cpr, steps)
-                    plan.replicas[(sid, pool[0], pool[1], b)] = plan.replicas.get((sid, pool[0], pool[1], b), 0) + 1
+                while spare[key] < left and per_replica > 0 and add_replica(sid, pool, b, steps):
                     spare[key] += per_replica
                 use = min(left, spare[key])
                 if use > 0:
@@ -167,6 +205,35 @@ def greedy_schedule(problem: Problem, td: TimeData) -> TimePlan:
 
 
 
+def plan_cost_cny(problem: Problem, td: TimeData, plan: TimePlan) -> float:
+    """What a plan costs in the model's terms, less the idle draw every plan pays (CNY): to choose
+    between plans quickly; the reported figures come from the write-back."""
+    prices = StepPrices(td)
+    total = 0.0
+    for jid, job in problem.jobs.items():
+        if jid not in plan.segments:
+            total += job.penalty_cny
+            continue
+        pool, segs = plan.segments[jid]
+        tj = td.jobs[jid]
+        if tj.preemptible:
+            total += (sum(step_power_cny(problem, td, jid, pool, u) for s, e in segs for u in range(s, e))
+                      + tj.checkpoint_cny * (len(segs) - 1) + transfer_cny(td, jid, pool[0]))
+        else:
+            total += start_cost(problem, td, prices, jid, pool, segs[0][0])
+    total += sum(n * replica_block_cny(problem, td, sid, (site, accel), b)
+                 for (sid, site, accel, b), n in plan.replicas.items())
+    served: dict[tuple[str, str, int], int] = defaultdict(int)
+    for (sid, city, site, b), f in plan.flow.items():
+        total += f * problem.latency_cny_per_token_per_s(sid, city, site) / problem.horizon_h * td.block_hours(b)
+        served[(sid, city, b)] += f
+    for (sid, city), per in td.demand.items():
+        rate = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h
+        for b, d in enumerate(per):
+            total += max(0, scaling.demand_tokens(d) - served[(sid, city, b)]) * rate * td.block_hours(b)
+    return total
+
+
 # ---------------------------------------------------------------------------- solve
 
 def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeData | None = None,
@@ -195,7 +262,14 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     t0 = settings.started
     problem = problem if problem is not None else build_problem(scenario)
     td = td if td is not None else build_time_data(scenario, problem)
+    # serving's LP with chips: a bound, and a guide for the greedy's serving
+    serving = serving_lp_bound(problem, td, time_limit_s=min(SERVING_LP_MAX_S, SERVING_LP_SHARE * settings.time_limit_s))
     greedy = greedy_schedule(problem, td)
+    greedy_source = "greedy"
+    if serving.guide:
+        guided = greedy_schedule(problem, td, serving.guide)
+        if plan_cost_cny(problem, td, guided) < plan_cost_cny(problem, td, greedy):
+            greedy, greedy_source = guided, "greedy guided by the serving LP"
     greedy_s = time.perf_counter() - t0
     if decompose == "auto":
         decompose = "spatial" if replica_variables(problem, td) > AUTO_DECOMPOSE_REPLICA_VARIABLES else "off"
@@ -213,7 +287,9 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     runs = cheapest_runs(problem, td)
     capacity_free = relaxed_bound(problem, td, runs)
     energetic = energetic_bound(problem, td, runs, time_limit_s=max(1.0, 0.05 * settings.time_limit_s))
-    relaxed = max(capacity_free, energetic if energetic is not None else capacity_free)
+    # both hold the capacity-free serving bound once; the serving LP with chips replaces it
+    serving_gain = max(0.0, serving.bound_cny - serving_bound(problem, td))
+    relaxed = max(capacity_free, energetic if energetic is not None else capacity_free) + serving_gain
     # the write-back (pricing every hour, routing every block) runs after the search, inside the limit
     n_vars = len(m.model.Proto().variables)
     search = replace(settings, time_limit_s=settings.time_limit_s - WRITE_BACK_S_PER_VARIABLE * n_vars)
@@ -226,6 +302,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         "cost_units_per_cny": m.scale.units_per_cny, "start_grid": td.start_grid,
         "decomposition": decompose, **spatial_info, "relaxed_bound": relaxed,
         "capacity_free_bound": capacity_free, "energetic_bound": energetic,
+        "serving_lp_gain": serving_gain, **serving.info, "greedy_source": greedy_source,
         **m.stats(),
     }
     if decompose == "spatial":
@@ -233,9 +310,10 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         info["bound_scope"] = "full (relaxed); restricted_bound covers the restricted pools only"
         info["restricted_bound"], info["restricted_gap"] = outcome["best_bound"], outcome["gap"]
         info["best_bound"] = relaxed
-        info["bound_source"] = ("energetic bound (chips and power in aggregate over window intervals)"
-                                if energetic is not None and energetic >= capacity_free
-                                else "capacity-free bound (chips and power caps dropped)")
+        info["bound_source"] = (("energetic bound (chips and power in aggregate over window intervals)"
+                                 if energetic is not None and energetic >= capacity_free
+                                 else "capacity-free bound (chips and power caps dropped)")
+                                + (", serving bounded by its LP with chips and power" if serving_gain > 0 else ""))
         if status == Status.optimal:
             status = Status.feasible
             info["status"] = status.value
@@ -295,21 +373,7 @@ def cheapest_runs(problem: Problem, td: TimeData) -> dict[str, dict[Pool, float]
 def serving_bound(problem: Problem, td: TimeData) -> float:
     """Every token of demand served at its cheapest pool in reach (fractional replicas, no chip or
     power limit) or unserved, block by block (CNY)."""
-    total = 0.0
-    for (sid, city), per in td.demand.items():
-        svc = problem.services[sid]
-        unserved = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h
-        reach = [q for q in svc.pools if q[0] in svc.city_sites[city]
-                 and problem.inventory[q] // svc.chips_per_replica[q[1]] > 0
-                 and scaling.tokens_down(svc.replica_tokens_per_s(q[1])) > 0]
-        for b, d in enumerate(per):
-            hours = td.block_hours(b)
-            unit = unserved * hours
-            for q in reach:
-                unit = min(unit, replica_block_cny(problem, td, sid, q, b) / scaling.tokens_down(svc.replica_tokens_per_s(q[1]))
-                           + problem.latency_cny_per_token_per_s(sid, city, q[0]) / problem.horizon_h * hours)
-            total += unit * scaling.demand_tokens(d)
-    return total
+    return sum(serving_block_nochip(problem, td, b) for b in range(len(td.blocks)))
 
 
 def relaxed_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, float]] | None = None) -> float:

@@ -1,0 +1,168 @@
+"""A lower bound on serving's cost that sees the chips and the power: one LP per distinct hour.
+
+The capacity-free serving bound (``planner.core.timemodel.serving_bound``) prices every token at
+its cheapest pool in reach, however many chips that pool has. At a national evening peak the
+cheap pools are full, so that bound sits well below any plan. This module keeps the chips::
+
+  per block b (hours h_b), over fractional replicas r[v,p] ≥ 0, flows f[v,k,s] ≥ 0, unserved u[v,k] ≥ 0:
+    min   h_b · ( Σ replica_cny_per_h(v,p,b)·r + Σ lat(v,k,s)·f + Σ unserved(v)·u )
+    s.t.  Σ_s f[v,k,s] + u[v,k] = demand(v,k,b)                      (every token served or unserved)
+          Σ_k f[v,k,s] ≤ Σ_{p at s} tokens_per_replica(v,p)·r[v,p]     (serving capacity)
+          Σ_v cpr(v,p)·r[v,p] ≤ inv_p                                 (chips)
+          Σ_{p at s} W_p·Σ_v cpr(v,p)·r[v,p] ≤ cap_s                   (watts at the meter)
+
+with the model's own scaled figures (``planner.core.scaling``). Dropping the jobs (which only
+take chips and watts away) and the integrality of replicas relaxes the time model's serving
+part, and the jobs' part is bounded on its own (``cheapest_runs``, ``energetic_bound``), so the
+sum of the two bounds the whole model. A block's LP depends only on its prices and demand, and a
+168 h week repeats the same day, so one LP per distinct (prices, demand) hour covers every block:
+21 LPs on the national week instead of 147. Solved by GLOP; a block whose LP did not finish in
+time keeps its capacity-free bound, which is never higher.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ortools.math_opt.python import mathopt
+
+from planner.core import scaling
+from planner.core.model import meter_watts, site_cap_w
+from planner.problem.build import Pool, Problem
+from planner.problem.costs import busy_kw
+from planner.problem.timedata import TimeData
+
+#: GLOP's optimum is exact to its feasibility tolerance; a bound is shaded down by this share so
+#: that rounding in the LP never lifts it above the model's optimum
+SHADE = 1e-7
+
+
+def block_signatures(problem: Problem, td: TimeData) -> dict[tuple, list[int]]:
+    """Blocks grouped by what their serving LP depends on: every pool's price and every demand."""
+    pools = sorted(problem.inventory)
+    keys = sorted(td.demand)
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for b in range(len(td.blocks)):
+        sig = (tuple(td.block_price(p, b) for p in pools), tuple(td.demand[k][b] for k in keys))
+        groups[sig].append(b)
+    return dict(groups)
+
+
+def serving_block_nochip(problem: Problem, td: TimeData, b: int) -> float:
+    """Block ``b``'s capacity-free serving bound (CNY): each token at its cheapest pool in reach or unserved."""
+    total = 0.0
+    hours = td.block_hours(b)
+    for (sid, city), per in td.demand.items():
+        svc = problem.services[sid]
+        unit = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h * hours
+        for q in _reach(problem, sid, city):
+            unit = min(unit, _replica_cny_per_h(problem, td, sid, q, b) * hours
+                       / scaling.tokens_down(svc.replica_tokens_per_s(q[1]))
+                       + problem.latency_cny_per_token_per_s(sid, city, q[0]) / problem.horizon_h * hours)
+        total += unit * scaling.demand_tokens(per[b])
+    return total
+
+
+@dataclass
+class ServingLP:
+    """The serving LP bound (CNY), what it took, and each solved block's fractional solution:
+    ``guide[b] = (replicas {(service, pool): r}, flows {(service, city, site): tokens/s})``."""
+
+    bound_cny: float
+    info: dict
+    guide: dict[int, tuple[dict[tuple[str, Pool], float], dict[tuple[str, str, str], float]]] = field(
+        default_factory=dict)
+
+
+def serving_lp_bound(problem: Problem, td: TimeData, time_limit_s: float = 10.0) -> ServingLP:
+    """Σ over blocks of the serving LP with chips and power (CNY), what it took, and its solutions.
+
+    Never below the capacity-free serving bound: a block whose LP did not solve keeps that."""
+    t0 = time.perf_counter()
+    groups = block_signatures(problem, td)
+    total, solved = 0.0, 0
+    guide = {}
+    for blocks in sorted(groups.values(), key=lambda bs: -sum(td.block_hours(b) for b in bs)):
+        hours = sum(td.block_hours(b) for b in blocks)
+        nochip = sum(serving_block_nochip(problem, td, b) for b in blocks)
+        left = time_limit_s - (time.perf_counter() - t0)
+        lp = _block_lp(problem, td, blocks[0], left) if left > 0 else None
+        if lp is not None:
+            solved += 1
+            total += max(nochip, lp[0] * hours * (1 - SHADE))
+            guide.update({b: lp[1:] for b in blocks})
+        else:
+            total += nochip
+    info = {"serving_lp_blocks": len(groups), "serving_lp_solved": solved,
+            "serving_lp_s": round(time.perf_counter() - t0, 3)}
+    return ServingLP(total, info, guide)
+
+
+def _reach(problem: Problem, sid: str, city: str) -> list[Pool]:
+    svc = problem.services[sid]
+    return [q for q in svc.pools if q[0] in svc.city_sites[city]
+            and problem.inventory.get(q, 0) // svc.chips_per_replica[q[1]] > 0
+            and scaling.tokens_down(svc.replica_tokens_per_s(q[1])) > 0]
+
+
+def _replica_cny_per_h(problem: Problem, td: TimeData, sid: str, pool: Pool, b: int) -> float:
+    """What one replica of ``sid`` on ``pool`` costs per hour of block ``b`` (as ``replica_block_cny`` / hours)."""
+    kw = busy_kw(problem, td, pool) * problem.services[sid].chips_per_replica[pool[1]]
+    return problem.power_cost_weight * kw * td.block_price(pool, b)
+
+
+def _block_lp(problem: Problem, td: TimeData, b: int, time_limit_s: float) -> tuple[float, dict, dict] | None:
+    """Serving's LP optimum for one hour of block ``b`` (CNY per hour) with its replicas and flows,
+    or None if GLOP did not prove it."""
+    model = mathopt.Model(name="serving-lp")
+    objective = []
+    replicas: dict[tuple[str, Pool], mathopt.Variable] = {}
+    chips: dict[Pool, list] = defaultdict(list)
+    watts: dict[str, list] = defaultdict(list)
+    supply: dict[tuple[str, str], list] = defaultdict(list)
+    for (sid, city), per in td.demand.items():
+        for q in _reach(problem, sid, city):
+            if (sid, q) in replicas:
+                continue
+            svc = problem.services[sid]
+            cpr = svc.chips_per_replica[q[1]]
+            r = model.add_variable(lb=0.0, ub=problem.inventory[q] // cpr)
+            replicas[(sid, q)] = r
+            objective.append(_replica_cny_per_h(problem, td, sid, q, b) * r)
+            chips[q].append(cpr * r)
+            watts[q[0]].append(meter_watts(problem, td, q)[0] * cpr * r)
+            supply[(sid, q[0])].append(scaling.tokens_down(svc.replica_tokens_per_s(q[1])) * r)
+    flows: dict[tuple[str, str], list] = defaultdict(list)
+    routes: dict[tuple[str, str, str], mathopt.Variable] = {}
+    for (sid, city), per in td.demand.items():
+        demand = scaling.demand_tokens(per[b])
+        if demand <= 0:
+            continue
+        unserved = model.add_variable(lb=0.0)
+        objective.append(problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h * unserved)
+        served = [unserved]
+        for site in sorted({q[0] for q in _reach(problem, sid, city)}):
+            f = model.add_variable(lb=0.0)
+            objective.append(problem.latency_cny_per_token_per_s(sid, city, site) / problem.horizon_h * f)
+            flows[(sid, site)].append(f)
+            routes[(sid, city, site)] = f
+            served.append(f)
+        model.add_linear_constraint(mathopt.fast_sum(served) == demand)
+    for key, fs in flows.items():
+        model.add_linear_constraint(mathopt.fast_sum(fs) - mathopt.fast_sum(supply[key]) <= 0)
+    for q, terms in chips.items():
+        model.add_linear_constraint(mathopt.fast_sum(terms) <= problem.inventory[q])
+    for site, terms in watts.items():
+        model.add_linear_constraint(mathopt.fast_sum(terms) <= max(0, site_cap_w(problem, td, site)))
+    model.minimize(mathopt.fast_sum(objective))
+    params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.05, time_limit_s)))
+    result = mathopt.solve(model, mathopt.SolverType.GLOP, params=params)
+    if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
+        return None
+    values = result.variable_values()
+    return (min(result.termination.objective_bounds.dual_bound, result.objective_value()),
+            {k: values[v] for k, v in replicas.items() if values[v] > 1e-9},
+            {k: values[v] for k, v in routes.items() if values[v] > 1e-9})

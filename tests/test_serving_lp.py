@@ -1,0 +1,96 @@
+"""The serving LP bound: chips and power kept, replicas fractional, one LP per distinct hour.
+
+On tests/data/time: East prices 0.3 (00-08), 1.0 (08-22), 0.6 (22-24); West 0.5, with 0.2 (10-16).
+PUE 1.0 and 1 kW chips, latency priced at zero, so an hour of one 2-chip replica costs 2 × price.
+Demand is flat at 1,000 tokens/s from Metro (2 ms to East, 30 ms to West, both inside the 50 ms
+SLO); a replica of 2 chips serves 200 tokens/s, so the hour needs 5 replicas = 10 chip-kW.
+
+- Capacity-free: each hour at the cheaper site: 8 h × 10 × 0.3 (East) + 2 × 10 × 0.5 + 6 × 10 × 0.2
+  + 6 × 10 × 0.5 + 2 × 10 × 0.5 (West) = 24 + 10 + 12 + 30 + 10 = 86 CNY.
+- East holds 4 chips (2 replicas): at night only 2 replicas fit there, the other 3 run in the
+  West at 0.5: 8 × (4 × 0.3 + 6 × 0.5) = 33.6 instead of 24; every other hour is West's already:
+  the LP bound is 86 − 24 + 33.6 = 95.6 CNY, which is also the optimum (its replicas are whole).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from planner import solve
+from planner.check.document import verify_document
+from planner.core.serving_lp import block_signatures, serving_lp_bound
+from planner.core.timemodel import serving_bound
+from planner.inputs.scenario import scenario_from_dict
+from planner.problem.build import build_problem
+from planner.problem.timedata import build_time_data
+
+TIME = Path(__file__).parent / "data" / "time"
+
+
+def chat_scenario(tmp_path: Path, east_gpus: int, days: int = 1):
+    (tmp_path / "flat.csv").write_text("hour,fraction_of_peak\n" + "".join(f"{h},1.0\n" for h in range(24)))
+    data = yaml.safe_load((TIME / "base.yaml").read_text())
+    data.update(horizon_h=24 * days, training_jobs=[], sites={"east": {"inventory": {"gpu": east_gpus}},
+                                                              "west": {"inventory": {"gpu": 16}}},
+                objective={"latency_cny_per_mtokens_ms": 0.0},
+                inference_services=[{"id": "chat", "demand_tokens_per_s": {"metro": 1000}, "rtt_slo_ms": 50,
+                                     "allowed_accelerators": ["gpu"], "tokens_per_s_per_chip": {"gpu": 100},
+                                     "chips_per_replica": {"gpu": 2}}])
+    data["catalog"] = {"path": str((TIME / "../core/catalog.yaml").resolve())}
+    data["topology"] = {"path": str((TIME / "topology.yaml").resolve())}
+    data["time"]["demand_profile"] = str(tmp_path / "flat.csv")
+    path = tmp_path / "chat.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return scenario_from_dict(data, file=str(path))
+
+
+def test_the_serving_lp_keeps_the_chips_the_capacity_free_bound_ignores(tmp_path):
+    s = chat_scenario(tmp_path, east_gpus=4)
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    assert serving_bound(p, td) == pytest.approx(86.0)
+    out = serving_lp_bound(p, td)
+    lp, info = out.bound_cny, out.info
+    assert lp == pytest.approx(95.6, rel=1e-6)
+    assert info["serving_lp_solved"] == info["serving_lp_blocks"]
+    r = solve(s)
+    assert r.objective["total_cny"] == pytest.approx(95.6)
+    assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []
+    assert r.solver["relaxed_bound"] == pytest.approx(95.6, rel=1e-6)
+    assert r.solver["relaxed_bound"] <= r.objective["total_cny"] + 1e-6
+
+
+def test_with_chips_to_spare_the_lp_equals_the_capacity_free_bound(tmp_path):
+    """16 GPUs in the East: nothing binds, both bounds are 86 CNY."""
+    s = chat_scenario(tmp_path, east_gpus=16)
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    assert serving_lp_bound(p, td).bound_cny == pytest.approx(serving_bound(p, td), rel=1e-6) == pytest.approx(86.0)
+
+
+def test_a_week_of_equal_days_needs_one_lp_per_distinct_hour(tmp_path):
+    """Seven equal days: the blocks repeat, so the LPs are those of one day's distinct hours. A
+    day has five price runs (00-08, 08-10, 10-16, 16-22, 22-24), and 08-10 prices as 16-22 (East
+    1.0, West 0.5): four LPs, and the bound is seven days' worth, 7 × 95.6 CNY."""
+    s = chat_scenario(tmp_path, east_gpus=4, days=7)
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    assert len(block_signatures(p, td)) == 4
+    out = serving_lp_bound(p, td)
+    lp, info = out.bound_cny, out.info
+    assert info["serving_lp_blocks"] == 4
+    assert lp == pytest.approx(7 * 95.6, rel=1e-6)
+
+
+def test_no_time_for_the_lp_falls_back_to_the_capacity_free_bound(tmp_path):
+    s = chat_scenario(tmp_path, east_gpus=4)
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    out = serving_lp_bound(p, td, time_limit_s=0.0)
+    lp, info = out.bound_cny, out.info
+    assert info["serving_lp_solved"] == 0
+    assert lp == pytest.approx(86.0)
