@@ -41,9 +41,10 @@ def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, re
     for row in schedule.itertuples(index=False):
         segs[row.workload].append((int(round(row.start_h / step)), int(round(row.end_h / step))))
         pool_of[row.workload] = (row.site, row.accelerator)
-    transfer = checkpoint = 0.0
+    transfer = checkpoint = unfinished = 0.0
     for jid, ss in segs.items():
         pool = pool_of[jid]
+        unfinished += problem.jobs[jid].unfinished_work_cny(pool[1])
         chips = problem.jobs[jid].chips
         steps = run_steps_of(ss)
         for u, f in zip(steps, td.busy_fractions(jid, pool, len(steps))):
@@ -112,10 +113,11 @@ def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, re
             unplaced += short * rate * td.block_hours(b)
     weighted_power = problem.power_cost_weight * power_cost
     objective = {
-        "total_cny": weighted_power + latency + unplaced + transfer + checkpoint,
+        "total_cny": weighted_power + latency + unplaced + unfinished + transfer + checkpoint,
         "power_cost_cny": weighted_power,
         "latency_cny": latency,
         "unplaced_penalty_cny": unplaced,
+        "unfinished_work_cny": unfinished,  # the share of a run longer than the horizon left undone
         "transfer_cny": transfer,
         "checkpoint_cny": checkpoint,
     }

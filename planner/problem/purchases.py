@@ -134,8 +134,8 @@ def period_scenarios(scenario: Scenario, options: list[Option]) -> list[Scenario
 
 def period_problems(scenario: Scenario, options: list[Option], catalog: Any, topology: Any) -> list[Problem]:
     """Each period's problem. A period is one representative window of ``horizon_h`` hours scaled to
-    a year; a job longer than the window is billed the hours inside it, by the rule every pipeline
-    shares (``planner.problem.build.in_horizon``), so it is not counted again in every window."""
+    a year; a job longer than the window is billed the hours inside it and the unfinished share of its
+    run is priced like unplaced work, by the rule every pipeline shares (``planner.problem.build``)."""
     return [build_problem(s, catalog, topology, strict=False) for s in period_scenarios(scenario, options)]
 
 

@@ -6,9 +6,10 @@ likely fix. They never stop a run: ``planner validate`` and every solving comman
 * a site's ``power_cap_mw`` above the topology's power envelope for that site (a unit slip:
   30000 written for 30 MW is 30 GW);
 * inventory that cannot all run at once under the site's power cap;
-* a job longer than the horizon. Every plan (solve, time of use, plan-capacity, compare) bills the
-  hours it runs inside the horizon (``planner.problem.build.in_horizon``); the warning is one
-  sentence, the same from every command, and says what that leaves out.
+* a job longer than the horizon. Every plan (solve, time of use, plan-capacity, compare, pareto)
+  bills the hours it runs inside the horizon (``planner.problem.build.in_horizon``) and prices the
+  unfinished share of its run like unplaced work (``JobData.unfinished_work_cny``); the warning is
+  one sentence, the same from every command.
 """
 
 from __future__ import annotations
@@ -66,13 +67,13 @@ def long_job_warning(job_id: str, run_h: dict[str, float], horizon_h: float) -> 
     if shortest > horizon_h + 1e-9:
         return (f"job '{job_id}' runs {shortest:,.6g} h on its fastest allowed accelerator, longer than the {h} "
                 f"horizon: every plan bills the {h} it runs inside the horizon ({100 * horizon_h / shortest:.0f} % "
-                f"of its run; placement column run_share) and scales its unplaced penalty the same way; the rest of "
-                f"the run falls outside this plan, and since every accelerator is billed the same {h}, a slow "
-                "low-power one can look cheapest for it: raise horizon_h to plan the whole run")
+                "of its run there; placement column run_share) and prices the unfinished share of its run like "
+                "unplaced work (unplaced_cny_per_chip_hour; objective line unfinished_work_cny): raise horizon_h "
+                "to plan the whole run")
     slow = sorted(a for a, x in run_h.items() if x > horizon_h + 1e-9)
     longest = max(run_h[a] for a in slow)
     return (f"job '{job_id}' runs longer than the {h} horizon on {', '.join(slow)} (up to {longest:,.6g} h; "
-            f"{shortest:,.6g} h on its fastest allowed accelerator): a plan that puts it there bills the {h} it runs "
-            f"inside the horizon (down to {100 * horizon_h / longest:.0f} % of its run; placement column run_share) "
-            "and leaves the rest outside this plan, which can look cheaper than finishing it elsewhere: drop "
-            "those accelerators from allowed_accelerators or raise horizon_h to plan the whole run")
+            f"{shortest:,.6g} h on its fastest allowed accelerator): a plan that puts it there bills the {h} it "
+            f"runs inside the horizon (down to {100 * horizon_h / longest:.0f} % of its run; placement column "
+            "run_share) and prices the unfinished share of its run like unplaced work (unplaced_cny_per_chip_hour; "
+            "objective line unfinished_work_cny), so it goes there only if the power saved outweighs that")

@@ -40,7 +40,8 @@ busy for the whole of each but the last, and for the remainder of the last.
 rule every pipeline shares, ``planner.problem.build.in_horizon``): it runs through the whole
 horizon, so it can be placed only where it may start at hour 0 (released at 0, no dataset transfer)
 and its deadline, if any, is not before the horizon's end; otherwise it is unplaced, and its reason
-says so.
+says so. The share of its run left undone is priced like unplaced work
+(``JobData.unfinished_work_cny``) by the model, the greedy schedule and the bounds alike.
 """
 
 from __future__ import annotations

@@ -152,6 +152,7 @@ def print_result(result: Result, max_rows: int | None = None) -> None:
         ("  power cost", f"{o['power_cost_cny']:,.0f} CNY"),
         ("  latency", f"{o['latency_cny']:,.0f} CNY"),
         ("  unplaced penalty", f"{o['unplaced_penalty_cny']:,.0f} CNY"),
+        *([("  unfinished work", f"{o['unfinished_work_cny']:,.0f} CNY")] if o.get("unfinished_work_cny") else []),
         *([("  data transfer", f"{o['transfer_cny']:,.0f} CNY"), ("  checkpoints", f"{o['checkpoint_cny']:,.0f} CNY")]
           if "transfer_cny" in o else []),
         (f"energy ({basis})", f"{k['energy_mwh']:,.1f} MWh"),
