@@ -424,7 +424,7 @@ def test_export_writes_one_file_per_kind_and_dry_run_writes_nothing(tmp_path, pl
     assert docs[0]["kind"] == "Namespace" and {d["kind"] for d in docs} == {"Namespace", "Queue", "Job", "Deployment"}
     r = run("export", plan_file, "--to", "volcano", "--scenario", SPATIAL, "-o", tmp_path / "dry", "--dry-run")
     assert r.exit_code == 0 and not (tmp_path / "dry").exists()
-    assert "Queue" in r.output and "huawei.com/Ascend910" in r.output and "1,024" in r.output  # thousands separated
+    assert "Queue" in r.output and "huawei.com/Ascend910" in r.output and "1,216" in r.output  # thousands separated
 
 
 @pytest.mark.parametrize("change, fragment", [

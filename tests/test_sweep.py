@@ -40,7 +40,7 @@ def _grid_3x3(**kwargs):
 def test_a_3x3_sweep_of_the_example_is_recorded_and_resumed(tmp_path):
     """Nine runs, each verified; the store holds them with their plans; a second pass solves nothing.
 
-    Demand scale 1 is the example itself (198,857.60 CNY, as `planner solve` finds); doubling demand
+    Demand scale 1 is the example itself (201,902.72 CNY, as `planner solve` finds); doubling demand
     costs more, and Gui'an's cap (10–30 MW) does not bind at these demands, so the objective
     depends on the demand scale alone."""
     plan = _grid_3x3()
@@ -134,7 +134,7 @@ def test_marginal_values_match_two_re_solves_by_hand(tmp_path):
 
 def test_tornado_orders_parameters_by_swing(tmp_path):
     """The example with demand ×1 → ×3 and Gui'an's cap 10 → 30 MW, one at a time: demand swings the
-    objective (198,858 CNY at ×1 → over 500,000 at ×3, as in the grid), the cap not at all; the report draws both."""
+    objective (201,903 CNY at ×1 → over 500,000 at ×3, as in the grid), the cap not at all; the report draws both."""
     plan = plan_runs(str(EXAMPLE), tornado=[parse_param("demand_scale=1:3", "--tornado"),
                                             parse_param("sites.guian.power_cap_mw=10:30", "--tornado")],
                      settings=Settings(time_limit_s=20))

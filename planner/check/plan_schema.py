@@ -211,6 +211,7 @@ class SolverBlock(BaseModel):
     objective: Num | None = None
     best_bound: Num | None = None
     gap: Num | None = None
+    relative_gap_limit: Num | None = None
     cost_units_per_cny: Annotated[float, BeforeValidator(_number_only), Field(gt=0)] | None = None
     interrupted: bool = False
 
