@@ -15,8 +15,11 @@ The scenario: tests/data/core, a 168 h horizon, West only with 8 npu (1 kW per c
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +32,8 @@ from planner.problem.build import build_problem
 from planner.problem.sanity import long_job_warning
 from planner.problem.timedata import one_block
 from planner.studies.capacity import plan_capacity
-from tests.conftest import solve_checked, tiny
+from planner.cli import main
+from tests.conftest import CORE, solve_checked, tiny
 
 JOB = {"id": "marathon", "chips": 8, "duration_h": 300, "allowed_accelerators": ["npu"]}
 WARNING = long_job_warning("marathon", {"npu": 300.0}, 168.0)
@@ -185,3 +189,16 @@ def test_every_job_is_billed_the_hours_inside_the_horizon(run_h, horizon_h):
     long = [w for w in problem.warnings if "longer than the" in w]
     assert long == ([long_job_warning("marathon", {"npu": float(run_h)}, float(horizon_h))] if run_h > horizon_h
                     else [])
+
+
+def test_the_solve_summary_shows_the_unfinished_work(tmp_path):
+    """The terminal's totals show the 17,952 CNY of unfinished work beside the 403 CNY of power."""
+    data = yaml.safe_load((CORE / "base.yaml").read_text())
+    data.update(horizon_h=168, training_jobs=[JOB], sites={"west": {"inventory": {"npu": 8}}},
+                catalog={"path": str(CORE / "catalog.yaml")}, topology={"path": str(CORE / "topology.yaml")})
+    path = tmp_path / "marathon.yaml"
+    path.write_text(yaml.safe_dump(data))
+    r = CliRunner().invoke(main, ["solve", str(path), "--time-limit", "5"], env={"COLUMNS": "120"})
+    assert r.exit_code == 0, r.output
+    assert re.search(r"unfinished work\s*│?\s*17,952 CNY", r.output), r.output
+    assert re.search(r"objective \(per 168 h\)\s*│?\s*18,355 CNY", r.output), r.output

@@ -14,7 +14,9 @@ list means the plan is feasible and every figure in it recomputes) and never rai
   serving capacity;
 * every derived table (placements' hours, energy and cost; sites; inventory; cities; for time of
   use the hourly table, placements, routing and timeline) is recomputed and compared;
-* the objective terms and KPIs are recomputed and compared;
+* the objective terms and KPIs are recomputed and compared, among them ``unfinished_work_cny``: for
+  a job longer than the horizon, (1 − run_share) × its unplaced penalty on the accelerator the plan
+  gives it (``planner.problem.build``), so a plan that drops or shrinks it is caught;
 * the solver block is consistent (status against CP-SAT's status, the gap against the objective
   and bound).
 """
