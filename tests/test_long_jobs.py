@@ -26,13 +26,13 @@ from hypothesis import strategies as st
 from planner.check.capacity import verify_capacity
 from planner.check.document import verify_document
 from planner.check.verify import verify_plan
+from planner.cli import main
 from planner.core.solve import solve
 from planner.core.timemodel import solve_time
 from planner.problem.build import build_problem
 from planner.problem.sanity import long_job_warning
 from planner.problem.timedata import one_block
 from planner.studies.capacity import plan_capacity
-from planner.cli import main
 from tests.conftest import CORE, solve_checked, tiny
 
 JOB = {"id": "marathon", "chips": 8, "duration_h": 300, "allowed_accelerators": ["npu"]}
@@ -94,7 +94,12 @@ def test_a_fast_chip_that_finishes_beats_a_slow_low_power_one_that_does_not():
     assert (row.accelerator, row.hours, row.run_share) == ("gpu", 100.0, 1.0)
     assert r.objective["total_cny"] == pytest.approx(480.0)
     assert r.objective["unfinished_work_cny"] == 0.0
-    timed = solve_time(long_job(time={"mode": "time", "idle_chips": "off"}, **two_chips))
+    assert r.solver["greedy_objective"] == pytest.approx(480.0)  # the greedy plan prices it the same way
+    timed_scenario = long_job(time={"mode": "time", "idle_chips": "off"}, **two_chips)
+    timed = solve_time(timed_scenario)
+    assert verify_document(timed_scenario, json.loads(json.dumps(timed.to_dict()))) == []  # bound ≤ plan too
+    assert timed.solver["best_bound"] == pytest.approx(480.0)
+    assert timed.solver["greedy_objective"] == pytest.approx(480.0)
     assert timed.placements.accelerator.tolist() == ["gpu"]
     assert timed.objective["total_cny"] == pytest.approx(480.0)
 
