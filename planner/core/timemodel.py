@@ -46,7 +46,7 @@ from planner.core.model import (
     start_cost,
 )
 from planner.core.runner import Settings, resolve_settings, solve_model, state_plan_objective
-from planner.core.serving_lp import serving_block_nochip, serving_lp_bound
+from planner.core.serving_lp import ServingLP, serving_block_nochip, serving_lp_bound
 from planner.core.spatial import solve_spatial
 from planner.core.twophase import native_output_silenced
 from planner.inputs.scenario import Scenario
@@ -84,11 +84,41 @@ SPATIAL_SHARE = 0.25
 #: national week its 21 distinct hours take 5.3 s (measured with benchmarks/national.py)
 SERVING_LP_SHARE = 0.1
 SERVING_LP_MAX_S = 10.0
+#: above this many replica variables per second of the time limit, CP-SAT is not run and the plan
+#: is the best greedy schedule: on the 168 h flexible national week (340,305 replica variables,
+#: a 650,000-variable decomposed model) CP-SAT found no plan better than its hint in 60 s nor in
+#: 240 s (1,418 per second), measured with benchmarks/national.py --only tou-flex
+SEARCH_MAX_REPLICA_VARIABLES_PER_S = 1_000
+#: model variables per replica variable on those weeks (flows and job starts come with the replicas)
+MODEL_VARIABLES_PER_REPLICA_VARIABLE = 2
 
 
 # ---------------------------------------------------------------------------- greedy
-# ---------------------------------------------------------------------------- greedy
-def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None) -> TimePlan:
+def _by_size(problem: Problem, td: TimeData) -> Callable[[str], tuple]:
+    return lambda j: (-problem.jobs[j].chips * min(problem.jobs[j].hours.values()), j)
+
+
+def _by_slack(problem: Problem, td: TimeData) -> Callable[[str], tuple]:
+    """Least room to move first (steps of slack in its roomiest window), then biggest."""
+    def key(j: str) -> tuple:
+        slack = max(w.deadline - w.earliest - w.steps for w in td.jobs[j].windows.values())
+        return (slack, -problem.jobs[j].chips * min(problem.jobs[j].hours.values()), j)
+    return key
+
+
+def _by_penalty_rate(problem: Problem, td: TimeData) -> Callable[[str], tuple]:
+    """Highest unplaced penalty per chip-step first, then biggest."""
+    def key(j: str) -> tuple:
+        chip_steps = problem.jobs[j].chips * min(w.steps for w in td.jobs[j].windows.values())
+        return (-problem.jobs[j].penalty_cny / max(1, chip_steps), -chip_steps, j)
+    return key
+
+
+#: the orders in which the greedy may place jobs
+JOB_ORDERS = {"size": _by_size, "slack": _by_slack, "penalty_rate": _by_penalty_rate}
+
+
+def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, job_order: str = "size") -> TimePlan:
     """Serve inference block by block at the cheapest pools in reach, then place jobs, biggest first,
     at the cheapest (pool, start) that still has chips and power over its whole run.
 
@@ -170,7 +200,7 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None) -
                     left -= use
 
     order = sorted((j for j in td.jobs if j not in td.pre_unplaced and td.jobs[j].windows),
-                   key=lambda j: (-problem.jobs[j].chips * min(problem.jobs[j].hours.values()), j))
+                   key=JOB_ORDERS[job_order](problem, td))
     for jid in order:
         tj, chips = td.jobs[jid], problem.jobs[jid].chips
         penalty = problem.jobs[jid].penalty_cny
@@ -273,8 +303,11 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         if plan_cost_cny(problem, td, guided) < plan_cost_cny(problem, td, greedy):
             greedy, greedy_source = guided, "greedy guided by the serving LP"
     greedy_s = time.perf_counter() - t0
+    n_replicas = replica_variables(problem, td)
+    if n_replicas > SEARCH_MAX_REPLICA_VARIABLES_PER_S * settings.time_limit_s:
+        return _greedy_only(problem, td, settings, serving, greedy, greedy_source, n_replicas)
     if decompose == "auto":
-        decompose = "spatial" if replica_variables(problem, td) > AUTO_DECOMPOSE_REPLICA_VARIABLES else "off"
+        decompose = "spatial" if n_replicas > AUTO_DECOMPOSE_REPLICA_VARIABLES else "off"
     job_pools = serving_pools = None
     spatial_info: dict = {}
     if decompose == "spatial":
@@ -286,12 +319,8 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     build_s = time.perf_counter() - t0
 
     # the bounds first, inside the limit
-    runs = cheapest_runs(problem, td)
-    capacity_free = relaxed_bound(problem, td, runs)
-    energetic = energetic_bound(problem, td, runs, time_limit_s=max(1.0, 0.05 * settings.time_limit_s))
-    # both hold the capacity-free serving bound once; the serving LP with chips replaces it
-    serving_gain = max(0.0, serving.bound_cny - serving_bound(problem, td))
-    relaxed = max(capacity_free, energetic if energetic is not None else capacity_free) + serving_gain
+    bounds = full_bounds(problem, td, serving, settings)
+    relaxed, capacity_free, energetic = bounds["relaxed_bound"], bounds["capacity_free_bound"], bounds["energetic_bound"]
     # the write-back (pricing every hour, routing every block) runs after the search, inside the limit
     n_vars = len(m.model.Proto().variables)
     search = replace(settings, time_limit_s=settings.time_limit_s - WRITE_BACK_S_PER_VARIABLE * n_vars)
@@ -302,9 +331,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         "wall_s": round(time.perf_counter() - t0, 3), "build_s": round(build_s, 3), "greedy_s": round(greedy_s, 3),
         **settings.as_info(),
         "cost_units_per_cny": m.scale.units_per_cny, "start_grid": td.start_grid,
-        "decomposition": decompose, **spatial_info, "relaxed_bound": relaxed,
-        "capacity_free_bound": capacity_free, "energetic_bound": energetic,
-        "serving_lp_gain": serving_gain, **serving.info, "greedy_source": greedy_source,
+        "decomposition": decompose, **spatial_info, **bounds, **serving.info, "greedy_source": greedy_source,
         **m.stats(),
     }
     if decompose == "spatial":
@@ -312,10 +339,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         info["bound_scope"] = "full (relaxed); restricted_bound covers the restricted pools only"
         info["restricted_bound"], info["restricted_gap"] = outcome["best_bound"], outcome["gap"]
         info["best_bound"] = relaxed
-        info["bound_source"] = (("energetic bound (chips and power in aggregate over window intervals)"
-                                 if energetic is not None and energetic >= capacity_free
-                                 else "capacity-free bound (chips and power caps dropped)")
-                                + (", serving bounded by its LP with chips and power" if serving_gain > 0 else ""))
+        info["bound_source"] = bound_source(bounds)
         if status == Status.optimal:
             status = Status.feasible
             info["status"] = status.value
@@ -331,6 +355,69 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     result.solver["greedy_objective"] = write_back_time(problem, td, greedy, Status.feasible, {}).objective["total_cny"]
     if status.has_plan:
         state_plan_objective(result.solver, result.objective["total_cny"])
+    return result
+
+
+def full_bounds(problem: Problem, td: TimeData, serving: ServingLP, settings: Settings) -> dict:
+    """The bounds that hold for the full model whatever the search: capacity-free, energetic, and
+    the stronger of the two with serving's part raised to its LP with chips (``relaxed_bound``)."""
+    runs = cheapest_runs(problem, td)
+    capacity_free = relaxed_bound(problem, td, runs)
+    energetic = energetic_bound(problem, td, runs, time_limit_s=max(1.0, 0.05 * settings.time_limit_s))
+    # both hold the capacity-free serving bound once; the serving LP with chips replaces it
+    serving_gain = max(0.0, serving.bound_cny - serving_bound(problem, td))
+    relaxed = max(capacity_free, energetic if energetic is not None else capacity_free) + serving_gain
+    return {"relaxed_bound": relaxed, "capacity_free_bound": capacity_free, "energetic_bound": energetic,
+            "serving_lp_gain": serving_gain}
+
+
+def bound_source(bounds: dict) -> str:
+    energetic, capacity_free = bounds["energetic_bound"], bounds["capacity_free_bound"]
+    return (("energetic bound (chips and power in aggregate over window intervals)"
+             if energetic is not None and energetic >= capacity_free
+             else "capacity-free bound (chips and power caps dropped)")
+            + (", serving bounded by its LP with chips and power" if bounds["serving_lp_gain"] > 0 else ""))
+
+
+def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: ServingLP, greedy: TimePlan,
+                 source: str, n_replicas: int) -> Result:
+    """The plan for a model too large for CP-SAT in the time given: the cheapest of the greedy
+    schedules (with and without the serving LP's guide, jobs in each of ``JOB_ORDERS``) that fit
+    in the limit, with the full model's relaxed bound."""
+    t0 = settings.started
+    reserve_s = WRITE_BACK_S_PER_VARIABLE * MODEL_VARIABLES_PER_REPLICA_VARIABLE * n_replicas
+    best, best_cost, tried = greedy, plan_cost_cny(problem, td, greedy), 1
+    last_s = time.perf_counter() - t0
+    for guide in ([serving.guide] if serving.guide else []) + [None]:
+        for order in JOB_ORDERS:
+            if order == "size":
+                continue  # the first greedy tried both guides in this order
+            if settings.remaining_s() < reserve_s + last_s:
+                break
+            t = time.perf_counter()
+            plan = greedy_schedule(problem, td, guide, order)
+            last_s = time.perf_counter() - t
+            tried += 1
+            cost = plan_cost_cny(problem, td, plan)
+            if cost < best_cost:
+                best, best_cost = plan, cost
+                source = f"greedy{' guided by the serving LP' if guide else ''}, jobs by {order.replace('_', ' ')}"
+    greedy_s = time.perf_counter() - t0
+    bounds = full_bounds(problem, td, serving, settings)
+    info = {
+        "model": "time", "status": Status.feasible.value, "cp_sat_status": None, "objective": None,
+        "best_bound": bounds["relaxed_bound"], "gap": None, "solutions": 0,
+        "plan_source": f"{source} (best of {tried} greedy schedules)",
+        "search": (f"skipped: {n_replicas:,} replica variables for a {settings.time_limit_s:g} s limit, above "
+                   f"{SEARCH_MAX_REPLICA_VARIABLES_PER_S:,} per second, where CP-SAT finds no better plan"),
+        "wall_s": round(time.perf_counter() - t0, 3), "build_s": 0.0, "greedy_s": round(greedy_s, 3),
+        **settings.as_info(), "start_grid": td.start_grid, "decomposition": "off", **bounds, **serving.info,
+        "greedy_source": source, "bound_scope": "full", "bound_source": bound_source(bounds),
+        "jobs": len(problem.jobs), "steps": td.steps, "blocks": len(td.blocks),
+    }
+    result = write_back_time(problem, td, best, Status.feasible, info)
+    result.solver["greedy_objective"] = result.objective["total_cny"]
+    state_plan_objective(result.solver, result.objective["total_cny"])
     return result
 
 
