@@ -107,10 +107,13 @@ def _by_slack(problem: Problem, td: TimeData) -> Callable[[str], tuple]:
 
 
 def _by_penalty_rate(problem: Problem, td: TimeData) -> Callable[[str], tuple]:
-    """Highest unplaced penalty per chip-step first, then biggest."""
+    """Highest penalty a placement saves per chip-step first (its unplaced penalty less the least
+    unfinished work, for a job longer than the horizon), then biggest."""
     def key(j: str) -> tuple:
-        chip_steps = problem.jobs[j].chips * min(w.steps for w in td.jobs[j].windows.values())
-        return (-problem.jobs[j].penalty_cny / max(1, chip_steps), -chip_steps, j)
+        job = problem.jobs[j]
+        chip_steps = job.chips * min(w.steps for w in td.jobs[j].windows.values())
+        saved = job.penalty_cny - min(job.unfinished_work_cny(p[1]) for p in td.jobs[j].windows)
+        return (-saved / max(1, chip_steps), -chip_steps, j)
     return key
 
 
