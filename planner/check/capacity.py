@@ -138,6 +138,7 @@ def verify_capacity(scenario: Scenario, plan: dict[str, Any], file: str = "<plan
         totals["power_cost_cny_per_year"] += power
         totals["latency_cny_per_year"] += annual * float(objective.get("latency_cny", 0.0))
         totals["unplaced_penalty_cny_per_year"] += annual * float(objective.get("unplaced_penalty_cny", 0.0))
+        totals["unfinished_work_cny_per_year"] += annual * float(objective.get("unfinished_work_cny", 0.0))
 
     # -- the annual cost and the plan's totals --------------------------------------------------------------
     want_objective = {"total_cny_per_year": sum(totals.values()), **totals}

@@ -114,10 +114,13 @@ def _by_slack(problem: Problem, td: TimeData) -> Callable[[str], tuple]:
 
 
 def _by_penalty_rate(problem: Problem, td: TimeData) -> Callable[[str], tuple]:
-    """Highest unplaced penalty per chip-step first, then biggest."""
+    """Highest penalty a placement saves per chip-step first (its unplaced penalty less the least
+    unfinished work, for a job longer than the horizon), then biggest."""
     def key(j: str) -> tuple:
-        chip_steps = problem.jobs[j].chips * min(w.steps for w in td.jobs[j].windows.values())
-        return (-problem.jobs[j].penalty_cny / max(1, chip_steps), -chip_steps, j)
+        job = problem.jobs[j]
+        chip_steps = job.chips * min(w.steps for w in td.jobs[j].windows.values())
+        saved = job.penalty_cny - min(job.unfinished_work_cny(p[1]) for p in td.jobs[j].windows)
+        return (-saved / max(1, chip_steps), -chip_steps, j)
     return key
 
 
@@ -220,7 +223,8 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
                 chosen = sorted(sorted(ok, key=lambda u: (td.price[pool][u], u))[:w.steps])
                 segs = runs_of(chosen)
                 cost = (sum(step_power_cny(problem, td, jid, pool, u) for u in chosen)
-                        + tj.checkpoint_cny * (len(segs) - 1) + transfer_cny(td, jid, pool[0]))
+                        + tj.checkpoint_cny * (len(segs) - 1) + transfer_cny(td, jid, pool[0])
+                        + problem.jobs[jid].unfinished_work_cny(pool[1]))
                 if best is None or cost < best[0]:
                     best = (cost, pool, segs)
             if best is not None and best[0] <= penalty:
@@ -255,7 +259,8 @@ def plan_cost_cny(problem: Problem, td: TimeData, plan: TimePlan) -> float:
         tj = td.jobs[jid]
         if tj.preemptible:
             total += (sum(step_power_cny(problem, td, jid, pool, u) for s, e in segs for u in range(s, e))
-                      + tj.checkpoint_cny * (len(segs) - 1) + transfer_cny(td, jid, pool[0]))
+                      + tj.checkpoint_cny * (len(segs) - 1) + transfer_cny(td, jid, pool[0])
+                      + job.unfinished_work_cny(pool[1]))
         else:
             total += start_cost(problem, td, prices, jid, pool, segs[0][0])
     total += sum(n * replica_block_cny(problem, td, sid, (site, accel), b)
@@ -468,7 +473,8 @@ def spatial_pools(problem: Problem, settings: Settings) -> tuple[dict[str, set[P
 
 
 def cheapest_runs(problem: Problem, td: TimeData) -> dict[str, dict[Pool, float]]:
-    """Per job and pool, its cheapest run in its window (power and transfer, CNY, marginal)."""
+    """Per job and pool, its cheapest run in its window (power, transfer and the work a job longer than the
+    horizon leaves unfinished, CNY, marginal): what the model charges for that placement at the least."""
     prices = StepPrices(td)
     out: dict[str, dict[Pool, float]] = {}
     for jid in problem.jobs:
@@ -480,8 +486,8 @@ def cheapest_runs(problem: Problem, td: TimeData) -> dict[str, dict[Pool, float]
             if tj.preemptible:  # its cheapest steps, each priced as the model prices a run step
                 cost = sum(sorted(step_power_cny(problem, td, jid, pool, u)
                                   for u in range(wd.earliest, wd.deadline))[:wd.steps])
-                cost += transfer_cny(td, jid, pool[0])
-            else:
+                cost += transfer_cny(td, jid, pool[0]) + problem.jobs[jid].unfinished_work_cny(pool[1])
+            else:  # start_cost holds power, transfer and unfinished work
                 cost = min(start_cost(problem, td, prices, jid, pool, t)
                            for t in range(wd.earliest, wd.latest_start + 1))
             out[jid][pool] = cost
