@@ -207,3 +207,13 @@ def test_the_solve_summary_shows_the_unfinished_work(tmp_path):
     assert r.exit_code == 0, r.output
     assert re.search(r"unfinished work\s*│?\s*17,952 CNY", r.output), r.output
     assert re.search(r"objective \(per 168 h\)\s*│?\s*18,355 CNY", r.output), r.output
+
+
+def test_a_plan_written_before_unfinished_work_was_priced_still_verifies_when_it_has_none():
+    """Plans from before the figure existed have no ``unfinished_work_cny``: where every job
+    finishes it recomputes to 0 and its absence is no violation; where it is not 0 it is."""
+    from planner.check.figures import compare_figures
+
+    assert compare_figures({"objective": {"total_cny": 1.0}}, {"total_cny": 1.0, "unfinished_work_cny": 0.0}, {}) == []
+    assert compare_figures({"objective": {"total_cny": 1.0}}, {"total_cny": 1.0, "unfinished_work_cny": 5.0}, {}) == [
+        "objective.unfinished_work_cny is missing"]

@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from planner.check.common import check_signs, check_solver_block
-from planner.check.figures import REL_TOL
+from planner.check.figures import REL_TOL, missing
 from planner.check.plan_schema import check_shape
 from planner.check.verify import check_plan_shape, verify_plan
 from planner.inputs.scenario import Scenario
@@ -152,7 +152,8 @@ def verify_capacity(scenario: Scenario, plan: dict[str, Any], file: str = "<plan
         stated = plan.get(section, {})
         for key, value in want.items():
             if key not in stated:
-                out.append(f"{section}.{key} is missing")
+                if missing(key, value):
+                    out.append(f"{section}.{key} is missing")
             elif not _same(stated[key], value):
                 out.append(f"{section}.{key} states {stated[key]}, the plan gives {value}")
     return out
