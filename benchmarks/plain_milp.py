@@ -12,6 +12,7 @@ that OR-Tools bundles (MathOpt), so the planner's speed can be judged against it
     replicas[v,p] ∈ ℤ, 0..⌊inv_p/cpr_v,a⌋
     flow[v,k,s]   ∈ ℝ, 0..demand_v,k, only where RTT(k,s) ≤ SLO_v and s has a pool of v
     min  Σ cost·place + Σ cost·replicas + Σ lat·flow + Σ pen_c·(n_c − Σ_p place) + Σ pen_v·(demand − Σ flow)
+         with a job's cost on p = power of its hours inside the horizon + (1 − hours_a/run_a)·pen_c
     s.t. Σ_p place[c,p] ≤ n_c;  Σ chips·place + Σ cpr·replicas ≤ inv_p;  Σ_(p at s) chips·kW_p ≤ cap_s
          Σ_s flow[v,k,s] ≤ demand_v,k;  Σ_k flow[v,k,s] ≤ Σ_a tps_v,a·cpr_v,a·replicas[v,s,a]
 
@@ -127,11 +128,14 @@ def build_plain_milp(problem: Problem) -> PlainModel:
         m.add_linear_constraint(mathopt.fast_sum(vars_) - mathopt.fast_sum(capacity[key]) <= 0,
                                 name=f"serving_capacity[{key}]")
 
-    # objective: power + latency + penalties for what is left unplaced or unserved (CNY)
+    # objective: power + latency + penalties for what is left unplaced or unserved, and for the share of a
+    # run longer than the horizon a placement leaves unfinished, (1 − run_share) × penalty (CNY)
     terms = []
     for (ci, pool), var in place.items():
-        jid = classes[ci][0]
-        terms.append((problem.job_cost_cny(jid, pool) - problem.jobs[jid].penalty_cny) * var)
+        job = problem.jobs[classes[ci][0]]
+        power = problem.job_power_cny(job.id, pool)
+        unfinished = (1.0 - job.hours[pool[1]] / job.run_h.get(pool[1], job.hours[pool[1]])) * job.penalty_cny
+        terms.append((power + unfinished - job.penalty_cny) * var)
     for (sid, site, accel), var in replicas.items():
         terms.append(problem.replica_cost_cny(sid, (site, accel)) * var)
     for (sid, city, site), var in flow.items():

@@ -250,6 +250,7 @@ def restate_capacity(scenario: Scenario, plan: dict[str, Any]) -> dict[str, Any]
         totals["power_cost_cny_per_year"] += power
         totals["latency_cny_per_year"] += annual * period["objective"]["latency_cny"]
         totals["unplaced_penalty_cny_per_year"] += annual * period["objective"]["unplaced_penalty_cny"]
+        totals["unfinished_work_cny_per_year"] += annual * period["objective"]["unfinished_work_cny"]
     plan["objective"].update({"total_cny_per_year": sum(totals.values()), **totals})
     rows = [r for r in plan["purchases"] if (r["site"], r["system"]) in by_key]
     plan["kpis"].update(capex_cny=sum(r["capex_cny"] for r in rows), systems_bought=sum(r["units"] for r in rows),

@@ -151,11 +151,14 @@ def test_report_shows_one_period_of_a_capacity_plan(tmp_path):
 
 def test_a_job_longer_than_the_planning_window_is_billed_for_the_window():
     """A 10,000 h job in an 8,760 h window costs the window's hours: 8 × 1 kW × 8,760 h × 1.2 × 0.5 × 0.5
-    (west npu, subsidised) = 21,024 CNY a year, not its whole length (24,000)."""
+    (west npu, subsidised) = 21,024 CNY a year, not its whole length (24,000). The 1,240 h it does not run
+    are priced like unplaced work: (1 − 8,760/10,000) × 17 CNY × 8 chips × 10,000 h = 168,640 CNY a year
+    (one window is the year). More npu would not finish it sooner, so nothing is bought."""
     job = {"id": "long", "chips": 8, "duration_h": 10_000, "allowed_accelerators": ["npu"]}
     scenario = tiny(horizon_h=8760, training_jobs=[job], sites={"west": {"inventory": {"npu": 8}}},
                     capacity={"candidates": [{"system": "npu-box", "price_cny": 120_000, "max_units_per_site": 1}]})
     r = checked(scenario)
     assert r.purchases.empty
     assert r.objective["power_cost_cny_per_year"] == pytest.approx(21_024.0)
-    assert any("longer than the 8760 h planning window" in w for w in r.warnings)
+    assert r.objective["unfinished_work_cny_per_year"] == pytest.approx(168_640.0)
+    assert any("longer than the 8,760 h horizon: every plan bills the 8,760 h" in w for w in r.warnings)

@@ -58,7 +58,7 @@ def test_verify_catches_a_tampered_plan(tmp_path):
 def test_format_json_prints_the_plan():
     r = run("solve", EXAMPLE, "--format", "json", "--time-limit", "10")
     assert r.exit_code == 0
-    assert json.loads(r.output)["status"] == "optimal"
+    assert json.loads(r.stdout)["status"] == "optimal"
 
 
 def test_validate_and_schema():
@@ -167,5 +167,5 @@ def test_terminal_tables_cap_their_rows_and_say_so_while_json_keeps_every_row():
     assert "showing 3 of 11 rows" in r.output
     assert "showing 3 of 8 rows" in r.output
     full = run("solve", EXAMPLE, "--format", "json")
-    plan = json.loads(full.output)
+    plan = json.loads(full.stdout)
     assert len(plan["placements"]) == 11 and len(plan["routing"]) == 8

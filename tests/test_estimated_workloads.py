@@ -27,14 +27,16 @@ SERVICE = {"id": "qwen-chat", "model": "qwen3-32b", "precision": "bf16", "tpot_m
 
 
 def test_training_hours_come_from_the_estimator():
-    """hours = 6·N·D (+ attention) ÷ (chips × bf16 peak × stack MFU): the problem holds exactly the estimate."""
+    """hours = 6·N·D (+ attention) ÷ (chips × bf16 peak × stack MFU): the problem holds exactly the estimate
+    as the job's run, and bills min(run, 24 h horizon) of it."""
     problem = build_problem(scenario_from_dict({**BASE, "training_jobs": [JOB]}))
     cat = hardware_catalog.load()
     for accel in ("h20", "ascend-910c"):
         est = estimate_training(get_model("qwen3-32b"), HardwareSpec.from_catalog(cat, accel), tokens=2e10, chips=64)
-        assert problem.jobs["qwen-ft"].hours[accel] == pytest.approx(est.hours)
+        assert problem.jobs["qwen-ft"].run_h[accel] == pytest.approx(est.hours)
+        assert problem.jobs["qwen-ft"].hours[accel] == pytest.approx(min(est.hours, 24.0))
     # a 910C has five times the H20's bf16 peak, so the same work is quicker on it
-    assert problem.jobs["qwen-ft"].hours["ascend-910c"] < problem.jobs["qwen-ft"].hours["h20"]
+    assert problem.jobs["qwen-ft"].run_h["ascend-910c"] < problem.jobs["qwen-ft"].run_h["h20"]
     assert {f["basis"] for f in problem.figures} == {"roofline"}
 
 

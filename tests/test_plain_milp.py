@@ -46,12 +46,20 @@ def test_a_power_cap_split_costs_104_cny():
 
 
 def test_the_built_in_example_matches_the_planners_proven_optimum():
-    """The README's example: the planner proves its optimum (201,902.720 CNY on the current topology
-    data; 201,845.203 before the latency figures were re-read), and HiGHS finds the same figure."""
+    """The README's example: the planner proves its optimum, and HiGHS finds the same figure.
+
+    201,902.720 CNY. pretrain-moe-stage2 (1,024 chips) runs 120 h on the 910C, 500 h on the H20. On the
+    910C at Helinger it finishes: 1,024 × 1.746875 kW × 120 h × 0.39 CNY/kWh = 83,715.84 CNY. On the H20 at
+    Zhongwei its 168 h inside the horizon cost 1,024 × 0.934375 × 168 × 0.5 = 80,371.20 CNY of power, but
+    1 − 168/500 = 66.4 % of its run is left undone, priced like unplaced work: 0.664 × 17 CNY × 1,024 chips ×
+    120 h (its penalty, 2,088,960 CNY) = 1,387,069.44 CNY. So it stays on the 910C, and no other job's
+    choice changes (they all finish inside the horizon)."""
     scenario = load_scenario(EXAMPLE)
     planner = solve(scenario)
     assert planner.status.value == "optimal"
     assert plain(scenario)["objective"] == pytest.approx(planner.objective["total_cny"], rel=1e-9)
+    assert planner.objective["total_cny"] == pytest.approx(201_902.72, abs=0.01)
+    assert planner.objective["unfinished_work_cny"] == 0.0
 
 
 @settings(max_examples=25, deadline=None)

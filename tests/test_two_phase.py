@@ -17,7 +17,8 @@ from planner.problem.timedata import build_time_data
 
 
 def test_forced_start_keeps_the_example_optimum():
-    """east_west_small's optimum is 201,845.2 CNY (tests/test_one_block.py solves it without the start)."""
+    """east_west_small's optimum is 201,902.72 CNY (tests/test_plain_milp.py derives it from the last figure;
+    tests/test_one_block.py solves it without the start)."""
     problem = build_problem(load_scenario(EXAMPLE))
     plain = solve_spatial(problem, settings=resolve_settings(None, time_limit_s=20), start="off")
     started = solve_spatial(problem, settings=resolve_settings(None, time_limit_s=20), start="two_phase")

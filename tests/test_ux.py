@@ -18,6 +18,7 @@ from rich.console import Console
 from conftest import EXAMPLE
 from planner.cli import main
 from planner.cli.output import format_number, print_frame
+from planner.problem.sanity import long_job_warning
 
 ROOT = Path(__file__).resolve().parents[1]
 CAPACITY = ROOT / "workloads" / "examples" / "capacity_2027.yaml"
@@ -93,7 +94,7 @@ def test_solve_output_fits_80_columns_and_keeps_every_id():
     r = run("solve", EXAMPLE, "--time-limit", "10", columns=80)
     assert r.exit_code == 0, r.output
     _fits(r.output, 80)
-    plan = json.loads(run("solve", EXAMPLE, "--format", "json", "--time-limit", "10").output)
+    plan = json.loads(run("solve", EXAMPLE, "--format", "json", "--time-limit", "10").stdout)
     for row in plan["placements"]:
         assert row["workload"] in r.output and row["accelerator"] in r.output
     assert "ascend-910b2" in r.output and "ascend-910c" in r.output  # never both shown as "ascend-9…"
@@ -194,18 +195,23 @@ def test_power_cap_above_the_envelope_and_inventory_above_the_cap_are_warned():
     assert r.exit_code == 0
     assert "sites.guian.power_cap_mw is 5,000 MW, above the topology's 130 MW power envelope" in r.output
     r = run("validate", EXAMPLE, "--set", "sites.guian.power_cap_mw=1")
-    assert "sites.guian: the inventory draws up to" in r.output and "above its 1.00 MW cap" in r.output
+    assert "sites.guian: the inventory draws up to" in r.output and "above its 1 MW cap" in r.output
+    r = run("validate", EXAMPLE, "--set", "sites.guian.power_cap_mw=0.001")  # a small cap keeps its figures
+    assert "above its 0.001 MW cap" in r.output and "0.00 MW" not in r.output
 
 
-def test_a_job_longer_than_the_horizon_is_warned_the_same_way_by_solve_and_validate(tmp_path):
+def test_a_job_longer_than_the_horizon_is_warned_the_same_way_by_every_command(tmp_path):
     data = yaml.safe_load(Path(EXAMPLE).read_text())
     data["training_jobs"] = [{"id": "marathon", "chips": 64, "allowed_accelerators": ["h20"], "duration_h": 1200}]
     path = tmp_path / "long.yaml"
     path.write_text(yaml.safe_dump(data))
-    expected = "job 'marathon' runs 1,200 h on its fastest allowed accelerator, longer than the 168 h horizon"
-    for cmd in (("validate", path), ("solve", path, "--time-limit", "5")):
+    expected = long_job_warning("marathon", {"h20": 1200.0}, 168.0)
+    assert expected.startswith("job 'marathon' runs 1,200 h on its fastest allowed accelerator, longer than the "
+                               "168 h horizon: every plan bills the 168 h it runs inside the horizon (14 % of its run")
+    for cmd in (("validate", path), ("solve", path, "--time-limit", "5"),
+                ("solve", path, "--model", "time", "--time-limit", "3")):
         r = run(*cmd, columns=300)
-        assert expected in r.output, r.output
+        assert expected in " ".join(r.output.split()), r.output  # wrapped to the terminal
 
 
 # ---- names that can be found -------------------------------------------------------------------

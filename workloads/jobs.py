@@ -41,7 +41,9 @@ class TrainingJob(BaseModel):
     allowed_accelerators: list[str] = Field(default_factory=list)
     allowed_stacks: list[str] = Field(default_factory=list, description="software stacks, e.g. [cuda, cann]")
     duration_h: B.Hours | None = Field(
-        None, description="wall-clock hours on any allowed accelerator")
+        None, description="wall-clock hours on any allowed accelerator; a plan bills the power of at most "
+                          "horizon_h of them (the hours inside the horizon) and prices the unfinished share of "
+                          "the run like unplaced work (unplaced_cny_per_chip_hour)")
     duration_h_by_accelerator: dict[str, B.Hours] | None = Field(
         None, description="wall-clock hours per accelerator; overrides duration_h where given")
     count: B.Count = Field(1, description="number of identical copies of this job")

@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from planner.check.common import check_signs, check_solver_block
-from planner.check.figures import REL_TOL
+from planner.check.figures import REL_TOL, missing
 from planner.check.plan_schema import check_shape
 from planner.check.verify import check_plan_shape, verify_plan
 from planner.inputs.scenario import Scenario
@@ -138,6 +138,7 @@ def verify_capacity(scenario: Scenario, plan: dict[str, Any], file: str = "<plan
         totals["power_cost_cny_per_year"] += power
         totals["latency_cny_per_year"] += annual * float(objective.get("latency_cny", 0.0))
         totals["unplaced_penalty_cny_per_year"] += annual * float(objective.get("unplaced_penalty_cny", 0.0))
+        totals["unfinished_work_cny_per_year"] += annual * float(objective.get("unfinished_work_cny", 0.0))
 
     # -- the annual cost and the plan's totals --------------------------------------------------------------
     want_objective = {"total_cny_per_year": sum(totals.values()), **totals}
@@ -151,7 +152,8 @@ def verify_capacity(scenario: Scenario, plan: dict[str, Any], file: str = "<plan
         stated = plan.get(section, {})
         for key, value in want.items():
             if key not in stated:
-                out.append(f"{section}.{key} is missing")
+                if missing(key, value):
+                    out.append(f"{section}.{key} is missing")
             elif not _same(stated[key], value):
                 out.append(f"{section}.{key} states {stated[key]}, the plan gives {value}")
     return out

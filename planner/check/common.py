@@ -147,3 +147,15 @@ def check_solver_objective(plan: dict[str, Any], total_key: str = "total_cny") -
     if abs(stated - total) > tol:
         return [f"objective.{total_key} is {total:,.6f} CNY but the solver reports {stated:,.6f} CNY for this plan"]
     return []
+
+
+def check_run_share(row: Any, want: float) -> list[str]:
+    """A job's stated run_share is the share of its run inside the horizon; a plan of a job that does not
+    finish must state it (older plans, written before the column, may leave it out for jobs that finish)."""
+    got = getattr(row, "run_share", None)
+    if got is None or (isinstance(got, float) and math.isnan(got)):
+        return [] if want >= 1.0 else [f"placement {row.workload} does not state run_share; it runs "
+                                       f"{100 * want:.0f} % of its run inside the horizon ({want})"]
+    if not math.isclose(float(got), want, rel_tol=REL_TOL, abs_tol=1e-9):
+        return [f"placement {row.workload} at {row.site} states run_share {got}, the plan gives {want}"]
+    return []

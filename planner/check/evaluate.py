@@ -17,7 +17,7 @@ from planner.problem.build import Problem
 def evaluate(problem: Problem, placements: pd.DataFrame, routing: pd.DataFrame) -> tuple[dict, dict]:
     """Return (objective terms in CNY, KPIs) for a plan."""
     power_cost = energy_kwh = carbon_kg = 0.0
-    inference_cost = 0.0
+    inference_cost = unfinished = 0.0
     placed_jobs: set[str] = set()
     site_meter_kw: dict[str, float] = defaultdict(float)
     for row in placements.itertuples(index=False):
@@ -30,6 +30,7 @@ def evaluate(problem: Problem, placements: pd.DataFrame, routing: pd.DataFrame) 
         site_meter_kw[row.site] += int(row.chips) * problem.meter_kw_per_chip(row.site, row.accelerator)
         if row.kind != "inference":
             placed_jobs.add(row.workload)
+            unfinished += problem.jobs[row.workload].unfinished_work_cny(row.accelerator)
         else:
             inference_cost += cost
 
@@ -59,10 +60,11 @@ def evaluate(problem: Problem, placements: pd.DataFrame, routing: pd.DataFrame) 
 
     served_mtokens = total_served * 3600 * problem.horizon_h / 1e6
     terms = {
-        "total_cny": problem.power_cost_weight * power_cost + latency + unplaced,
+        "total_cny": problem.power_cost_weight * power_cost + latency + unplaced + unfinished,
         "power_cost_cny": problem.power_cost_weight * power_cost,
         "latency_cny": latency,
         "unplaced_penalty_cny": unplaced,
+        "unfinished_work_cny": unfinished,  # the share of a run longer than the horizon left undone
     }
     kpis = {
         "power_cost_cny": power_cost,

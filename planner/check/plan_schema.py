@@ -67,6 +67,7 @@ class PlacementRow(BaseModel):
     hours: Num
     energy_mwh: Num
     power_cost_cny: Num
+    run_share: Num | None = None  # absent in plans written before it was added
 
 
 class RoutingRow(BaseModel):
@@ -210,6 +211,7 @@ class SolverBlock(BaseModel):
     objective: Num | None = None
     best_bound: Num | None = None
     gap: Num | None = None
+    relative_gap_limit: Num | None = None
     cost_units_per_cny: Annotated[float, BeforeValidator(_number_only), Field(gt=0)] | None = None
     interrupted: bool = False
 

@@ -67,7 +67,8 @@ def time_summaries(problem: Problem, td: TimeData, schedule: pd.DataFrame, repli
     if len(schedule):
         for (jid, site, accel, chips), g in schedule.groupby(["workload", "site", "accelerator", "chips"]):
             rows.append((jid, problem.jobs[jid].kind, site, accel, int(chips), 0, float((g.end_h - g.start_h).sum()),
-                         float(g.energy_mwh.sum()), float(g.power_cost_cny.sum())))
+                         float(g.energy_mwh.sum()), float(g.power_cost_cny.sum()),
+                         problem.jobs[jid].run_share(accel)))
     if len(replicas):
         for (sid, site, accel), g in replicas.groupby(["service", "site", "accelerator"]):
             cpr = problem.services[sid].chips_per_replica[accel]
@@ -76,7 +77,8 @@ def time_summaries(problem: Problem, td: TimeData, schedule: pd.DataFrame, repli
             energy = [replica_energy(problem, td, sid, (site, accel), int(r.replicas), int(r.start_h // td.step_h),
                                      int(r.end_h // td.step_h)) for r in g.itertuples(index=False)]
             rows.append((sid, "inference", site, accel, peak * cpr, peak, replica_h / peak if peak else 0.0,
-                         sum(e for e, _c in energy) / 1000, problem.power_cost_weight * sum(c for _e, c in energy)))
+                         sum(e for e, _c in energy) / 1000, problem.power_cost_weight * sum(c for _e, c in energy),
+                         1.0))
     placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
     route = []
     if len(serving):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 
-from planner.check.common import check_context, check_unplaced
+from planner.check.common import check_context, check_run_share, check_unplaced
 from planner.check.figures import REL_TOL, compare_figures
 from planner.check.tables import compare_tables, time_summaries
 from planner.problem.build import Pool, Problem
@@ -40,9 +41,10 @@ def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, re
     for row in schedule.itertuples(index=False):
         segs[row.workload].append((int(round(row.start_h / step)), int(round(row.end_h / step))))
         pool_of[row.workload] = (row.site, row.accelerator)
-    transfer = checkpoint = 0.0
+    transfer = checkpoint = unfinished = 0.0
     for jid, ss in segs.items():
         pool = pool_of[jid]
+        unfinished += problem.jobs[jid].unfinished_work_cny(pool[1])
         chips = problem.jobs[jid].chips
         steps = run_steps_of(ss)
         for u, f in zip(steps, td.busy_fractions(jid, pool, len(steps))):
@@ -111,10 +113,11 @@ def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, re
             unplaced += short * rate * td.block_hours(b)
     weighted_power = problem.power_cost_weight * power_cost
     objective = {
-        "total_cny": weighted_power + latency + unplaced + transfer + checkpoint,
+        "total_cny": weighted_power + latency + unplaced + unfinished + transfer + checkpoint,
         "power_cost_cny": weighted_power,
         "latency_cny": latency,
         "unplaced_penalty_cny": unplaced,
+        "unfinished_work_cny": unfinished,  # the share of a run longer than the horizon left undone
         "transfer_cny": transfer,
         "checkpoint_cny": checkpoint,
     }
@@ -315,7 +318,11 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
     # -- the report's tables: placements, routing and timeline summaries, sites and inventory --------------
     placements, routing, gantt = time_summaries(problem, td, schedule, replicas, serving)
     out += compare_tables("placements", plan.get("placements", []), placements,
-                          ["workload", "site", "accelerator"], PLACEMENT_COLUMNS[1:2] + PLACEMENT_COLUMNS[4:])
+                          ["workload", "site", "accelerator"], PLACEMENT_COLUMNS[1:2] + PLACEMENT_COLUMNS[4:-1])
+    for row in plan.get("placements") or []:  # run_share as for a spatial plan (older plans may leave it out)
+        job = problem.jobs.get(row["workload"]) if row["kind"] != "inference" else None
+        if job is not None and row["accelerator"] in job.hours:
+            out += check_run_share(SimpleNamespace(**row), job.run_share(row["accelerator"]))
     out += compare_tables("routing", plan.get("routing", []), routing, ["service", "city", "site", "accelerator"],
                           ROUTING_COLUMNS[4:])
     out += compare_tables("timeline", plan.get("timeline") or [], gantt,

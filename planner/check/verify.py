@@ -14,7 +14,9 @@ list means the plan is feasible and every figure in it recomputes) and never rai
   serving capacity;
 * every derived table (placements' hours, energy and cost; sites; inventory; cities; for time of
   use the hourly table, placements, routing and timeline) is recomputed and compared;
-* the objective terms and KPIs are recomputed and compared;
+* the objective terms and KPIs are recomputed and compared, among them ``unfinished_work_cny``: for
+  a job longer than the horizon, (1 − run_share) × its unplaced penalty on the accelerator the plan
+  gives it (``planner.problem.build``), so a plan that drops or shrinks it is caught;
 * the solver block is consistent (status against CP-SAT's status, the gap against the objective
   and bound).
 """
@@ -27,7 +29,13 @@ from typing import Any
 
 import pandas as pd
 
-from planner.check.common import check_context, check_signs, check_solver_block, check_unplaced
+from planner.check.common import (
+    check_context,
+    check_run_share,
+    check_signs,
+    check_solver_block,
+    check_unplaced,
+)
 from planner.check.evaluate import evaluate
 from planner.check.figures import REL_TOL, compare_figures
 from planner.check.plan_schema import check_shape
@@ -143,6 +151,8 @@ def _verify_spatial(problem: Problem, plan: dict[str, Any]) -> list[str]:
             if int(row.chips) != job.chips:
                 out.append(f"job {row.workload} has {row.chips} chips; its gang is {job.chips}")
             hours = job.hours.get(row.accelerator)
+            if hours is not None:
+                out += check_run_share(row, job.run_share(row.accelerator))
             if int(row.replicas) != 0:
                 out.append(f"job {row.workload} states {row.replicas} replicas; jobs have none")
         elif row.kind == "inference":

@@ -4,8 +4,9 @@ Each (service, city) demand, the most constrained first (fewest sites within its
 SLO, then the largest), is routed to the site with the lowest cost per token
 (power + latency) within its SLO, adding replicas as needed while chips and
 power last. Then training jobs, largest first, go to the cheapest pool that still
-has the chips and the power; a job whose cheapest option costs more than its
-penalty stays unplaced.
+has the chips and the power (power plus, for a job longer than the horizon, the
+unfinished share of its run priced like unplaced work: ``Problem.job_cost_cny``);
+a job whose cheapest option costs more than its penalty stays unplaced.
 """
 
 from __future__ import annotations

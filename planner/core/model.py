@@ -18,6 +18,8 @@ Formulation::
          f[v,k,s,b]  ∈ 0..demand    tokens/s of v from city k served at s in block b
   min    Σ x·(run_power_c,p(t) + transfer_c,s) + Σ run·step_power + ckpt_q·(Σ_u seg − Σ_p on)
        + Σ r·replica_power_v,p,b + Σ f·lat·hours_b + unserved + unplaced      (CNY, planner.problem.costs)
+       + Σ x·(1 − share_c,a)·pen_c + Σ on·(1 − share_q,a)·pen_q               (unfinished work: a job longer
+                                                                              than the horizon, build.py)
   s.t.   Σ_p,t x[c,p,t] ≤ n_c;  Σ_p on[q,p] ≤ 1;  Σ_u run[q,p,u] = steps_q·on[q,p]     (job_assignment)
          seg[q,p,u] ≥ run[q,p,u] − run[q,p,u−1]                                      (checkpoints)
          ∀p, τ: Σ_{t ≤ τ < t+n_c} chips_c·x + chips_q·run[q,p,τ] + cpr·r[v,p,b(τ)]
@@ -130,8 +132,10 @@ class TimeModel:
 
 # ---------------------------------------------------------------------------- pricing (planner.problem.costs)
 def start_cost(problem: Problem, td: TimeData, prices: StepPrices, jid: str, pool: Pool, start: int) -> float:
-    """What placing job ``jid`` on ``pool`` from step ``start`` adds (CNY): its marginal power and its transfer."""
-    return run_power_cny(problem, td, prices, jid, pool, start) + transfer_cny(td, jid, pool[0])
+    """What placing job ``jid`` on ``pool`` from step ``start`` adds (CNY): its marginal power, its transfer
+    and the work it leaves unfinished (a job longer than the horizon, ``JobData.unfinished_work_cny``)."""
+    return (run_power_cny(problem, td, prices, jid, pool, start) + transfer_cny(td, jid, pool[0])
+            + problem.jobs[jid].unfinished_work_cny(pool[1]))
 
 
 def meter_watts(problem: Problem, td: TimeData, pool: Pool) -> tuple[int, int]:
@@ -394,21 +398,26 @@ def objective_parts(m: TimeModel) -> tuple[Terms, dict[str, float]]:
 
     power_cost = Σ run_power·x + Σ step_power·run + Σ replica_power·r (+ the idle draw, a constant);
     transfer = Σ transfer·x; checkpoint = Σ ckpt·seg − Σ ckpt·on; latency = Σ lat·hours_b·f;
-    unplaced_penalty = Σ pen (everything unplaced) − Σ pen·x − Σ pen·on − Σ pen·hours_b·f."""
+    unplaced_penalty = Σ pen (everything unplaced) − Σ pen·x − Σ pen·on − Σ pen·hours_b·f;
+    unfinished_work = Σ (1 − share_c,a)·pen·x + Σ (1 − share_q,a)·pen·on (a job longer than the horizon)."""
     p, td = m.problem, m.td
     prices = StepPrices(td)
-    power, transfer, penalty, latency, checkpoint = [], [], [], [], []
+    power, transfer, penalty, latency, checkpoint, unfinished = [], [], [], [], [], []
     for (ci, pool, t), var in m.x.items():
         jid = m.classes[ci].template
         power.append((run_power_cny(p, td, prices, jid, pool, t), var))
         if transfer_cny(td, jid, pool[0]):
             transfer.append((transfer_cny(td, jid, pool[0]), var))
         penalty.append((-p.jobs[jid].penalty_cny, var))
+        if p.jobs[jid].unfinished_work_cny(pool[1]):
+            unfinished.append((p.jobs[jid].unfinished_work_cny(pool[1]), var))
     for (ci, pool), var in m.on.items():
         jid = m.classes[ci].template
         if transfer_cny(td, jid, pool[0]):
             transfer.append((transfer_cny(td, jid, pool[0]), var))
         penalty.append((-p.jobs[jid].penalty_cny, var))
+        if p.jobs[jid].unfinished_work_cny(pool[1]):
+            unfinished.append((p.jobs[jid].unfinished_work_cny(pool[1]), var))
         checkpoint.append((-td.jobs[jid].checkpoint_cny, var))
     for (ci, pool, u), var in m.run.items():
         jid = m.classes[ci].template
@@ -428,13 +437,13 @@ def objective_parts(m: TimeModel) -> tuple[Terms, dict[str, float]]:
               for (sid, _c), per in td.demand.items() for b, d in enumerate(per)),
     }
     terms = {"power_cost": power, "transfer": transfer, "checkpoint": checkpoint, "latency": latency,
-             "unplaced_penalty": penalty}
+             "unplaced_penalty": penalty, "unfinished_work": unfinished}
     return terms, constants
 
 
 def set_objective(m: TimeModel) -> None:
     """min power (marginal; idle draw of the inventory is a constant) + transfer + checkpoint
-    + latency + unserved + unplaced, in CNY, scaled once by ``CostScale``."""
+    + latency + unserved + unplaced + unfinished work, in CNY, scaled once by ``CostScale``."""
     terms, constants = objective_parts(m)
     m.scale, m.objective_terms = minimize(m.model, terms, constants, m.upper)
 

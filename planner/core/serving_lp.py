@@ -77,7 +77,16 @@ class ServingLP:
         default_factory=dict)
 
 
-def serving_lp_bound(problem: Problem, td: TimeData, time_limit_s: float = 10.0) -> ServingLP:
+def serving_lp_guide(problem: Problem, td: TimeData, chip_price: dict[Pool, float], time_limit_s: float = 10.0
+                     ) -> dict[int, tuple[dict, dict]]:
+    """The serving LP's solutions with each chip of the given pools priced per hour (CNY): where
+    jobs are left waiting for a pool's chips, serving that moves elsewhere frees them. Its
+    objective is no bound (the prices are not costs); only the solutions are returned."""
+    return serving_lp_bound(problem, td, time_limit_s, chip_price).guide
+
+
+def serving_lp_bound(problem: Problem, td: TimeData, time_limit_s: float = 10.0,
+                     chip_price: dict[Pool, float] | None = None) -> ServingLP:
     """Σ over blocks of the serving LP with chips and power (CNY), what it took, and its solutions.
 
     Never below the capacity-free serving bound: a block whose LP did not solve keeps that."""
@@ -89,7 +98,7 @@ def serving_lp_bound(problem: Problem, td: TimeData, time_limit_s: float = 10.0)
         hours = sum(td.block_hours(b) for b in blocks)
         nochip = sum(serving_block_nochip(problem, td, b) for b in blocks)
         left = time_limit_s - (time.perf_counter() - t0)
-        lp = _block_lp(problem, td, blocks[0], left) if left > 0 else None
+        lp = _block_lp(problem, td, blocks[0], left, chip_price or {}) if left > 0 else None
         if lp is not None:
             solved += 1
             total += max(nochip, lp[0] * hours * (1 - SHADE))
@@ -114,7 +123,8 @@ def _replica_cny_per_h(problem: Problem, td: TimeData, sid: str, pool: Pool, b: 
     return problem.power_cost_weight * kw * td.block_price(pool, b)
 
 
-def _block_lp(problem: Problem, td: TimeData, b: int, time_limit_s: float) -> tuple[float, dict, dict] | None:
+def _block_lp(problem: Problem, td: TimeData, b: int, time_limit_s: float, chip_price: dict[Pool, float]
+              ) -> tuple[float, dict, dict] | None:
     """Serving's LP optimum for one hour of block ``b`` (CNY per hour) with its replicas and flows,
     or None if GLOP did not prove it."""
     model = mathopt.Model(name="serving-lp")
@@ -131,7 +141,7 @@ def _block_lp(problem: Problem, td: TimeData, b: int, time_limit_s: float) -> tu
             cpr = svc.chips_per_replica[q[1]]
             r = model.add_variable(lb=0.0, ub=problem.inventory[q] // cpr)
             replicas[(sid, q)] = r
-            objective.append(_replica_cny_per_h(problem, td, sid, q, b) * r)
+            objective.append((_replica_cny_per_h(problem, td, sid, q, b) + chip_price.get(q, 0.0) * cpr) * r)
             chips[q].append(cpr * r)
             watts[q[0]].append(meter_watts(problem, td, q)[0] * cpr * r)
             supply[(sid, q[0])].append(scaling.tokens_down(svc.replica_tokens_per_s(q[1])) * r)

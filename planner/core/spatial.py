@@ -104,12 +104,12 @@ def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) 
         hours = job.hours[accel]
         kwh = problem.energy_kwh(site, accel, job.chips, hours)
         rows.append((jid, job.kind, site, accel, job.chips, 0, hours, kwh / 1000,
-                     kwh * problem.price_cny_per_kwh(site, accel)))
+                     kwh * problem.price_cny_per_kwh(site, accel), job.run_share(accel)))
     for (sid, site, accel), n in sorted(plan.replicas.items()):
         chips = n * problem.services[sid].chips_per_replica[accel]
         kwh = problem.energy_kwh(site, accel, chips, problem.horizon_h)
         rows.append((sid, "inference", site, accel, chips, n, problem.horizon_h, kwh / 1000,
-                     kwh * problem.price_cny_per_kwh(site, accel)))
+                     kwh * problem.price_cny_per_kwh(site, accel), 1.0))
     placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
     routing = pd.DataFrame(_route_to_accelerators(problem, plan), columns=ROUTING_COLUMNS)
     unplaced = pd.DataFrame(explain_unplaced(problem, plan, placements, routing), columns=UNPLACED_COLUMNS)
@@ -179,8 +179,10 @@ def _job_reason(problem: Problem, jid: str, free: dict, meter_kw: dict) -> str:
         need_kw = job.chips * problem.meter_kw_per_chip(site, accel)
         head_kw = problem.sites[site].power_cap_kw - meter_kw[site]
         if free.get((site, accel), 0) >= job.chips and head_kw + 1e-6 >= need_kw:
-            cost = problem.job_cost_cny(jid, (site, accel))
-            return (f"it fits on {accel} at {site}, but its power cost {cost:,.0f} CNY exceeds its unplaced "
+            cost, undone = problem.job_cost_cny(jid, (site, accel)), job.unfinished_work_cny(accel)
+            what = f"power cost {cost:,.0f} CNY" if not undone else (
+                f"cost {cost:,.0f} CNY (power {cost - undone:,.0f} + unfinished work {undone:,.0f})")
+            return (f"it fits on {accel} at {site}, but its {what} exceeds its unplaced "
                     f"penalty {job.penalty_cny:,.0f} CNY; raise unplaced_cny_per_chip_hour to place it")
         if free.get((site, accel), 0) < job.chips:
             blocked.append(f"{accel} at {site} has {free.get((site, accel), 0)} of {job.chips} chips free")

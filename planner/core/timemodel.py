@@ -45,8 +45,9 @@ from planner.core.model import (
     site_cap_w,
     start_cost,
 )
+from planner.core.packing import chip_prices, hot_pools, packing_bound, repack
 from planner.core.runner import Settings, resolve_settings, solve_model, state_plan_objective
-from planner.core.serving_lp import serving_block_nochip, serving_lp_bound
+from planner.core.serving_lp import ServingLP, serving_block_nochip, serving_lp_bound, serving_lp_guide
 from planner.core.spatial import solve_spatial
 from planner.core.twophase import native_output_silenced
 from planner.inputs.scenario import Scenario
@@ -84,16 +85,60 @@ SPATIAL_SHARE = 0.25
 #: national week its 21 distinct hours take 5.3 s (measured with benchmarks/national.py)
 SERVING_LP_SHARE = 0.1
 SERVING_LP_MAX_S = 10.0
+#: a guided block seeds the serving LP's fractional replicas rounded up from this fraction (and down
+#: below it); the greedy serves what is left. On the flexible 168 h national week serving cost
+#: 5.53 M CNY seeded rounded up, 5.40 M rounded down, 5.35 M at 0.5, 5.37 M at 0.7, 5.38 M at 0.3
+GUIDE_ROUND_UP_FROM = 0.5
+#: above this many replica variables per second of the time limit, CP-SAT is not run and the plan
+#: is the best greedy schedule: on the 168 h flexible national week (340,305 replica variables,
+#: a 650,000-variable decomposed model) CP-SAT found no plan better than its hint in 60 s nor in
+#: 240 s (1,418 per second), measured with benchmarks/national.py --only tou-flex
+SEARCH_MAX_REPLICA_VARIABLES_PER_S = 1_000
+#: model variables per replica variable on those weeks (flows and job starts come with the replicas)
+MODEL_VARIABLES_PER_REPLICA_VARIABLE = 2
+#: share of the time limit (at most PACKING_MAX_S) for the packing bound's LPs: 1.3-1.5 s per
+#: oversubscribed pool of 150-165 jobs on the tight 168 h national week (two pools)
+PACKING_SHARE = 0.15
+PACKING_MAX_S = 20.0
+#: share of the time left that trying more greedy orders may take, before repacking
+PORTFOLIO_SHARE = 0.3
 
 
 # ---------------------------------------------------------------------------- greedy
-# ---------------------------------------------------------------------------- greedy
-def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None) -> TimePlan:
+def _by_size(problem: Problem, td: TimeData) -> Callable[[str], tuple]:
+    return lambda j: (-problem.jobs[j].chips * min(problem.jobs[j].hours.values()), j)
+
+
+def _by_slack(problem: Problem, td: TimeData) -> Callable[[str], tuple]:
+    """Least room to move first (steps of slack in its roomiest window), then biggest."""
+    def key(j: str) -> tuple:
+        slack = max(w.deadline - w.earliest - w.steps for w in td.jobs[j].windows.values())
+        return (slack, -problem.jobs[j].chips * min(problem.jobs[j].hours.values()), j)
+    return key
+
+
+def _by_penalty_rate(problem: Problem, td: TimeData) -> Callable[[str], tuple]:
+    """Highest penalty a placement saves per chip-step first (its unplaced penalty less the least
+    unfinished work, for a job longer than the horizon), then biggest."""
+    def key(j: str) -> tuple:
+        job = problem.jobs[j]
+        chip_steps = job.chips * min(w.steps for w in td.jobs[j].windows.values())
+        saved = job.penalty_cny - min(job.unfinished_work_cny(p[1]) for p in td.jobs[j].windows)
+        return (-saved / max(1, chip_steps), -chip_steps, j)
+    return key
+
+
+#: the orders in which the greedy may place jobs
+JOB_ORDERS = {"size": _by_size, "slack": _by_slack, "penalty_rate": _by_penalty_rate}
+
+
+def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, job_order: str = "size") -> TimePlan:
     """Serve inference block by block at the cheapest pools in reach, then place jobs, biggest first,
     at the cheapest (pool, start) that still has chips and power over its whole run.
 
     ``guide`` (``ServingLP.guide``: per block the serving LP's fractional replicas and flows) seeds
-    each guided block first: the LP's replicas rounded up where chips and power allow, its flows
+    each guided block first: the LP's replicas rounded to the nearest whole replica where chips and
+    power allow (``GUIDE_ROUND_UP_FROM``), its flows
     routed onto them; what is left is served as without a guide. The LP shares each pool among all
     services at once, where the greedy gives the cheapest pools to the biggest demands first."""
     plan = TimePlan()
@@ -129,7 +174,7 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None) -
             lp_replicas, lp_flows = guide[b]
             for (sid, pool), x in sorted(lp_replicas.items(), key=lambda kv: (-kv[1], kv[0])):
                 per_replica = scaling.tokens_down(problem.services[sid].replica_tokens_per_s(pool[1]))
-                for _ in range(math.ceil(x - 1e-6)):
+                for _ in range(math.floor(x + 1 - GUIDE_ROUND_UP_FROM)):
                     if not add_replica(sid, pool, b, steps):
                         break
                     spare[(sid, pool[0], pool[1])] += per_replica
@@ -170,7 +215,7 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None) -
                     left -= use
 
     order = sorted((j for j in td.jobs if j not in td.pre_unplaced and td.jobs[j].windows),
-                   key=lambda j: (-problem.jobs[j].chips * min(problem.jobs[j].hours.values()), j))
+                   key=JOB_ORDERS[job_order](problem, td))
     for jid in order:
         tj, chips = td.jobs[jid], problem.jobs[jid].chips
         penalty = problem.jobs[jid].penalty_cny
@@ -183,7 +228,8 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None) -
                 chosen = sorted(sorted(ok, key=lambda u: (td.price[pool][u], u))[:w.steps])
                 segs = runs_of(chosen)
                 cost = (sum(step_power_cny(problem, td, jid, pool, u) for u in chosen)
-                        + tj.checkpoint_cny * (len(segs) - 1) + transfer_cny(td, jid, pool[0]))
+                        + tj.checkpoint_cny * (len(segs) - 1) + transfer_cny(td, jid, pool[0])
+                        + problem.jobs[jid].unfinished_work_cny(pool[1]))
                 if best is None or cost < best[0]:
                     best = (cost, pool, segs)
             if best is not None and best[0] <= penalty:
@@ -218,7 +264,8 @@ def plan_cost_cny(problem: Problem, td: TimeData, plan: TimePlan) -> float:
         tj = td.jobs[jid]
         if tj.preemptible:
             total += (sum(step_power_cny(problem, td, jid, pool, u) for s, e in segs for u in range(s, e))
-                      + tj.checkpoint_cny * (len(segs) - 1) + transfer_cny(td, jid, pool[0]))
+                      + tj.checkpoint_cny * (len(segs) - 1) + transfer_cny(td, jid, pool[0])
+                      + job.unfinished_work_cny(pool[1]))
         else:
             total += start_cost(problem, td, prices, jid, pool, segs[0][0])
     total += sum(n * replica_block_cny(problem, td, sid, (site, accel), b)
@@ -271,8 +318,11 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         if plan_cost_cny(problem, td, guided) < plan_cost_cny(problem, td, greedy):
             greedy, greedy_source = guided, "greedy guided by the serving LP"
     greedy_s = time.perf_counter() - t0
+    n_replicas = replica_variables(problem, td)
+    if n_replicas > SEARCH_MAX_REPLICA_VARIABLES_PER_S * settings.time_limit_s:
+        return _greedy_only(problem, td, settings, serving, greedy, greedy_source, n_replicas)
     if decompose == "auto":
-        decompose = "spatial" if replica_variables(problem, td) > AUTO_DECOMPOSE_REPLICA_VARIABLES else "off"
+        decompose = "spatial" if n_replicas > AUTO_DECOMPOSE_REPLICA_VARIABLES else "off"
     job_pools = serving_pools = None
     spatial_info: dict = {}
     if decompose == "spatial":
@@ -284,12 +334,8 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     build_s = time.perf_counter() - t0
 
     # the bounds first, inside the limit
-    runs = cheapest_runs(problem, td)
-    capacity_free = relaxed_bound(problem, td, runs)
-    energetic = energetic_bound(problem, td, runs, time_limit_s=max(1.0, 0.05 * settings.time_limit_s))
-    # both hold the capacity-free serving bound once; the serving LP with chips replaces it
-    serving_gain = max(0.0, serving.bound_cny - serving_bound(problem, td))
-    relaxed = max(capacity_free, energetic if energetic is not None else capacity_free) + serving_gain
+    bounds = full_bounds(problem, td, serving, settings)
+    relaxed, capacity_free, energetic = bounds["relaxed_bound"], bounds["capacity_free_bound"], bounds["energetic_bound"]
     # the write-back (pricing every hour, routing every block) runs after the search, inside the limit
     n_vars = len(m.model.Proto().variables)
     search = replace(settings, time_limit_s=settings.time_limit_s - WRITE_BACK_S_PER_VARIABLE * n_vars)
@@ -300,9 +346,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         "wall_s": round(time.perf_counter() - t0, 3), "build_s": round(build_s, 3), "greedy_s": round(greedy_s, 3),
         **settings.as_info(),
         "cost_units_per_cny": m.scale.units_per_cny, "start_grid": td.start_grid,
-        "decomposition": decompose, **spatial_info, "relaxed_bound": relaxed,
-        "capacity_free_bound": capacity_free, "energetic_bound": energetic,
-        "serving_lp_gain": serving_gain, **serving.info, "greedy_source": greedy_source,
+        "decomposition": decompose, **spatial_info, **bounds, **serving.info, "greedy_source": greedy_source,
         **m.stats(),
     }
     if decompose == "spatial":
@@ -310,10 +354,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         info["bound_scope"] = "full (relaxed); restricted_bound covers the restricted pools only"
         info["restricted_bound"], info["restricted_gap"] = outcome["best_bound"], outcome["gap"]
         info["best_bound"] = relaxed
-        info["bound_source"] = (("energetic bound (chips and power in aggregate over window intervals)"
-                                 if energetic is not None and energetic >= capacity_free
-                                 else "capacity-free bound (chips and power caps dropped)")
-                                + (", serving bounded by its LP with chips and power" if serving_gain > 0 else ""))
+        info["bound_source"] = bound_source(bounds)
         if status == Status.optimal:
             status = Status.feasible
             info["status"] = status.value
@@ -321,6 +362,8 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         info["bound_scope"] = "full"
         if outcome["best_bound"] is not None:
             info["best_bound"] = max(outcome["best_bound"], relaxed)
+            if relaxed >= outcome["best_bound"]:
+                info["bound_source"] = bound_source(bounds)
     if status.has_plan:
         plan = extract_plan(m, solver)
     else:
@@ -329,6 +372,91 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     result.solver["greedy_objective"] = write_back_time(problem, td, greedy, Status.feasible, {}).objective["total_cny"]
     if status.has_plan:
         state_plan_objective(result.solver, result.objective["total_cny"])
+    return result
+
+
+def full_bounds(problem: Problem, td: TimeData, serving: ServingLP, settings: Settings) -> dict:
+    """The bounds that hold for the full model whatever the search: capacity-free, energetic, and
+    the stronger of the two with serving's part raised to its LP with chips (``relaxed_bound``)."""
+    runs = cheapest_runs(problem, td)
+    capacity_free = relaxed_bound(problem, td, runs)
+    energetic = energetic_bound(problem, td, runs, time_limit_s=max(1.0, 0.05 * settings.time_limit_s))
+    packing, packing_info = packing_bound(problem, td, runs, capacity_free,
+                                         time_limit_s=min(PACKING_MAX_S, PACKING_SHARE * settings.time_limit_s))
+    # each holds the capacity-free serving bound once; the serving LP with chips replaces it
+    serving_gain = max(0.0, serving.bound_cny - serving_bound(problem, td))
+    relaxed = max(b for b in (capacity_free, energetic, packing) if b is not None) + serving_gain
+    return {"relaxed_bound": relaxed, "capacity_free_bound": capacity_free, "energetic_bound": energetic,
+            "packing_bound": packing, **packing_info, "serving_lp_gain": serving_gain}
+
+
+def bound_source(bounds: dict) -> str:
+    named = [(bounds["capacity_free_bound"], "capacity-free bound (chips and power caps dropped)"),
+             (bounds["energetic_bound"], "energetic bound (chips and power in aggregate over window intervals)"),
+             (bounds["packing_bound"], "packing bound (each oversubscribed pool's jobs by their time-indexed LP)")]
+    best = max((b, i) for i, (b, _name) in enumerate(named) if b is not None)[1]
+    return named[best][1] + (", serving bounded by its LP with chips and power" if bounds["serving_lp_gain"] > 0 else "")
+
+
+def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: ServingLP, greedy: TimePlan,
+                 source: str, n_replicas: int) -> Result:
+    """The plan for a model too large for CP-SAT in the time given: the cheapest of the greedy
+    schedules (with and without the serving LP's guide, jobs in each of ``JOB_ORDERS``) that fit
+    in the limit, with the full model's relaxed bound."""
+    t0 = settings.started
+    reserve_s = WRITE_BACK_S_PER_VARIABLE * MODEL_VARIABLES_PER_REPLICA_VARIABLE * n_replicas
+    bounds = full_bounds(problem, td, serving, settings)
+    best, best_cost, tried, best_order = greedy, plan_cost_cny(problem, td, greedy), 1, "size"
+    last_s = time.perf_counter() - t0
+    share = PORTFOLIO_SHARE if bounds.get("packing_pools") else 1.0  # leave time to repack
+    portfolio_ends = time.perf_counter() + share * settings.remaining_s()
+    for guide in ([serving.guide] if serving.guide else []) + [None]:
+        for order in JOB_ORDERS:
+            if order == "size":
+                continue  # the first greedy tried both guides in this order
+            if settings.remaining_s() < reserve_s + last_s or time.perf_counter() + last_s > portfolio_ends:
+                break
+            t = time.perf_counter()
+            plan = greedy_schedule(problem, td, guide, order)
+            last_s = time.perf_counter() - t
+            tried += 1
+            cost = plan_cost_cny(problem, td, plan)
+            if cost < best_cost:
+                best, best_cost, best_order = plan, cost, order
+                source = f"greedy{' guided by the serving LP' if guide else ''}, jobs by {order.replace('_', ' ')}"
+    source = f"{source} (best of {tried} greedy schedules)"
+    hot = hot_pools(problem, td)
+    if hot and settings.remaining_s() > reserve_s + 1.0:
+        # serving steered off the oversubscribed pools, then their jobs repacked around it
+        candidates = [(best, source)]
+        steered = serving_lp_guide(problem, td, chip_prices(problem, td, hot),
+                                   time_limit_s=min(SERVING_LP_MAX_S, SERVING_LP_SHARE * settings.time_limit_s))
+        if steered:
+            candidates.append((greedy_schedule(problem, td, steered, best_order),
+                               f"greedy with serving steered off {len(hot)} oversubscribed pool(s), jobs by "
+                               f"{best_order.replace('_', ' ')}"))
+        share = (settings.remaining_s() - reserve_s) / len(candidates)
+        for plan, name in candidates:
+            repacked = repack(problem, td, plan, time_limit_s=share)
+            cost = plan_cost_cny(problem, td, repacked)
+            if cost < best_cost:
+                best, best_cost = repacked, cost
+                source = f"{name}, its {len(hot)} oversubscribed pool(s) repacked by a MIP"
+    greedy_s = time.perf_counter() - t0
+    info = {
+        "model": "time", "status": Status.feasible.value, "cp_sat_status": None, "objective": None,
+        "best_bound": bounds["relaxed_bound"], "gap": None, "solutions": 0,
+        "plan_source": source,
+        "search": (f"skipped: {n_replicas:,} replica variables for a {settings.time_limit_s:g} s limit, above "
+                   f"{SEARCH_MAX_REPLICA_VARIABLES_PER_S:,} per second, where CP-SAT finds no better plan"),
+        "wall_s": round(time.perf_counter() - t0, 3), "build_s": 0.0, "greedy_s": round(greedy_s, 3),
+        **settings.as_info(), "start_grid": td.start_grid, "decomposition": "off", **bounds, **serving.info,
+        "greedy_source": source, "bound_scope": "full", "bound_source": bound_source(bounds),
+        "jobs": len(problem.jobs), "steps": td.steps, "blocks": len(td.blocks),
+    }
+    result = write_back_time(problem, td, best, Status.feasible, info)
+    result.solver["greedy_objective"] = result.objective["total_cny"]
+    state_plan_objective(result.solver, result.objective["total_cny"])
     return result
 
 
@@ -350,7 +478,8 @@ def spatial_pools(problem: Problem, settings: Settings) -> tuple[dict[str, set[P
 
 
 def cheapest_runs(problem: Problem, td: TimeData) -> dict[str, dict[Pool, float]]:
-    """Per job and pool, its cheapest run in its window (power and transfer, CNY, marginal)."""
+    """Per job and pool, its cheapest run in its window (power, transfer and the work a job longer than the
+    horizon leaves unfinished, CNY, marginal): what the model charges for that placement at the least."""
     prices = StepPrices(td)
     out: dict[str, dict[Pool, float]] = {}
     for jid in problem.jobs:
@@ -362,8 +491,8 @@ def cheapest_runs(problem: Problem, td: TimeData) -> dict[str, dict[Pool, float]
             if tj.preemptible:  # its cheapest steps, each priced as the model prices a run step
                 cost = sum(sorted(step_power_cny(problem, td, jid, pool, u)
                                   for u in range(wd.earliest, wd.deadline))[:wd.steps])
-                cost += transfer_cny(td, jid, pool[0])
-            else:
+                cost += transfer_cny(td, jid, pool[0]) + problem.jobs[jid].unfinished_work_cny(pool[1])
+            else:  # start_cost holds power, transfer and unfinished work
                 cost = min(start_cost(problem, td, prices, jid, pool, t)
                            for t in range(wd.earliest, wd.latest_start + 1))
             out[jid][pool] = cost

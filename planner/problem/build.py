@@ -8,6 +8,19 @@ here once, so the model, the greedy plan and ``verify`` price work identically:
     energy_kwh   = chips × chip_power_kw × hours × PUE
     power_cost   = energy_kwh × price_cny_per_kwh × (1 − subsidy if the chip is domestic)
     latency_cost = tokens served over the horizon (M) × RTT_ms × latency weight
+
+**A job longer than the horizon** is billed for the hours it runs inside it, on every pipeline
+(spatial, time of use, capacity, compare, pareto, verify), and the part of its run left undone
+is priced like unplaced work, because this builder is where it is decided::
+
+    hours[a]      = min(run_h[a], horizon_h)                per allowed accelerator a (billed power)
+    share[a]      = hours[a] / run_h[a]                     the part of its run a plan covers (run_share)
+    penalty       = priority × rate × chips × min_a run_h[a]          (its unplaced penalty, whole run)
+    unfinished[a] = (1 − share[a]) × penalty                 (the work placing it on a leaves undone)
+
+A job placed on ``a`` costs power(hours[a]) + unfinished[a]; left unplaced it costs its penalty. So
+placing it saves share[a] × penalty, and an accelerator that gets more of the run done wins unless its
+power outweighs that. Power totals stay per horizon; the warning (``planner.problem.sanity``) says so.
 """
 
 from __future__ import annotations
@@ -52,15 +65,28 @@ class AccelData:
 class JobData:
     id: str
     chips: int
-    hours: dict[str, float]  # per allowed accelerator
+    hours: dict[str, float]  # per allowed accelerator: the hours it runs inside the horizon (billed)
     pools: tuple[Pool, ...]  # (site, accel) pools it may use, in a fixed order
-    penalty_cny: float  # charged if left unplaced
+    penalty_cny: float  # charged if left unplaced: its whole run on its fastest accelerator
 
     kind: str = "training"  # or "batch" (batch inference)
+    #: per allowed accelerator, its whole run (longer than ``hours`` only for a job longer than the horizon)
+    run_h: dict[str, float] = field(default_factory=dict)
+
+    def run_share(self, accel: str) -> float:
+        """The share of the job's run on ``accel`` that falls inside the horizon (1 if it finishes)."""
+        run = self.run_h.get(accel, self.hours[accel])
+        return self.hours[accel] / run if run > 0 else 1.0
+
+    def unfinished_work_cny(self, accel: str) -> float:
+        """The part of its run placing it on ``accel`` leaves undone, priced as unplaced work:
+        (1 − run_share) × its unplaced penalty; 0 for a job that finishes inside the horizon."""
+        return max(0.0, 1.0 - self.run_share(accel)) * self.penalty_cny
 
     def class_key(self) -> tuple[Any, ...]:
         """Jobs with equal keys are interchangeable: the model counts them, not each one."""
-        return (self.kind, self.chips, tuple(sorted(self.hours.items())), self.pools, round(self.penalty_cny, 6))
+        return (self.kind, self.chips, tuple(sorted(self.hours.items())), tuple(sorted(self.run_h.items())),
+                self.pools, round(self.penalty_cny, 6))
 
 
 @dataclass(frozen=True)
@@ -123,9 +149,14 @@ class Problem:
     def power_cost_cny(self, site: str, accel: str, chips: int, hours: float) -> float:
         return self.energy_kwh(site, accel, chips, hours) * self.price_cny_per_kwh(site, accel)
 
-    def job_cost_cny(self, job: str, pool: Pool) -> float:
+    def job_power_cny(self, job: str, pool: Pool) -> float:
+        """The weighted power cost of the hours job ``job`` runs inside the horizon on ``pool``."""
         j = self.jobs[job]
         return self.power_cost_weight * self.power_cost_cny(pool[0], pool[1], j.chips, j.hours[pool[1]])
+
+    def job_cost_cny(self, job: str, pool: Pool) -> float:
+        """What placing job ``job`` on ``pool`` costs: its power plus the work it leaves unfinished."""
+        return self.job_power_cny(job, pool) + self.jobs[job].unfinished_work_cny(pool[1])
 
     def replica_cost_cny(self, service: str, pool: Pool) -> float:
         s = self.services[service]
@@ -214,13 +245,14 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
         chips, gang = _located(choose_gang, job, catalog, models, allowed, file=file, field=f"{where}.model")
         figures += [gang] if gang else []
         resolved = _located(training_hours, job, catalog, models, allowed, chips, file=file, field=f"{where}.model")
-        hours = resolved.values
+        run_h = dict(resolved.values)
+        hours = in_horizon(run_h, float(scenario.horizon_h))
         figures += resolved.figures
         for accel, why in resolved.dropped.items():
             warnings.append(f"{job.kind} job '{job.id}' cannot use {accel}: {why}")
         pools = tuple(p for p in inventory if p[1] in hours and p[0] in allowed_sites)
         penalty_rate = job.unplaced_cny_per_chip_hour or objective.unplaced_training_cny_per_chip_hour
-        penalty = job.priority * penalty_rate * chips * min(hours.values(), default=0.0)
+        penalty = job.priority * penalty_rate * chips * min(run_h.values(), default=0.0)
         copies = [job.id] if job.count == 1 else [f"{job.id}#{k + 1}" for k in range(job.count)]
         fitting = tuple(p for p in pools if inventory[p] >= chips
                         and chips * _meter_kw(accels, sites, p) <= sites[p[0]].power_cap_kw)
@@ -234,7 +266,7 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
         if reason:
             warnings.append(f"{job.kind} job '{job.id}' can never be placed: {reason}")
         for copy_id in copies:
-            jobs[copy_id] = JobData(copy_id, chips, hours, fitting, penalty, job.kind)
+            jobs[copy_id] = JobData(copy_id, chips, hours, fitting, penalty, job.kind, run_h)
             if reason:
                 pre_unplaced[copy_id] = reason
 
@@ -298,6 +330,12 @@ def build_problem(scenario: Scenario, catalog: Any = None, topology: Any = None,
         catalog_version=str(getattr(catalog, "version", "")), topology_version=str(getattr(topology, "version", "")),
         catalog_changes=tuple(getattr(catalog, "applied", ())),
         warnings=tuple(warnings), pre_unplaced=pre_unplaced, pre_unserved=pre_unserved, figures=tuple(figures))
+
+
+def in_horizon(run_h: dict[str, float], horizon_h: float) -> dict[str, float]:
+    """The hours of each run that fall inside the horizon: the one rule for billing a job longer than it
+    (the rest of the run is priced by ``JobData.unfinished_work_cny``)."""
+    return {a: min(h, horizon_h) for a, h in run_h.items()}
 
 
 def _models_for(scenario: Scenario, file: str) -> dict[str, Any]:

@@ -9,7 +9,6 @@ the solver and the check read a capacity scenario the same way.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,27 +133,10 @@ def period_scenarios(scenario: Scenario, options: list[Option]) -> list[Scenario
 
 
 def period_problems(scenario: Scenario, options: list[Option], catalog: Any, topology: Any) -> list[Problem]:
-    """Each period's problem, with every job billed only for the hours inside the planning window.
-
-    A period is one representative window of ``horizon_h`` hours scaled to a year, so a job longer
-    than the window is running throughout it: it costs the window's hours, not its whole length
-    (which would be counted again in every window of the year).
-    """
-    out = []
-    for s in period_scenarios(scenario, options):
-        problem = build_problem(s, catalog, topology, strict=False)
-        window = problem.horizon_h
-        jobs, long = {}, []
-        for jid, job in problem.jobs.items():
-            clipped = {a: min(h, window) for a, h in job.hours.items()}
-            if clipped != job.hours:
-                long.append(jid)
-            ratio = min(clipped.values(), default=0.0) / min(job.hours.values(), default=1.0) if job.hours else 1.0
-            jobs[jid] = dataclasses.replace(job, hours=clipped, penalty_cny=job.penalty_cny * ratio)
-        notes = (f"{len(long)} job(s) can run longer than the {window:g} h planning window ({', '.join(long[:3])}"
-                 f"{' …' if len(long) > 3 else ''}); capacity plans bill the {window:g} h inside it",) if long else ()
-        out.append(dataclasses.replace(problem, jobs=jobs, warnings=problem.warnings + notes))
-    return out
+    """Each period's problem. A period is one representative window of ``horizon_h`` hours scaled to
+    a year; a job longer than the window is billed the hours inside it and the unfinished share of its
+    run is priced like unplaced work, by the rule every pipeline shares (``planner.problem.build``)."""
+    return [build_problem(s, catalog, topology, strict=False) for s in period_scenarios(scenario, options)]
 
 
 def realised_inventory(on_hand: dict[Pool, int], bought: dict[tuple[int, Option], int], t: int) -> dict[Pool, int]:

@@ -35,6 +35,13 @@ Energy per (step, pool)::
 
 A job of ``d`` hours on a ``step_h`` grid occupies ⌈d/step_h⌉ steps; it is
 busy for the whole of each but the last, and for the remainder of the last.
+
+**A job longer than the horizon** has ``d = horizon_h`` (the hours it runs inside the horizon, the
+rule every pipeline shares, ``planner.problem.build.in_horizon``): it runs through the whole
+horizon, so it can be placed only where it may start at hour 0 (released at 0, no dataset transfer)
+and its deadline, if any, is not before the horizon's end; otherwise it is unplaced, and its reason
+says so. The share of its run left undone is priced like unplaced work
+(``JobData.unfinished_work_cny``) by the model, the greedy schedule and the bounds alike.
 """
 
 from __future__ import annotations
@@ -283,8 +290,8 @@ def one_block(problem: Problem) -> TimeData:
     """The spatial plan as time data: one block over the whole horizon at each pool's mean price.
 
     Every job may run on any of its pools from the block's start, busy for ``hours / horizon``
-    of the block (more than 1 for a job longer than the horizon, which the spatial plan bills
-    in full), with no windows, transfers or idle draw, on every pool it allows (no pool is
+    of the block (at most 1: a job longer than the horizon is billed the hours inside it), with no
+    windows, transfers or idle draw, on every pool it allows (no pool is
     dropped for size); demand is each city's mean. The time
     model over this data is the spatial model (``tests/test_models.py`` checks the optimum on
     every example)."""
@@ -359,6 +366,11 @@ def _window_reason(sjob: Any, data: Any, allowed_sites: set[str], transfers: dic
                 "accelerator; add inventory there or lift data_residency")
     shortest = min(data.hours[p[1]] + (transfers[p[0]].hours if p[0] in transfers else 0.0)
                    for p in data.pools if p[0] in allowed_sites)
+    if all(data.run_share(p[1]) < 1.0 for p in data.pools if p[0] in allowed_sites):
+        return (f"it runs longer than the horizon, so a plan bills it for the whole horizon and it must run "
+                f"from hour 0 to the end; its window [{sjob.release_h:g} h + data transfer, {deadline_h:g} h) "
+                "is shorter: release it at 0 without a dataset transfer and with no deadline before the "
+                "horizon's end, or raise horizon_h to plan the whole run")
     return (f"its window [{sjob.release_h:g} h, {deadline_h:g} h) is shorter than its shortest run "
             f"plus data transfer ({shortest:.1f} h); move the deadline or shrink the dataset")
 

@@ -3,8 +3,10 @@
 PLAN_FORMAT_VERSION = 1
 
 # ---- every plan -----------------------------------------------------------------------------------
+#: ``hours`` are the hours billed inside the horizon; ``run_share`` is that part of the job's whole run
+#: (below 1 only for a job longer than the horizon, which the plan does not finish; 1 for serving)
 PLACEMENT_COLUMNS = ["workload", "kind", "site", "accelerator", "chips", "replicas", "hours",
-                     "energy_mwh", "power_cost_cny"]
+                     "energy_mwh", "power_cost_cny", "run_share"]
 ROUTING_COLUMNS = ["service", "city", "site", "accelerator", "tokens_per_s", "rtt_ms"]
 UNPLACED_COLUMNS = ["workload", "kind", "city", "tokens_per_s", "reason"]
 SITE_COLUMNS = ["site", "role", "lat", "lon", "pue", "price_cny_per_kwh", "subsidy_fraction",

@@ -91,7 +91,9 @@ class CapacityResult:
                  f"{self.objective['annualised_capex_cny_per_year']:,.0f} + maintenance "
                  f"{self.objective['maintenance_cny_per_year']:,.0f} + power {self.objective['power_cost_cny_per_year']:,.0f}"
                  f" + latency {self.objective['latency_cny_per_year']:,.0f} + unplaced "
-                 f"{self.objective['unplaced_penalty_cny_per_year']:,.0f}",
+                 f"{self.objective['unplaced_penalty_cny_per_year']:,.0f}"
+                 + (f" + unfinished work {self.objective['unfinished_work_cny_per_year']:,.0f}"
+                    if self.objective.get("unfinished_work_cny_per_year") else ""),
                  f"capex {self.kpis['capex_cny']:,.0f} CNY for {int(self.purchases.units.sum())} system(s); "
                  f"best bound {s.get('best_bound') or float('nan'):,.0f}, gap {gap}, wall {s.get('wall_s', 0):.2f} s"]
         return "\n".join(lines)
@@ -275,6 +277,7 @@ def _write_back(scenario: Scenario, problems: list[Problem], builts: list[TimeMo
         totals["power_cost_cny_per_year"] += power
         totals["latency_cny_per_year"] += annual * result.objective["latency_cny"]
         totals["unplaced_penalty_cny_per_year"] += annual * result.objective["unplaced_penalty_cny"]
+        totals["unfinished_work_cny_per_year"] += annual * result.objective["unfinished_work_cny"]
     limits = binding_limits(cap, purchases, options, caps)
     if limits:
         for result in periods.values():

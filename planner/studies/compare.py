@@ -126,7 +126,8 @@ def compare(scenario: Scenario, mixes: list[Mix], *, time_limit_s: float | None 
 def _place_row(mix: Mix, r: Any) -> dict[str, Any]:
     return {"mix": mix.name, "rule": mix.rule, "status": r.status.value, "total_cny": r.objective["total_cny"],
             "power_cost_cny": r.objective["power_cost_cny"], "latency_cny": r.objective["latency_cny"],
-            "unplaced_penalty_cny": r.objective["unplaced_penalty_cny"], "jobs_unplaced": r.kpis["jobs_unplaced"],
+            "unplaced_penalty_cny": r.objective["unplaced_penalty_cny"],
+            "unfinished_work_cny": r.objective["unfinished_work_cny"], "jobs_unplaced": r.kpis["jobs_unplaced"],
             "unserved_tokens_per_s": r.kpis["unserved_tokens_per_s"], "energy_mwh": r.kpis["energy_mwh"],
             "carbon_t": r.kpis["carbon_t"], "mean_rtt_ms": r.kpis["mean_rtt_ms"],
             "inference_cny_per_mtokens": r.kpis["inference_cny_per_mtokens"], "gap": r.solver.get("gap")}
@@ -140,6 +141,7 @@ def _capacity_row(mix: Mix, r: Any) -> dict[str, Any]:
             "power_cost_cny_per_year": r.objective["power_cost_cny_per_year"],
             "latency_cny_per_year": r.objective["latency_cny_per_year"],
             "unplaced_penalty_cny_per_year": r.objective["unplaced_penalty_cny_per_year"],
+            "unfinished_work_cny_per_year": r.objective["unfinished_work_cny_per_year"],
             "systems_bought": r.kpis["systems_bought"], "chips_bought": r.kpis["chips_bought"],
             "jobs_unplaced_last_period": last.kpis["jobs_unplaced"],
             "unserved_tokens_per_s_last_period": last.kpis["unserved_tokens_per_s"],

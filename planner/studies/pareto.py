@@ -31,7 +31,7 @@ from planner.problem.build import Problem
 from planner.results.result import Result
 
 POINT_COLUMNS = ["point", "epsilon_latency_cny", "power_cost_cny", "latency_cny", "unplaced_penalty_cny",
-                 "cost_cny", "mean_rtt_ms", "served_tokens_per_s", "status", "gap", "wall_s"]
+                 "unfinished_work_cny", "cost_cny", "mean_rtt_ms", "served_tokens_per_s", "status", "gap", "wall_s"]
 
 
 @dataclasses.dataclass
@@ -47,7 +47,8 @@ class _Frontier:
     def build(self) -> tuple[Any, cp_model.LinearExpr, cp_model.LinearExpr, cp_model.LinearExpr]:
         built = build_spatial_model(self.problem, objective=False)
         terms, constants = objective_parts(built)
-        cost_terms = terms["power_cost"] + terms["unplaced_penalty"]
+        undone = terms["unplaced_penalty"] + terms["unfinished_work"]  # work left unplaced or unfinished
+        cost_terms = terms["power_cost"] + undone
         everything = cost_terms + terms["latency"]
         scale = scaling.CostScale.for_range(
             min((abs(c) for c, _ in everything if abs(c) > 1e-9), default=0.0),
@@ -58,7 +59,7 @@ class _Frontier:
             return cp_model.LinearExpr.weighted_sum([v for _, v in ts], [scale.units(c) for c, _ in ts])
 
         add_hints(built, as_time_plan(greedy_plan(self.problem)))
-        unplaced = expr(terms["unplaced_penalty"])  # kept in both objectives: serving all still comes first
+        unplaced = expr(undone)  # kept in both objectives: serving all still comes first
         return built, expr(terms["power_cost"]) + unplaced, expr(terms["latency"]) + unplaced, expr(terms["latency"])
 
     def run(self, built: Any, objective: cp_model.LinearExpr) -> tuple[cp_model.CpSolver, Any]:
@@ -115,7 +116,8 @@ def pareto_frontier(problem: Problem, points: int = 6, *, time_limit_s: float | 
     for i, (eps, r) in enumerate(results):
         o = r.objective
         rows.append((i, None if eps is None else f.scale.cny(eps), o["power_cost_cny"], o["latency_cny"],
-                     o["unplaced_penalty_cny"], o["power_cost_cny"] + o["unplaced_penalty_cny"], r.kpis["mean_rtt_ms"],
+                     o["unplaced_penalty_cny"], o["unfinished_work_cny"],
+                     o["power_cost_cny"] + o["unplaced_penalty_cny"] + o["unfinished_work_cny"], r.kpis["mean_rtt_ms"],
                      r.kpis["served_tokens_per_s"], r.status.value, r.solver.get("gap"), r.solver.get("wall_s")))
     table = pd.DataFrame(rows, columns=POINT_COLUMNS)
     keep = non_dominated(table, "cost_cny", "latency_cny")

@@ -164,6 +164,7 @@ def _cards(result: Result, stats: Statistics) -> str:
         (f"power cost{per}", _cny(o.get("power_cost_cny"))),
         (f"latency term{per}", _cny(o.get("latency_cny"))),
         (f"unplaced penalty{per}", _cny(o.get("unplaced_penalty_cny"))),
+        *([(f"unfinished work{per}", _cny(o.get("unfinished_work_cny")))] if o.get("unfinished_work_cny") else []),
         (f"energy{per}", f"{_num(k.get('energy_mwh'), 1)} MWh"),
         (f"carbon{per}", f"{_num(k.get('carbon_t'), 1)} t CO2"),
         ("chips used", _num(k.get("chips_used"), 0)),

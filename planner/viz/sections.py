@@ -116,7 +116,9 @@ def capacity_section(plan: dict[str, Any], table: Table) -> list[str]:
                  f"<b>{o.get('total_cny_per_year', 0):,.0f} CNY</b> (annualised capex "
                  f"{o.get('annualised_capex_cny_per_year', 0):,.0f}, maintenance {o.get('maintenance_cny_per_year', 0):,.0f},"
                  f" power {o.get('power_cost_cny_per_year', 0):,.0f}, latency {o.get('latency_cny_per_year', 0):,.0f}, "
-                 f"unplaced {o.get('unplaced_penalty_cny_per_year', 0):,.0f}).</p>")
+                 f"unplaced {o.get('unplaced_penalty_cny_per_year', 0):,.0f}"
+                 + (f", unfinished work {o['unfinished_work_cny_per_year']:,.0f}"
+                    if o.get("unfinished_work_cny_per_year") else "") + ").</p>")
     return parts
 
 

@@ -130,7 +130,9 @@ def print_capacity(result: CapacityResult, reasons: list[str] = (), horizon_h: f
     say(f"total over {n} period(s), the sum of each period's yearly cost: {o['total_cny_per_year']:,.0f} CNY "
         f"= annualised capex {o['annualised_capex_cny_per_year']:,.0f} + maintenance "
         f"{o['maintenance_cny_per_year']:,.0f} + power {o['power_cost_cny_per_year']:,.0f} + latency "
-        f"{o['latency_cny_per_year']:,.0f} + unplaced {o['unplaced_penalty_cny_per_year']:,.0f}", console)
+        f"{o['latency_cny_per_year']:,.0f} + unplaced {o['unplaced_penalty_cny_per_year']:,.0f}"
+        + (f" + unfinished work {o['unfinished_work_cny_per_year']:,.0f}" if o.get("unfinished_work_cny_per_year")
+           else ""), console)
     s = result.solver
     gap = "–" if s.get("gap") is None else f"{100 * s['gap']:.3f} %"
     say(f"capex {result.kpis['capex_cny']:,.0f} CNY for {result.kpis.get('systems_bought', 0)} system(s), "

@@ -121,6 +121,10 @@ def print_result(result: Result, max_rows: int | None = None) -> None:
     if len(p):
         table = p.assign(energy_mwh=p.energy_mwh.round(2), power_cost_cny=p.power_cost_cny.round(0),
                          hours=p.hours.round(1))
+        if "run_share" in table and (table.run_share.fillna(1.0) < 1.0).any():  # a job the plan does not finish
+            table = table.assign(run_share=table.run_share.round(3))
+        else:
+            table = table.drop(columns="run_share", errors="ignore")
         print_frame(table, title="Placements", console=console, keep=["workload", "site", "accelerator"],
                     drop_first=["kind", "replicas", "hours", "energy_mwh"], max_rows=rows)
     if len(result.routing):
@@ -148,6 +152,7 @@ def print_result(result: Result, max_rows: int | None = None) -> None:
         ("  power cost", f"{o['power_cost_cny']:,.0f} CNY"),
         ("  latency", f"{o['latency_cny']:,.0f} CNY"),
         ("  unplaced penalty", f"{o['unplaced_penalty_cny']:,.0f} CNY"),
+        *([("  unfinished work", f"{o['unfinished_work_cny']:,.0f} CNY")] if o.get("unfinished_work_cny") else []),
         *([("  data transfer", f"{o['transfer_cny']:,.0f} CNY"), ("  checkpoints", f"{o['checkpoint_cny']:,.0f} CNY")]
           if "transfer_cny" in o else []),
         (f"energy ({basis})", f"{k['energy_mwh']:,.1f} MWh"),

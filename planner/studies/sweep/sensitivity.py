@@ -24,7 +24,7 @@ from planner.studies.sweep.study import LEAD_COLUMNS, TAIL_COLUMNS, main_objecti
 
 #: KPIs whose spread a sweep report shows, when the table has them
 KEY_KPIS = ("total_cny", "total_cny_per_year", "power_cost_cny", "latency_cny", "unplaced_penalty_cny",
-            "energy_mwh", "carbon_t", "mean_rtt_ms", "unserved_tokens_per_s", "jobs_unplaced",
+            "unfinished_work_cny", "energy_mwh", "carbon_t", "mean_rtt_ms", "unserved_tokens_per_s", "jobs_unplaced",
             "inference_cny_per_mtokens", "capex_cny", "chips_bought", "wall_s")
 _OK = ("optimal", "feasible")
 
