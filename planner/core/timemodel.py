@@ -366,10 +366,18 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
                 info["bound_source"] = bound_source(bounds)
     if status.has_plan:
         plan = extract_plan(m, solver)
+        # CP-SAT's plan can be worse than its hint where the hint did not hold in the (restricted) model
+        if plan_cost_cny(problem, td, greedy) < plan_cost_cny(problem, td, plan) - 1e-6:
+            plan = greedy
+            info["plan_source"] = f"{greedy_source} (cheaper than CP-SAT's plan)"
+            if status == Status.optimal:
+                status = Status.feasible
+                info["status"] = status.value
     else:
         plan = TimePlan()
     result = write_back_time(problem, td, plan, status, info)
-    result.solver["greedy_objective"] = write_back_time(problem, td, greedy, Status.feasible, {}).objective["total_cny"]
+    result.solver["greedy_objective"] = (result.objective["total_cny"] if plan is greedy else
+                                         write_back_time(problem, td, greedy, Status.feasible, {}).objective["total_cny"])
     if status.has_plan:
         state_plan_objective(result.solver, result.objective["total_cny"])
     return result
