@@ -191,7 +191,7 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
                     left_of[(sid, city)] -= use
                     want -= use
         demands = [(sid, city, d[b]) for (sid, city), d in td.demand.items()]
-        for sid, city, demand in sorted(demands, key=lambda x: (-x[2], x[0], x[1])):
+        for sid, city, _demand in sorted(demands, key=lambda x: (-x[2], x[0], x[1])):
             svc = problem.services[sid]
             left = left_of[(sid, city)]
             unserved_rate = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h
@@ -335,7 +335,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
 
     # the bounds first, inside the limit
     bounds = full_bounds(problem, td, serving, settings)
-    relaxed, capacity_free, energetic = bounds["relaxed_bound"], bounds["capacity_free_bound"], bounds["energetic_bound"]
+    relaxed = bounds["relaxed_bound"]
     # the write-back (pricing every hour, routing every block) runs after the search, inside the limit
     n_vars = len(m.model.Proto().variables)
     search = replace(settings, time_limit_s=settings.time_limit_s - WRITE_BACK_S_PER_VARIABLE * n_vars)
