@@ -94,8 +94,9 @@ GUIDE_ROUND_UP_FROM = 0.5
 #: a 650,000-variable decomposed model) CP-SAT found no plan better than its hint in 60 s nor in
 #: 240 s (1,418 per second), measured with benchmarks/national.py --only tou-flex
 SEARCH_MAX_REPLICA_VARIABLES_PER_S = 1_000
-#: model variables per replica variable on those weeks (flows and job starts come with the replicas)
-MODEL_VARIABLES_PER_REPLICA_VARIABLE = 2
+#: time kept back for the write-back when CP-SAT is not run, per replica variable: on those weeks
+#: the write-back took 2.4-2.8 s for 340,305 replica variables (7-8e-6 s each); twice that is kept
+GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE = 1.5e-5
 #: share of the time limit (at most PACKING_MAX_S) for the packing bound's LPs: 1.3-1.5 s per
 #: oversubscribed pool of 150-165 jobs on the tight 168 h national week (two pools)
 PACKING_SHARE = 0.15
@@ -412,7 +413,7 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
     schedules (with and without the serving LP's guide, jobs in each of ``JOB_ORDERS``) that fit
     in the limit, with the full model's relaxed bound."""
     t0 = settings.started
-    reserve_s = WRITE_BACK_S_PER_VARIABLE * MODEL_VARIABLES_PER_REPLICA_VARIABLE * n_replicas
+    reserve_s = GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE * n_replicas
     bounds = full_bounds(problem, td, serving, settings)
     best, best_cost, tried, best_order = greedy, plan_cost_cny(problem, td, greedy), 1, "size"
     last_s = time.perf_counter() - t0
