@@ -81,3 +81,23 @@ def test_a_penalty_below_the_cost_leaves_the_job_out_in_the_bound_too():
     free = relaxed_bound(p, td, runs)
     assert free == pytest.approx(4.8)
     assert packing_bound(p, td, runs, free)[0] == pytest.approx(4.8, rel=1e-6)
+
+
+def test_without_the_cp_sat_search_the_greedy_repacked_is_proven_optimal_by_the_packing_bound(monkeypatch):
+    """A model too large for CP-SAT in the time given (forced here by allowing 0 replica variables
+    per second) gets the best greedy schedule, repacked: 33.6 CNY, and the packing bound proves it,
+    gap 0. The plan verifies like any other, and says where it came from."""
+    import json
+
+    from planner.check.document import verify_document
+    from planner.core import timemodel
+
+    monkeypatch.setattr(timemodel, "SEARCH_MAX_REPLICA_VARIABLES_PER_S", -1)
+    s = three_jobs()
+    r = timemodel.solve_time(s, time_limit_s=20)
+    assert r.status.value == "feasible" and r.solver["cp_sat_status"] is None
+    assert r.objective["total_cny"] == pytest.approx(33.6)
+    assert r.solver["best_bound"] == pytest.approx(33.6, rel=1e-6) and r.solver["gap"] == pytest.approx(0, abs=1e-6)
+    assert "repacked by a MIP" in r.solver["plan_source"] and "skipped" in r.solver["search"]
+    assert "packing bound" in r.solver["bound_source"]
+    assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []

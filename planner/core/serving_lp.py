@@ -133,7 +133,7 @@ def _block_lp(problem: Problem, td: TimeData, b: int, time_limit_s: float, chip_
     chips: dict[Pool, list] = defaultdict(list)
     watts: dict[str, list] = defaultdict(list)
     supply: dict[tuple[str, str], list] = defaultdict(list)
-    for (sid, city), per in td.demand.items():
+    for sid, city in td.demand:
         for q in _reach(problem, sid, city):
             if (sid, q) in replicas:
                 continue

@@ -94,8 +94,9 @@ GUIDE_ROUND_UP_FROM = 0.5
 #: a 650,000-variable decomposed model) CP-SAT found no plan better than its hint in 60 s nor in
 #: 240 s (1,418 per second), measured with benchmarks/national.py --only tou-flex
 SEARCH_MAX_REPLICA_VARIABLES_PER_S = 1_000
-#: model variables per replica variable on those weeks (flows and job starts come with the replicas)
-MODEL_VARIABLES_PER_REPLICA_VARIABLE = 2
+#: time kept back for the write-back when CP-SAT is not run, per replica variable: on those weeks
+#: the write-back took 2.4-2.8 s for 340,305 replica variables (7-8e-6 s each); twice that is kept
+GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE = 1.5e-5
 #: share of the time limit (at most PACKING_MAX_S) for the packing bound's LPs: 1.3-1.5 s per
 #: oversubscribed pool of 150-165 jobs on the tight 168 h national week (two pools)
 PACKING_SHARE = 0.15
@@ -191,7 +192,7 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
                     left_of[(sid, city)] -= use
                     want -= use
         demands = [(sid, city, d[b]) for (sid, city), d in td.demand.items()]
-        for sid, city, demand in sorted(demands, key=lambda x: (-x[2], x[0], x[1])):
+        for sid, city, _demand in sorted(demands, key=lambda x: (-x[2], x[0], x[1])):
             svc = problem.services[sid]
             left = left_of[(sid, city)]
             unserved_rate = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h
@@ -335,7 +336,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
 
     # the bounds first, inside the limit
     bounds = full_bounds(problem, td, serving, settings)
-    relaxed, capacity_free, energetic = bounds["relaxed_bound"], bounds["capacity_free_bound"], bounds["energetic_bound"]
+    relaxed = bounds["relaxed_bound"]
     # the write-back (pricing every hour, routing every block) runs after the search, inside the limit
     n_vars = len(m.model.Proto().variables)
     search = replace(settings, time_limit_s=settings.time_limit_s - WRITE_BACK_S_PER_VARIABLE * n_vars)
@@ -366,10 +367,18 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
                 info["bound_source"] = bound_source(bounds)
     if status.has_plan:
         plan = extract_plan(m, solver)
+        # CP-SAT's plan can be worse than its hint where the hint did not hold in the (restricted) model
+        if plan_cost_cny(problem, td, greedy) < plan_cost_cny(problem, td, plan) - 1e-6:
+            plan = greedy
+            info["plan_source"] = f"{greedy_source} (cheaper than CP-SAT's plan)"
+            if status == Status.optimal:
+                status = Status.feasible
+                info["status"] = status.value
     else:
         plan = TimePlan()
     result = write_back_time(problem, td, plan, status, info)
-    result.solver["greedy_objective"] = write_back_time(problem, td, greedy, Status.feasible, {}).objective["total_cny"]
+    result.solver["greedy_objective"] = (result.objective["total_cny"] if plan is greedy else
+                                         write_back_time(problem, td, greedy, Status.feasible, {}).objective["total_cny"])
     if status.has_plan:
         state_plan_objective(result.solver, result.objective["total_cny"])
     return result
@@ -404,7 +413,7 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
     schedules (with and without the serving LP's guide, jobs in each of ``JOB_ORDERS``) that fit
     in the limit, with the full model's relaxed bound."""
     t0 = settings.started
-    reserve_s = WRITE_BACK_S_PER_VARIABLE * MODEL_VARIABLES_PER_REPLICA_VARIABLE * n_replicas
+    reserve_s = GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE * n_replicas
     bounds = full_bounds(problem, td, serving, settings)
     best, best_cost, tried, best_order = greedy, plan_cost_cny(problem, td, greedy), 1, "size"
     last_s = time.perf_counter() - t0

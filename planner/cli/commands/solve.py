@@ -159,8 +159,10 @@ def print_result(result: Result, max_rows: int | None = None) -> None:
         (f"carbon ({basis})", f"{k['carbon_t']:,.1f} t CO2"),
         ("token-weighted RTT", f"mean {k['mean_rtt_ms']:.1f} ms, max {k['max_rtt_ms']:.1f} ms"),
         ("inference power cost", f"{k['inference_cny_per_mtokens']:.4f} CNY per million output tokens"),
-        ("solver", f"{result.status.value} ({s.get('cp_sat_status')}), wall {s.get('wall_s')} s"),
+        ("solver", f"{result.status.value} ({s.get('cp_sat_status') or 'CP-SAT not run'}), wall {s.get('wall_s')} s"),
+        *([("plan from", s["plan_source"])] if s.get("plan_source") else []),
         ("best bound", "–" if s.get("best_bound") is None else f"{s['best_bound']:,.0f} CNY"),
+        *([("bound from", s["bound_source"])] if s.get("bound_source") else []),
         ("gap", "–" if s.get("gap") is None else f"{100 * s['gap']:.3f} %"),
         ("greedy baseline", f"{s.get('greedy_objective', float('nan')):,.0f} CNY"),
     ], columns=["", "value"])
