@@ -99,5 +99,6 @@ def test_without_the_cp_sat_search_the_greedy_repacked_is_proven_optimal_by_the_
     assert r.objective["total_cny"] == pytest.approx(33.6)
     assert r.solver["best_bound"] == pytest.approx(33.6, rel=1e-6) and r.solver["gap"] == pytest.approx(0, abs=1e-6)
     assert "repacked by a MIP" in r.solver["plan_source"] and "skipped" in r.solver["search"]
+    assert r.solver["greedy_objective"] == pytest.approx(6.4 + 11.2 + 544)  # the plain greedy, the baseline
     assert "packing bound" in r.solver["bound_source"]
     assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []
