@@ -312,8 +312,8 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     td = td if td is not None else build_time_data(scenario, problem)
     # serving's LP with chips: a bound, and a guide for the greedy's serving
     serving = serving_lp_bound(problem, td, time_limit_s=min(SERVING_LP_MAX_S, SERVING_LP_SHARE * settings.time_limit_s))
-    greedy = greedy_schedule(problem, td)
-    baseline_cny = plan_cost_cny(problem, td, greedy) + idle_power_cny(problem, td)  # the plain greedy's cost
+    greedy = plain = greedy_schedule(problem, td)  # the plain greedy schedule is the baseline
+    baseline_cny = plan_cost_cny(problem, td, plain) + idle_power_cny(problem, td)
     greedy_source = "greedy"
     if serving.guide:
         guided = greedy_schedule(problem, td, serving.guide)
@@ -378,16 +378,17 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     else:
         plan = TimePlan()
     result = write_back_time(problem, td, plan, status, info)
-    result.solver["greedy_objective"] = (result.objective["total_cny"] if plan is greedy else
-                                         write_back_time(problem, td, greedy, Status.feasible, {}).objective["total_cny"])
+    result.solver["greedy_objective"] = (result.objective["total_cny"] if plan is plain else
+                                         write_back_time(problem, td, plain, Status.feasible, {}).objective["total_cny"])
     if status.has_plan:
         state_plan_objective(result.solver, result.objective["total_cny"])
     return result
 
 
 def full_bounds(problem: Problem, td: TimeData, serving: ServingLP, settings: Settings) -> dict:
-    """The bounds that hold for the full model whatever the search: capacity-free, energetic, and
-    the stronger of the two with serving's part raised to its LP with chips (``relaxed_bound``)."""
+    """The bounds that hold for the full model whatever the search: capacity-free, energetic,
+    packing, and the strongest of the three with serving's part raised to its LP with chips
+    (``relaxed_bound``)."""
     runs = cheapest_runs(problem, td)
     capacity_free = relaxed_bound(problem, td, runs)
     energetic = energetic_bound(problem, td, runs, time_limit_s=max(1.0, 0.05 * settings.time_limit_s))
