@@ -138,6 +138,19 @@ def start_cost(problem: Problem, td: TimeData, prices: StepPrices, jid: str, poo
             + problem.jobs[jid].unfinished_work_cny(pool[1]))
 
 
+def placed_cost(problem: Problem, td: TimeData, prices: StepPrices, jid: str, pool: Pool,
+                segments: list[tuple[int, int]]) -> float:
+    """What job ``jid`` placed on ``pool`` in ``segments`` adds (CNY), as the objective prices it: a
+    one-piece run is ``start_cost``; a preemptible job pays each run step, a resume per extra
+    segment, its transfer and the work it leaves unfinished."""
+    tj = td.jobs[jid]
+    if not tj.preemptible:
+        return start_cost(problem, td, prices, jid, pool, segments[0][0])
+    return (sum(step_power_cny(problem, td, jid, pool, u) for s, e in segments for u in range(s, e))
+            + tj.checkpoint_cny * (len(segments) - 1) + transfer_cny(td, jid, pool[0])
+            + problem.jobs[jid].unfinished_work_cny(pool[1]))
+
+
 def meter_watts(problem: Problem, td: TimeData, pool: Pool) -> tuple[int, int]:
     """(W a busy chip adds, W an idle powered-on chip draws) at the meter, rounded up."""
     kw = problem.meter_kw_per_chip(*pool)

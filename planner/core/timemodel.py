@@ -41,6 +41,7 @@ from planner.core.model import (
     build_time_model,
     extract_plan,
     meter_watts,
+    placed_cost,
     runs_of,
     site_cap_w,
     start_cost,
@@ -139,8 +140,8 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
 
     ``guide`` (``ServingLP.guide``: per block the serving LP's fractional replicas and flows) seeds
     each guided block first: the LP's replicas rounded to the nearest whole replica where chips and
-    power allow (``GUIDE_ROUND_UP_FROM``), its flows
-    routed onto them; what is left is served as without a guide. The LP shares each pool among all
+    power allow (``GUIDE_ROUND_UP_FROM``), its flows routed onto them; what is left is served as
+    without a guide. The LP shares each pool among all
     services at once, where the greedy gives the cheapest pools to the biggest demands first."""
     plan = TimePlan()
     T = td.steps
@@ -228,9 +229,7 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
                     continue
                 chosen = sorted(sorted(ok, key=lambda u: (td.price[pool][u], u))[:w.steps])
                 segs = runs_of(chosen)
-                cost = (sum(step_power_cny(problem, td, jid, pool, u) for u in chosen)
-                        + tj.checkpoint_cny * (len(segs) - 1) + transfer_cny(td, jid, pool[0])
-                        + problem.jobs[jid].unfinished_work_cny(pool[1]))
+                cost = placed_cost(problem, td, prices, jid, pool, segs)
                 if best is None or cost < best[0]:
                     best = (cost, pool, segs)
             if best is not None and best[0] <= penalty:
@@ -261,14 +260,7 @@ def plan_cost_cny(problem: Problem, td: TimeData, plan: TimePlan) -> float:
         if jid not in plan.segments:
             total += job.penalty_cny
             continue
-        pool, segs = plan.segments[jid]
-        tj = td.jobs[jid]
-        if tj.preemptible:
-            total += (sum(step_power_cny(problem, td, jid, pool, u) for s, e in segs for u in range(s, e))
-                      + tj.checkpoint_cny * (len(segs) - 1) + transfer_cny(td, jid, pool[0])
-                      + job.unfinished_work_cny(pool[1]))
-        else:
-            total += start_cost(problem, td, prices, jid, pool, segs[0][0])
+        total += placed_cost(problem, td, prices, jid, *plan.segments[jid])
     total += sum(n * replica_block_cny(problem, td, sid, (site, accel), b)
                  for (sid, site, accel, b), n in plan.replicas.items())
     served: dict[tuple[str, str, int], int] = defaultdict(int)
@@ -313,16 +305,19 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     # serving's LP with chips: a bound, and a guide for the greedy's serving
     serving = serving_lp_bound(problem, td, time_limit_s=min(SERVING_LP_MAX_S, SERVING_LP_SHARE * settings.time_limit_s))
     greedy = plain = greedy_schedule(problem, td)  # the plain greedy schedule is the baseline
-    baseline_cny = plan_cost_cny(problem, td, plain) + idle_power_cny(problem, td)
+    greedy_cost = plan_cost_cny(problem, td, plain)
+    baseline_cny = greedy_cost + idle_power_cny(problem, td)
     greedy_source = "greedy"
     if serving.guide:
         guided = greedy_schedule(problem, td, serving.guide)
-        if plan_cost_cny(problem, td, guided) < plan_cost_cny(problem, td, greedy):
-            greedy, greedy_source = guided, "greedy guided by the serving LP"
+        guided_cost = plan_cost_cny(problem, td, guided)
+        if guided_cost < greedy_cost:
+            greedy, greedy_cost, greedy_source = guided, guided_cost, "greedy guided by the serving LP"
     greedy_s = time.perf_counter() - t0
     n_replicas = replica_variables(problem, td)
     if n_replicas > SEARCH_MAX_REPLICA_VARIABLES_PER_S * settings.time_limit_s:
-        return _greedy_only(problem, td, settings, serving, greedy, greedy_source, n_replicas, baseline_cny)
+        return _greedy_only(problem, td, settings, serving, greedy, greedy_cost, greedy_source, n_replicas,
+                            baseline_cny)
     if decompose == "auto":
         decompose = "spatial" if n_replicas > AUTO_DECOMPOSE_REPLICA_VARIABLES else "off"
     job_pools = serving_pools = None
@@ -369,7 +364,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     if status.has_plan:
         plan = extract_plan(m, solver)
         # CP-SAT's plan can be worse than its hint where the hint did not hold in the (restricted) model
-        if plan_cost_cny(problem, td, greedy) < plan_cost_cny(problem, td, plan) - 1e-6:
+        if greedy_cost < plan_cost_cny(problem, td, plan) - 1e-6:
             plan = greedy
             info["plan_source"] = f"{greedy_source} (cheaper than CP-SAT's plan)"
             if status == Status.optimal:
@@ -410,7 +405,7 @@ def bound_source(bounds: dict) -> str:
 
 
 def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: ServingLP, greedy: TimePlan,
-                 source: str, n_replicas: int, baseline_cny: float) -> Result:
+                 greedy_cost: float, source: str, n_replicas: int, baseline_cny: float) -> Result:
     """The plan for a model too large for CP-SAT in the time given: the cheapest of the greedy
     schedules (with and without the serving LP's guide, jobs in each of ``JOB_ORDERS``) that fit
     in the limit, with the full model's relaxed bound. ``greedy_objective`` is the plain greedy
@@ -419,7 +414,7 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
     t0 = settings.started
     reserve_s = GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE * n_replicas
     bounds = full_bounds(problem, td, serving, settings)
-    best, best_cost, tried, best_order = greedy, plan_cost_cny(problem, td, greedy), 1, "size"
+    best, best_cost, tried, best_order = greedy, greedy_cost, 1, "size"
     last_s = time.perf_counter() - t0
     share = PORTFOLIO_SHARE if bounds.get("packing_pools") else 1.0  # leave time to repack
     portfolio_ends = time.perf_counter() + share * settings.remaining_s()
