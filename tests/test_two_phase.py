@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from conftest import EXAMPLE
+from ortools.sat.python import cp_model
 
 from planner.check.verify import verify_plan
 from planner.core import twophase
-from planner.core.runner import resolve_settings
+from planner.core.runner import _fixed_search, _meets_gap_below, resolve_settings, solve_model
+from planner.core.scaling import CostScale
 from planner.core.spatial import build_spatial_model, solve_spatial
 from planner.core.timemodel import cheapest_runs, energetic_bound, relaxed_bound, solve_time
 from planner.core.twophase import LinearView, milp_phase, relax_and_round
@@ -78,3 +80,48 @@ def test_relax_and_round_falls_back_on_the_relaxation_when_the_second_lp_runs_ou
     assert len(calls) == 2 and "the relaxation's point" in rr.status
     assert rr.values is not None and view.objective(rr.values) == rr.objective_units
     assert rr.objective_units >= optimum - 1 and rr.bound_units <= optimum + 1
+
+
+def _two_sizes_of_job() -> tuple[cp_model.CpModel, LinearView]:
+    """One pool of 9 chips. Class A: one job of 6 chips that saves 10 CNY placed; class B: two jobs of
+    4 chips that save 6 CNY each. Unplaced, they cost 20 CNY in all (the offset)::
+
+        min 20 − 10·a − 6·b   s.t. 6a + 4b ≤ 9,  a ∈ [0, 1], b ∈ [0, 2]
+
+    The LP packs the pool to the last chip: a = 1, b = 0.75, 5.5 CNY. Rounding b down leaves 3 chips,
+    too few for a B job: 10 CNY. The optimum leaves A out and places both B jobs: 20 − 12 = 8 CNY."""
+    model = cp_model.CpModel()
+    a, b = model.new_int_var(0, 1, "a"), model.new_int_var(0, 2, "b")
+    model.add(6 * a + 4 * b <= 9)
+    model.minimize(20 - 10 * a - 6 * b)
+    return model, LinearView(model)
+
+
+def test_rounding_leaves_a_job_out_and_the_fixed_search_repacks_it():
+    model, view = _two_sizes_of_job()
+    rr = relax_and_round(view, set(), 10)
+    assert rr.bound_units == pytest.approx(5.5) and rr.point_units == pytest.approx(5.5)
+    assert rr.objective_units == 10
+    scale = CostScale(units_per_cny=1.0)
+    settings = resolve_settings(None, time_limit_s=10, relative_gap_limit=0.0)
+    repacked = _fixed_search(model, view, scale, settings, set(), rr, 5.0)
+    assert repacked is not None and repacked.values == [0, 2] and repacked.objective_units == 8
+    # nothing cheaper than the start: no plan
+    assert _fixed_search(model, view, scale, settings, set(), repacked, 5.0) is None
+
+
+def test_the_start_stops_once_the_repacked_plan_meets_the_gap():
+    """At a 35 % gap limit the repacked plan (8 CNY against the LP's 5.5: 31 %) is enough: no MILP runs.
+    A plan within 35 % of 5.5 costs at most 5.5 / 0.65 = 8.46 CNY."""
+    model, _ = _two_sizes_of_job()
+    settings = resolve_settings(None, time_limit_s=10, relative_gap_limit=0.35)
+    status, info, values = solve_model(model, CostScale(units_per_cny=1.0), settings, integer=set(),
+                                       start="two_phase")
+    start = info["start"]
+    assert start["stopped_at_gap"] and start["replicas fixed, early"]["objective"] == 8
+    assert not any(name.startswith(("MILP", "whole")) for name in start)
+    assert start["bound_from"] == "the LP relaxation, by HiGHS"
+    # CP-SAT's last look (time 0: the start met the gap) may still prove so small a model optimal
+    assert info["objective"] == 8 and 5.5 - 1e-6 <= info["best_bound"] <= 8 + 1e-6
+    assert _meets_gap_below(5.5, 0.35) == pytest.approx(5.5 / 0.65)
+    assert _meets_gap_below(-5.5, 0.35) == pytest.approx(-5.5 / 1.35)

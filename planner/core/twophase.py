@@ -10,12 +10,16 @@ counts, flows) is relaxed in phase 1::
             (a) relax and round (``relax_and_round``): the LP relaxation, then each integer
                 variable rounded up, the most fractional first, while every row still fits
                 with the relaxed variables at zero, else down; seconds at national scale;
+                the runner then has CP-SAT repack the relaxed variables around those values
+                at once (rounding job counts down leaves whole jobs out of full pools), and
+                stops there if that plan meets the requested gap against the LP's bound;
             (b) the MILP with only ``integer`` integer (``milp_phase``), solved by HiGHS for
                 its dual bound: it is a relaxation of the model, so the bound is proven for
                 the model, usually far above CP-SAT's own at 60 s; beside it, in a second
                 thread, HiGHS on the whole MILP (``whole=True``), whose heuristics find
                 plans sooner. Either plan replaces (a)'s when it is cheaper.
-  phase 2   the ``integer`` variables fixed: the LP of the rest, rounded down and filled
+  phase 2   the ``integer`` variables fixed (those of the phase whose relaxed point,
+            ``Phase.point_units``, was cheapest): the LP of the rest, rounded down and filled
             greedily (``round_and_fill``), and then CP-SAT on the model with the ``integer``
             variables fixed (``planner.core.runner.solve_model``), a small packing problem
             it closes in seconds.
@@ -56,6 +60,9 @@ class Phase:
     bound_units: float | None  # a proven lower bound on the model
     seconds: float
     status: str
+    #: the objective of the relaxed point the plan was rounded from (its ``integer`` variables as in the
+    #: plan): what repacking the rest around those integer values may come down to
+    point_units: float | None = None
 
 
 def _bound(v: int) -> float:
@@ -255,7 +262,7 @@ def milp_phase(view: LinearView, integer: set[int], time_limit_s: float, relativ
     objective = view.objective(values)
     if objective is None:
         return Phase(None, None, bound, time.perf_counter() - t0, f"{name}, rounded plan infeasible")
-    return Phase(values, objective, bound, time.perf_counter() - t0, name)
+    return Phase(values, objective, bound, time.perf_counter() - t0, name, _point_objective(view, point))
 
 
 def _complete(view: LinearView, integer: set[int], chosen: dict[int, int], bound: float | None,
@@ -273,7 +280,11 @@ def _complete(view: LinearView, integer: set[int], chosen: dict[int, int], bound
     objective = view.objective(values)
     if objective is None:
         return Phase(None, None, bound, time.perf_counter() - t0, f"{what}: rounded plan infeasible")
-    return Phase(values, objective, bound, time.perf_counter() - t0, what)
+    return Phase(values, objective, bound, time.perf_counter() - t0, what, _point_objective(view, point))
+
+
+def _point_objective(view: LinearView, point: list[float]) -> float:
+    return float(sum(c * point[v] for v, c in view.cost.items()) + view.offset)
 
 
 def fit_round(view: LinearView, point: list[float], integer: set[int]) -> dict[int, int]:
