@@ -127,7 +127,11 @@ def child_planner(scenario_path: str, plan_path: str, time_limit_s: float | None
     print(json.dumps({**timing, **{k: s.get(k) for k in keep},
                       "total_cny": result.objective.get("total_cny"),
                       "power_cost_cny": result.objective.get("power_cost_cny"),
-                      "jobs_unplaced": result.kpis.get("jobs_unplaced")}))
+                      "jobs_unplaced": result.kpis.get("jobs_unplaced")}), flush=True)
+    from planner.core.runner import solves_left_behind
+
+    if solves_left_behind():  # as `planner solve` does: exit now, not when HiGHS reaches its own limit
+        os._exit(0)
 
 
 def measure(cmd: list[str], kill_after_s: float) -> Run:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from planner.cli import clock  # noqa: I001 - first, so a time limit counts from the command's start
+import os
 import sys
 import traceback
 
@@ -54,5 +55,24 @@ def main(debug: bool) -> None:
     """
 
 
+def run() -> None:
+    """The ``planner`` command: ``main``, then, if a HiGHS solve the two-phase start stopped waiting
+    for still runs (``planner.core.runner.solves_left_behind``: the gap met, Ctrl-C, HiGHS past its
+    limit), an immediate exit with the command's status once its output is flushed, rather than
+    waiting for HiGHS to reach its own limit."""
+    try:
+        main()  # standalone mode: always ends in SystemExit
+    except SystemExit as exc:
+        runner = sys.modules.get("planner.core.runner")  # loaded only by a command that solved
+        if runner is not None and runner.solves_left_behind():
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if not isinstance(exc.code, int | None):
+                print(exc.code, file=sys.stderr)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        raise
+
+
 if __name__ == "__main__":
-    main()
+    run()

@@ -9,6 +9,7 @@ defaults, and the time limit covers the whole solve from ``Settings.started``, b
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import signal
@@ -468,6 +469,7 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
                 overran = True  # left behind like on Ctrl-C: the search goes on with what is in hand
                 break
             threads[0].join(timeout=0.1) if threads[0].is_alive() else threads[1].join(timeout=0.1)
+    _LEFT_BEHIND.extend(t for t in threads if t.is_alive())
     phases += [p for p in found if p is not None]
     record(phases)
     report: dict[str, Any] = {p.status: {"s": round(p.seconds, 3), "objective": _cny(scale, p.objective_units),
@@ -515,6 +517,24 @@ def _meets_gap_below(bound: float | None, target: float) -> float | None:
     if bound is None or not 0 < target < 1:
         return None
     return bound / (1.0 - target) if bound >= 0 else bound / (1.0 + target)
+
+
+#: HiGHS solves the start stopped waiting for (the gap met, Ctrl-C, HiGHS past its limit). Nothing stops
+#: HiGHS from outside (MathOpt's interrupter does not reach it), and a process that ends while one still
+#: runs is aborted by the C++ runtime ("terminate called without an active exception", exit 134), so
+#: the interpreter waits for them at exit; the command line exits at once instead (``planner.cli.run``)
+_LEFT_BEHIND: list[threading.Thread] = []
+
+
+def solves_left_behind() -> bool:
+    """Whether a HiGHS solve the start stopped waiting for still runs in this process."""
+    return any(t.is_alive() for t in _LEFT_BEHIND)
+
+
+@atexit.register
+def _wait_for_solves_left_behind() -> None:
+    for thread in _LEFT_BEHIND:
+        thread.join()
 
 
 #: what each phase's bound is, by the first word of its status
