@@ -71,6 +71,23 @@ def warn(text: str, console: Console | None = None) -> None:
     console.print(Text.assemble(("warning:", "yellow"), " ", text), highlight=False)
 
 
+#: a command prints at most this many of a scenario's warnings, then says how many it left out: a
+#: national week of 20,000 distinct jobs has over a thousand (one per job longer than the horizon)
+WARNINGS_SHOWN = 10
+
+
+def warn_all(warnings: Sequence[str], console: Console | None = None, *, every: bool = False,
+             where: str = "the plan JSON's `warnings` (-o) and `planner validate FILE --all-warnings` list them all") -> None:
+    """``warn`` each of ``warnings``, the first ``WARNINGS_SHOWN`` of them unless ``every``, then one
+    line saying how many more there are and ``where`` to read them."""
+    console = console or make_console(stderr=True)
+    shown = list(warnings) if every else list(warnings)[:WARNINGS_SHOWN]
+    for w in shown:
+        warn(w, console)
+    if len(warnings) > len(shown):
+        warn(f"… and {len(warnings) - len(shown):,} more warning(s); {where}", console)
+
+
 # ---- tables ---------------------------------------------------------------------------------------
 def print_frame(df: DataFrame, fmt: str = "table", title: str | None = None,
                 console: Console | None = None, *, keep: Sequence[str] = (), drop_first: Sequence[str] = (),

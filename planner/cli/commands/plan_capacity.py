@@ -11,7 +11,7 @@ import click
 import pandas as pd
 
 from planner.cli.clock import remaining
-from planner.cli.output import make_console, print_frame, say, warn
+from planner.cli.output import make_console, print_frame, say, warn_all
 from planner.cli.progress import ProgressLine
 from planner.cli.util import (
     MAX_SEED,
@@ -106,9 +106,7 @@ def period_frame(result: CapacityResult) -> pd.DataFrame:
 def print_capacity(result: CapacityResult, reasons: list[str] = (), horizon_h: float | None = None) -> None:
     console = make_console()
     err = make_console(stderr=True)
-    for w in result.warnings:
-        if w not in reasons:  # the reasons print below, under "Why"
-            warn(w, err)
+    warn_all([w for w in result.warnings if w not in reasons], err)  # the reasons print below, under "Why"
     if len(result.purchases):
         print_frame(result.purchases, title="Purchases", console=console,
                     keep=["period", "site", "system"], drop_first=["accelerator", "in_service_from"])

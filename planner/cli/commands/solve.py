@@ -8,7 +8,7 @@ import click
 import pandas as pd
 
 from planner.cli.clock import remaining
-from planner.cli.output import make_console, print_frame, say, warn
+from planner.cli.output import make_console, print_frame, say, warn, warn_all
 from planner.cli.progress import ProgressLine
 from planner.cli.util import (
     MAX_SEED,
@@ -65,8 +65,7 @@ def command(file: str, output: str | None, time_limit_s: float | None, workers: 
             f"{len(scenario.inference_services)} inference service(s) on {len(scenario.sites)} site(s), "
             f"{scenario.horizon_h:g} h horizon …", err)
     problem = build_problem(scenario)
-    for w in problem.warnings:
-        warn(w, err)
+    warn_all(problem.warnings, err)
     if scenario.capacity is not None:
         warn("this scenario has a capacity section; `solve` places work on the fleet on hand and ignores it. "
              "Run `planner plan-capacity FILE` (or `solve --mode capacity`) to choose purchases too", err)

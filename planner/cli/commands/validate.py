@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from planner.cli.output import say
+from planner.cli.output import say, warn_all
 from planner.cli.util import load_with_sets, set_option
 from planner.inputs.defaults import defaults_in_force
 from planner.errors import InputError
@@ -19,8 +19,10 @@ from planner.problem.timedata import build_time_data
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--model", "model", type=click.Choice(["spatial", "time"]),
               help="check for this model as `solve --model` would; default: the scenario's time.mode")
+@click.option("--all-warnings", "all_warnings", is_flag=True,
+              help="print every warning (by default the first 10, then how many more there are)")
 @set_option
-def command(file: str, sets: tuple[str, ...], model: str | None) -> None:
+def command(file: str, sets: tuple[str, ...], model: str | None, all_warnings: bool) -> None:
     """Check a scenario file: schema, names, sizes, and that every SLO can be met.
 
     It runs exactly the checks the solving commands run before they build a model: `plan-capacity`'s
@@ -28,12 +30,11 @@ def command(file: str, sets: tuple[str, ...], model: str | None) -> None:
     """
     scenario = load_with_sets(file, sets)
     if scenario.capacity is not None:
-        _validate_capacity(file, scenario)
+        _validate_capacity(file, scenario, all_warnings)
         _defaults(scenario)
         return
     problem = build_problem(scenario)
-    for w in problem.warnings:
-        click.echo(f"warning: {w}", err=True)
+    warn_all(problem.warnings, every=all_warnings, where=ALL_WARNINGS)
     if (model or scenario.time.mode) == "time":
         check_size(scenario, "time")
         td = build_time_data(scenario, problem)
@@ -45,14 +46,16 @@ def command(file: str, sets: tuple[str, ...], model: str | None) -> None:
     _defaults(scenario)
 
 
-def _validate_capacity(file: str, scenario: Scenario) -> None:
+ALL_WARNINGS = "--all-warnings prints them all"
+
+
+def _validate_capacity(file: str, scenario: Scenario, all_warnings: bool = False) -> None:
     """plan-capacity's checks: the sites, the candidates, and every period's (non-strict) problem."""
     catalog, topology = load_catalog_for(scenario), load_topology_for(scenario)
     options, notes = candidate_options(scenario, catalog, sites_only(scenario, topology))
     problems = period_problems(scenario, options, catalog, topology)
     warnings = list(dict.fromkeys(list(notes) + [w for p in problems for w in p.warnings]))
-    for w in warnings:
-        click.echo(f"warning: {w}", err=True)
+    warn_all(warnings, every=all_warnings, where=ALL_WARNINGS)
     try:  # `solve` (placement on the fleet on hand) is stricter: say so, without failing plan-capacity's check
         build_problem(scenario)
     except InputError as exc:
