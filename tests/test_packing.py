@@ -17,13 +17,17 @@ back to back and for nothing else.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from planner import solve
-from planner.core.packing import hot_pools, packing_bound, repack
+from planner.check.document import verify_document
+from planner.core import timemodel
+from planner.core.packing import chip_prices, hot_pools, packing_bound, repack, serving_packing_bound
+from planner.core.serving_lp import serving_lp_bound
 from planner.core.timemodel import cheapest_runs, greedy_schedule, plan_cost_cny, relaxed_bound
 from planner.inputs.scenario import scenario_from_dict
 from planner.problem.build import build_problem
@@ -41,6 +45,14 @@ def three_jobs(penalty: float = 17.0):
     return scenario_from_dict(copy.deepcopy(data), file=str(TIME / "base.yaml"))
 
 
+def _bounds_of(s):
+    """The problem, its time data, every job's cheapest runs and the capacity-free bound."""
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    runs = cheapest_runs(p, td)
+    return p, td, runs, relaxed_bound(p, td, runs)
+
+
 def test_the_greedy_fragments_the_pool_and_the_repacking_fits_all_three():
     s = three_jobs()
     p = build_problem(s)
@@ -56,10 +68,7 @@ def test_the_greedy_fragments_the_pool_and_the_repacking_fits_all_three():
 
 def test_the_packing_bound_sees_the_queue_the_capacity_free_bound_ignores():
     s = three_jobs()
-    p = build_problem(s)
-    td = build_time_data(s, p)
-    runs = cheapest_runs(p, td)
-    free = relaxed_bound(p, td, runs)
+    p, td, runs, free = _bounds_of(s)
     assert free == pytest.approx(19.2)
     bound, info = packing_bound(p, td, runs, free)
     assert info["packing_pools"] == 1
@@ -75,10 +84,7 @@ def test_a_penalty_below_the_cost_leaves_the_job_out_in_the_bound_too():
     plan and every bound leaves all three out: 3 × 1.6 = 4.8 CNY; the pool is not oversubscribed
     by what is worth running, and the packing LP agrees with the capacity-free bound."""
     s = three_jobs(penalty=0.05)
-    p = build_problem(s)
-    td = build_time_data(s, p)
-    runs = cheapest_runs(p, td)
-    free = relaxed_bound(p, td, runs)
+    p, td, runs, free = _bounds_of(s)
     assert free == pytest.approx(4.8)
     assert packing_bound(p, td, runs, free)[0] == pytest.approx(4.8, rel=1e-6)
 
@@ -87,11 +93,6 @@ def test_without_the_cp_sat_search_the_greedy_repacked_is_proven_optimal_by_the_
     """A model too large for CP-SAT in the time given (forced here by allowing 0 replica variables
     per second) gets the best greedy schedule, repacked: 33.6 CNY, and the packing bound proves it,
     gap 0. The plan verifies like any other, and says where it came from."""
-    import json
-
-    from planner.check.document import verify_document
-    from planner.core import timemodel
-
     monkeypatch.setattr(timemodel, "SEARCH_MAX_REPLICA_VARIABLES_PER_S", -1)
     s = three_jobs()
     r = timemodel.solve_time(s, time_limit_s=20)
@@ -101,4 +102,59 @@ def test_without_the_cp_sat_search_the_greedy_repacked_is_proven_optimal_by_the_
     assert "repacked by a MIP" in r.solver["plan_source"] and "skipped" in r.solver["search"]
     assert r.solver["greedy_objective"] == pytest.approx(6.4 + 11.2 + 544)  # the plain greedy, the baseline
     assert "packing bound" in r.solver["bound_source"]
+    assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []
+
+
+def jobs_and_a_service(tmp_path):
+    """``three_jobs`` plus a chat service that only West can serve (metro → west 30 ms, SLO 35 ms):
+    8,000 tokens/s every hour (a flat profile), exactly what one replica of all 8 GPUs serves, and an
+    unserved hour costs 28.8 M tokens × 300 CNY = 8,640 CNY.
+
+    - Serving an hour costs 8 × price + latency 28.8 M tokens × 0.01 × 30 ms = 8.64: 12.64 CNY at the
+      flat 0.5, 10.24 in the 10-16 valley; all 24 h: 18 × 12.64 + 6 × 10.24 = 288.96 CNY.
+    - Serving and the jobs want the same chips at 8-20. A job placed there leaves 4 h unserved to
+      save its 544 CNY penalty, so the optimum serves every hour and leaves the three jobs out:
+      288.96 + 3 × 544 = 1,920.96 CNY. The greedy (serving first) finds it.
+    - Capacity-free bound: serving 288.96 + the jobs alone in the valley 19.2 = 308.16. The packing
+      bound gives the jobs the whole pool (33.6 instead of 19.2): 322.56; serving's LP with chips is
+      still 288.96 (it has the pool to itself), so the bound stays at 322.56: gap 83 %.
+    - With serving in the LP: the jobs' chips are priced at their mean penalty per chip-hour, 17 CNY.
+      Serving's LP at that price still serves each hour (8 × price + 8.64 + 8 × 17 < 8,640), so its
+      cut reads θ[u] ≥ 8·price + 144.64 − 17·s[u]. A chip-hour given to serving lowers θ by 17; given
+      to a job it saves 17 − price of penalty net of power. The LP gives serving every chip and
+      leaves the jobs out: 288.96 + 1,632 = 1,920.96, the optimum."""
+    profile = tmp_path / "flat.csv"
+    profile.write_text("hour,fraction_of_peak\n" + "".join(f"{h},1.0\n" for h in range(24)))
+    raw = yaml.safe_load((TIME / "base.yaml").read_text())
+    raw["sites"] = {"west": {"inventory": {"gpu": 8}}}
+    raw["training_jobs"] = [{"id": k, "chips": 8, "duration_h": 4, "allowed_accelerators": ["gpu"],
+                             "release_h": 8, "deadline_h": 20, "unplaced_cny_per_chip_hour": 17.0}
+                            for k in ("a", "b", "c")]
+    raw["inference_services"] = [{"id": "chat", "demand_tokens_per_s": {"metro": 8000}, "rtt_slo_ms": 35,
+                                  "allowed_accelerators": ["gpu"], "tokens_per_s_per_chip": {"gpu": 1000},
+                                  "chips_per_replica": {"gpu": 8}, "unserved_cny_per_mtokens": 300}]
+    raw["time"]["demand_profile"] = str(profile)
+    return scenario_from_dict(raw, file=str(TIME / "base.yaml"))
+
+
+def test_serving_in_the_packing_lp_proves_the_plan_the_packing_bound_cannot(tmp_path, monkeypatch):
+    s = jobs_and_a_service(tmp_path)
+    p, td, runs, free = _bounds_of(s)
+    assert free == pytest.approx(308.16)
+    assert packing_bound(p, td, runs, free)[0] == pytest.approx(322.56, rel=1e-6)
+    plain = serving_lp_bound(p, td)
+    priced = serving_lp_bound(p, td, chip_price=chip_prices(p, td, hot_pools(p, td)))
+    assert plain.bound_cny == pytest.approx(288.96, rel=1e-6)
+    assert priced.chip_price == {("west", "gpu"): pytest.approx(17.0)}
+    assert serving_packing_bound(p, td, runs, free, [plain]) == pytest.approx(322.56, rel=1e-6)
+    assert serving_packing_bound(p, td, runs, free, [plain, priced]) == pytest.approx(1920.96, rel=1e-6)
+
+    monkeypatch.setattr(timemodel, "SEARCH_MAX_REPLICA_VARIABLES_PER_S", -1)  # the national-size path
+    r = timemodel.solve_time(s, time_limit_s=20)
+    assert r.objective["total_cny"] == pytest.approx(1920.96)
+    assert r.kpis["jobs_placed"] == 0
+    assert r.solver["packing_bound"] == pytest.approx(322.56, rel=1e-6)
+    assert r.solver["serving_packing_bound"] == pytest.approx(1920.96, rel=1e-6)
+    assert r.solver["gap"] == pytest.approx(0, abs=1e-6)
+    assert r.solver["bound_source"].startswith("serving and the oversubscribed pools' jobs in one LP")
     assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []

@@ -29,6 +29,7 @@ from collections import defaultdict
 from ortools.math_opt.python import mathopt
 
 from planner.core.model import TimePlan, meter_watts, site_cap_w, start_cost
+from planner.core.serving_lp import ServingLP, serving_block_nochip
 from planner.core.twophase import native_output_silenced
 from planner.problem.build import Pool, Problem
 from planner.problem.costs import StepPrices
@@ -92,6 +93,62 @@ def packing_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, flo
     return total, {"packing_pools": len(pools), "packing_s": round(time.perf_counter() - t0, 3)}
 
 
+def serving_packing_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, float]], capacity_free: float,
+                          samples: list[ServingLP], time_limit_s: float = 10.0) -> float | None:
+    """``packing_bound`` with serving in the same LP (CNY), or None if no pool is hot or the LP did not
+    solve in time.
+
+    The packing bound gives each hot pool's jobs the whole pool, and serving is bounded apart as if
+    it had every chip: both cannot hold. Here s[u,p] ≥ 0 is what serving holds of hot pool p at step
+    u, and serving's cost per hour at u, θ[u], is bounded below by each solved serving LP in
+    ``samples`` (solved with chip prices π on the hot pools, π = 0 included): for any plan, serving's
+    hour costs at least ``hourly[b] − Σ_p π_p·s[u,p]`` (Lagrange's weak duality, π ≥ 0), and at
+    least the capacity-free bound of its block::
+
+        min  Σ_u step_h·θ[u] + Σ_j,t (start_cost(j,p,t) − pen_j)·x[j,t] + Σ_j pen_j
+        s.t. θ[u] ≥ nochip(b(u)),  θ[u] + Σ_p π_k,p·s[u,p] ≥ hourly_k[b(u)]     (each sample k)
+             Σ_t x[j,t] ≤ 1;   Σ_{jobs running at u} chips_j·x[j,t] + s[u,p] ≤ inv_p
+
+    Every other job keeps its cheapest run or its penalty, as in ``capacity_free``. With only the
+    π = 0 sample the LP puts s = 0 and gives the packing bound plus serving's LP gain; each priced
+    sample can only raise it."""
+    pools = hot_pools(problem, td)
+    if not pools or not samples:
+        return None
+    prices = StepPrices(td)
+    model = mathopt.Model(name="serving-packing")
+    objective = []
+    constant = 0.0
+    held = {(u, pool): model.add_variable(lb=0.0, ub=problem.inventory[pool])
+            for pool in pools for u in range(td.steps)}
+    for pool, jobs in pools.items():
+        terms, pens, use, _x = _starts(model, problem, td, prices, pool, jobs, integer=False)
+        objective += terms
+        constant += pens
+        for u in range(td.steps):
+            model.add_linear_constraint(mathopt.fast_sum(c * v for c, v in use[u]) + held[(u, pool)]
+                                        <= problem.inventory[pool])
+    for b, (start, end) in enumerate(td.blocks):
+        floor = serving_block_nochip(problem, td, b) / td.block_hours(b)
+        for u in range(start, end):
+            theta = model.add_variable(lb=floor)
+            objective.append(td.step_h * theta)
+            for sample in samples:
+                if b in sample.hourly:
+                    model.add_linear_constraint(theta + mathopt.fast_sum(
+                        sample.chip_price.get(pool, 0.0) * held[(u, pool)] for pool in pools) >= sample.hourly[b])
+    model.minimize(mathopt.fast_sum(objective) + constant)
+    params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.1, time_limit_s)))
+    with native_output_silenced():
+        result = mathopt.solve(model, mathopt.SolverType.GLOP, params=params)
+    if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
+        return None
+    value = min(result.termination.objective_bounds.dual_bound, result.objective_value()) * (1 - SHADE)
+    cheapest = sum(min([problem.jobs[j].penalty_cny, *runs.get(j, {}).values()]) for js in pools.values() for j in js)
+    nochip = sum(serving_block_nochip(problem, td, b) for b in range(len(td.blocks)))
+    return capacity_free - nochip - cheapest + value
+
+
 def repack(problem: Problem, td: TimeData, plan: TimePlan, time_limit_s: float) -> TimePlan:
     """The plan with each hot pool's jobs re-placed by the time-indexed MIP around everything else
     the plan runs there (chips on the pool, watts at its site)."""
@@ -147,15 +204,15 @@ def _net_capacity(problem: Problem, td: TimeData, plan: TimePlan, pool: Pool, mo
     return cap, capw
 
 
-def _pack(problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: list[str], cap: list[int],
-          capw: list[int] | None, time_limit_s: float, integer: bool) -> tuple[float | None, dict[str, int]]:
-    """Solve the time-indexed model of one pool; returns (objective or dual bound, chosen starts)."""
-    model = mathopt.Model(name="packing")
-    objective = []
+def _starts(model: mathopt.Model, problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: list[str],
+            integer: bool) -> tuple[list, float, dict[int, list], dict[tuple[str, int], mathopt.Variable]]:
+    """The time-indexed start variables x[j,t] of ``jobs`` on ``pool`` (each job at most once): their
+    objective terms (start cost less penalty), the penalties as a constant, and per step the
+    (chips, x) of every start that runs there."""
+    objective: list = []
     constant = 0.0
     use: dict[int, list] = defaultdict(list)
     x: dict[tuple[str, int], mathopt.Variable] = {}
-    watts = meter_watts(problem, td, pool)[0]
     for jid in jobs:
         w = td.jobs[jid].windows[pool]
         chips, pen = problem.jobs[jid].chips, problem.jobs[jid].penalty_cny
@@ -169,6 +226,15 @@ def _pack(problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: 
             for u in range(t, t + w.steps):
                 use[u].append((chips, var))
         model.add_linear_constraint(mathopt.fast_sum(mine) <= 1.0)
+    return objective, constant, use, x
+
+
+def _pack(problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: list[str], cap: list[int],
+          capw: list[int] | None, time_limit_s: float, integer: bool) -> tuple[float | None, dict[str, int]]:
+    """Solve the time-indexed model of one pool; returns (objective or dual bound, chosen starts)."""
+    model = mathopt.Model(name="packing")
+    objective, constant, use, x = _starts(model, problem, td, prices, pool, jobs, integer)
+    watts = meter_watts(problem, td, pool)[0]
     for u, terms in use.items():
         model.add_linear_constraint(mathopt.fast_sum(c * v for c, v in terms) <= max(0, cap[u]))
         if capw is not None:

@@ -69,31 +69,34 @@ def serving_block_nochip(problem: Problem, td: TimeData, b: int) -> float:
 @dataclass
 class ServingLP:
     """The serving LP bound (CNY), what it took, and each solved block's fractional solution:
-    ``guide[b] = (replicas {(service, pool): r}, flows {(service, city, site): tokens/s})``."""
+    ``guide[b] = (replicas {(service, pool): r}, flows {(service, city, site): tokens/s})``.
+
+    ``hourly[b]`` is block b's LP optimum per hour (CNY/h, shaded), the ``chip_price`` of each chip
+    of the priced pools included: with prices π, Lagrange's weak duality makes
+    ``hourly[b] − Σ_p π_p·s_p`` a lower bound on what serving costs per hour in block b when it
+    holds s_p chips of pool p (``planner.core.packing.serving_packing_bound`` uses it)."""
 
     bound_cny: float
     info: dict
     guide: dict[int, tuple[dict[tuple[str, Pool], float], dict[tuple[str, str, str], float]]] = field(
         default_factory=dict)
-
-
-def serving_lp_guide(problem: Problem, td: TimeData, chip_price: dict[Pool, float], time_limit_s: float = 10.0
-                     ) -> dict[int, tuple[dict, dict]]:
-    """The serving LP's solutions with each chip of the given pools priced per hour (CNY): where
-    jobs are left waiting for a pool's chips, serving that moves elsewhere frees them. Its
-    objective is no bound (the prices are not costs); only the solutions are returned."""
-    return serving_lp_bound(problem, td, time_limit_s, chip_price).guide
+    hourly: dict[int, float] = field(default_factory=dict)
+    chip_price: dict[Pool, float] = field(default_factory=dict)
 
 
 def serving_lp_bound(problem: Problem, td: TimeData, time_limit_s: float = 10.0,
                      chip_price: dict[Pool, float] | None = None) -> ServingLP:
     """Σ over blocks of the serving LP with chips and power (CNY), what it took, and its solutions.
 
-    Never below the capacity-free serving bound: a block whose LP did not solve keeps that."""
+    Never below the capacity-free serving bound: a block whose LP did not solve keeps that. With
+    ``chip_price`` (CNY per chip-hour of some pools: where jobs are left waiting for a pool's chips,
+    serving that moves elsewhere frees them) the LP charges those prices too; its ``bound_cny`` is
+    then no bound (the prices are not costs), but its solutions steer serving and its ``hourly``
+    values give Lagrangian cuts."""
     t0 = time.perf_counter()
     groups = block_signatures(problem, td)
     total, solved = 0.0, 0
-    guide = {}
+    guide, hourly = {}, {}
     for blocks in sorted(groups.values(), key=lambda bs: -sum(td.block_hours(b) for b in bs)):
         hours = sum(td.block_hours(b) for b in blocks)
         nochip = sum(serving_block_nochip(problem, td, b) for b in blocks)
@@ -103,11 +106,12 @@ def serving_lp_bound(problem: Problem, td: TimeData, time_limit_s: float = 10.0,
             solved += 1
             total += max(nochip, lp[0] * hours * (1 - SHADE))
             guide.update({b: lp[1:] for b in blocks})
+            hourly.update({b: lp[0] * (1 - SHADE) for b in blocks})
         else:
             total += nochip
     info = {"serving_lp_blocks": len(groups), "serving_lp_solved": solved,
             "serving_lp_s": round(time.perf_counter() - t0, 3)}
-    return ServingLP(total, info, guide)
+    return ServingLP(total, info, guide, hourly, dict(chip_price or {}))
 
 
 def _reach(problem: Problem, sid: str, city: str) -> list[Pool]:
