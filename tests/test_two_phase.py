@@ -104,10 +104,36 @@ def test_rounding_leaves_a_job_out_and_the_fixed_search_repacks_it():
     assert rr.objective_units == 10
     scale = CostScale(units_per_cny=1.0)
     settings = resolve_settings(None, time_limit_s=10, relative_gap_limit=0.0)
-    repacked = _fixed_search(model, view, scale, settings, set(), rr, 5.0)
+    repacked, interrupted = _fixed_search(model, view, scale, settings, set(), rr, 5.0)
     assert repacked is not None and repacked.values == [0, 2] and repacked.objective_units == 8
+    assert not interrupted
     # nothing cheaper than the start: no plan
-    assert _fixed_search(model, view, scale, settings, set(), repacked, 5.0) is None
+    assert _fixed_search(model, view, scale, settings, set(), repacked, 5.0) == (None, False)
+
+
+def test_ctrl_c_in_a_search_of_the_start_stops_the_whole_solve(monkeypatch):
+    """The start's CP-SAT searches take Ctrl-C with their own watcher; the start must still stop there
+    (no MILP, no phase 2, no CP-SAT search after it) and mark the result interrupted, keeping the plan."""
+    import planner.core.runner as runner
+
+    model, _ = _two_sizes_of_job()
+    solve = runner.run_solver
+    calls = []
+
+    def interrupted_at_once(solver, model, scale, on_progress):
+        calls.append(solver.parameters.max_time_in_seconds)
+        status, info = solve(solver, model, scale, on_progress)
+        info["interrupted"] = True
+        return status, info
+
+    monkeypatch.setattr(runner, "run_solver", interrupted_at_once)
+    settings = resolve_settings(None, time_limit_s=10, relative_gap_limit=0.01)
+    status, info, values = solve_model(model, CostScale(units_per_cny=1.0), settings, integer=set(), start="two_phase")
+    start = info["start"]
+    assert start["interrupted"] and "replicas fixed, early" in start
+    assert not any(name.startswith(("MILP", "whole", "phase 2")) for name in start)
+    assert info["interrupted"] and info["objective"] == 8
+    assert len(calls) == 2 and calls[1] == pytest.approx(0.01)  # the final search only looks, for 0.01 s
 
 
 def test_the_start_stops_once_the_repacked_plan_meets_the_gap():

@@ -394,8 +394,12 @@ def _two_phase(model: cp_model.CpModel, view: LinearView, scale: scaling.CostSca
 
 
 def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale, settings: Settings,
-            integer: set[int], trace: list, budget: float, t0: float, stopped: Callable[[], bool]
+            integer: set[int], trace: list, budget: float, t0: float, interrupted: Callable[[], bool]
             ) -> tuple[Phase | None, float | None, dict[str, Any]]:
+    halted = [False]  # Ctrl-C reached a CP-SAT search of the start (its own watcher took the signal)
+
+    def stopped() -> bool:
+        return interrupted() or halted[0]
 
     def record(phases: list[Phase]) -> None:
         plans = [p.objective_units for p in phases if p.objective_units is not None]
@@ -425,7 +429,7 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
         t1 = time.perf_counter()
         seconds = min(max(EARLY_FIXED_MIN_S, EARLY_FIXED_LP_MULTIPLE * phases[0].seconds),
                       EARLY_FIXED_SHARE * (budget - (t1 - t0)))
-        repacked = _fixed_search(model, view, scale, settings, integer, phases[0], seconds, stop_below)
+        repacked, halted[0] = _fixed_search(model, view, scale, settings, integer, phases[0], seconds, stop_below)
         early = {"s": round(time.perf_counter() - t1, 3),
                  "objective": _cny(scale, (repacked or phases[0]).objective_units)}
         if repacked is not None:
@@ -476,6 +480,8 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
                                          "bound": _cny(scale, p.bound_units)} for p in phases}
     if early:
         report["replicas fixed, early"] = early
+    if halted[0]:
+        report["interrupted"] = True
     if overran:
         report["MILPs past their limit"] = {"limit_s": round(limit, 3), "grace_s": MILP_GRACE_S}
     if not worth_it:
@@ -494,17 +500,20 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
         add_solution_hint(model, best.values)
         report["hinted"] = True
         return best, bound, report
-    # phase 2 repacks around the integer values whose relaxed point was cheapest (the replicas-only
-    # MILP's, usually): rounding its job counts may have left that plan dearer than another
-    start = min(plans, key=lambda p: (p.point_units if p.point_units is not None else p.objective_units,
-                                      p.objective_units))
-    t1 = time.perf_counter()
-    found2 = _fixed_search(model, view, scale, settings, integer, start, 0.0 if stopped() else budget - (t1 - t0),
-                           _meets_gap_below(bound, target))
-    if found2 is not None and found2.objective_units < best.objective_units:
-        best = found2
-    report["phase 2"] = {"s": round(time.perf_counter() - t1, 3), "objective": _cny(scale, best.objective_units)}
-    record(phases + [best])
+    if not stopped():
+        # phase 2 repacks around the integer values whose relaxed point was cheapest (the replicas-only
+        # MILP's, usually): rounding its job counts may have left that plan dearer than another
+        start = min(plans, key=lambda p: (p.point_units if p.point_units is not None else p.objective_units,
+                                          p.objective_units))
+        t1 = time.perf_counter()
+        found2, halted[0] = _fixed_search(model, view, scale, settings, integer, start, budget - (t1 - t0),
+                                          _meets_gap_below(bound, target))
+        if found2 is not None and found2.objective_units < best.objective_units:
+            best = found2
+        report["phase 2"] = {"s": round(time.perf_counter() - t1, 3), "objective": _cny(scale, best.objective_units)}
+        if halted[0]:
+            report["interrupted"] = True
+        record(phases + [best])
     if best.objective_units < hint_objective(view, model):
         add_solution_hint(model, best.values)
         report["hinted"] = True
@@ -544,13 +553,14 @@ _BOUND_FROM = {"relax": "the LP relaxation, by HiGHS",
 
 
 def _fixed_search(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale, settings: Settings,
-                  integer: set[int], start: Phase, seconds: float, stop_below: float | None = None) -> Phase | None:
+                  integer: set[int], start: Phase, seconds: float, stop_below: float | None = None
+                  ) -> tuple[Phase | None, bool]:
     """CP-SAT on the model with ``integer`` fixed at ``start``'s values, hinted with ``start``, for
     ``seconds``: a packing problem of the relaxed variables it closes fast. Returns its plan if cheaper
-    than ``start``'s, else None. ``stop_below`` (objective units) ends the search at the first plan
-    under it: the requested gap against a bound proven elsewhere."""
+    than ``start``'s (else None) and whether Ctrl-C stopped it. ``stop_below`` (objective units) ends
+    the search at the first plan under it: the requested gap against a bound proven elsewhere."""
     if seconds <= 0.01:
-        return None
+        return None, False
     sub = model.clone()
     for i in integer:
         sub.add(sub.get_int_var_from_proto_index(i) == start.values[i])
@@ -564,13 +574,14 @@ def _fixed_search(model: cp_model.CpModel, view: LinearView, scale: scaling.Cost
             solver.stop_search()
 
     status, outcome = run_solver(solver, sub, scale, enough if below is not None else None)
+    interrupted = bool(outcome.get("interrupted"))
     if not status.has_plan or scale.units(outcome["objective"]) >= start.objective_units:
-        return None
+        return None, interrupted
     values = [int(solver.value(sub.get_int_var_from_proto_index(i))) for i in range(view.n)]
     objective = view.objective(values)
     if objective is None:
-        return None
-    return Phase(values, objective, None, time.perf_counter() - t1, "CP-SAT, integer fixed")
+        return None, interrupted
+    return Phase(values, objective, None, time.perf_counter() - t1, "CP-SAT, integer fixed"), interrupted
 
 
 def _more_nonzeros(model: cp_model.CpModel, limit: int) -> bool:
