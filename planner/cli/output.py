@@ -76,8 +76,12 @@ def warn(text: str, console: Console | None = None) -> None:
 WARNINGS_SHOWN = 10
 
 
+#: where a command says the warnings it did not print can be read
+ALL_WARNINGS_AT = "the plan JSON's `warnings` (-o) and `planner validate FILE --all-warnings` list them all"
+
+
 def warn_all(warnings: Sequence[str], console: Console | None = None, *, every: bool = False,
-             where: str = "the plan JSON's `warnings` (-o) and `planner validate FILE --all-warnings` list them all") -> None:
+             where: str = ALL_WARNINGS_AT) -> None:
     """``warn`` each of ``warnings``, the first ``WARNINGS_SHOWN`` of them unless ``every``, then one
     line saying how many more there are and ``where`` to read them."""
     console = console or make_console(stderr=True)

@@ -106,9 +106,10 @@ PACKING_MAX_S = 20.0
 PORTFOLIO_SHARE = 0.3
 #: serving's LP is solved with each chip of an oversubscribed pool priced at these multiples of its
 #: waiting jobs' mean penalty per chip-hour (``chip_prices``): the first solution steers a greedy plan
-#: (a plan steered at 3× was never the cheapest), and each is a Lagrangian cut in ``serving_packing_bound``. On the tight 168 h national week the bound
-#: was 32.87 M CNY with the price at 1× alone, 33.03 M with 1× and 3×, and 33.04 M with seven
-#: multiples from 0.1× to 4× (each LP pass 2-4 s)
+#: (a plan steered at 3× was never the cheapest), and each is a Lagrangian cut in
+#: ``serving_packing_bound``. On the tight 168 h national week the bound was 32.87 M CNY with the
+#: price at 1× alone, 33.03 M with 1× and 3×, and 33.04 M with seven multiples from 0.1× to 4×
+#: (each LP pass 2-4 s)
 STEERING_PRICE_MULTIPLES = (1.0, 3.0)
 
 
