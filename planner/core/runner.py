@@ -459,8 +459,12 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
         found[k] = milp_phase(view, integer, limit, relative_gap=max(MILP_GAP, target), hint=phases[0].values,
                               whole=whole, progress=hear)
 
-    # HiGHS does not heed an interrupter, so the MILPs run in daemon threads that Ctrl-C may leave behind
-    threads = [threading.Thread(target=run, args=(k, whole), daemon=True) for k, whole in enumerate((False, True))]
+    # HiGHS does not heed an interrupter, so the MILPs run in daemon threads that Ctrl-C may leave behind.
+    # The whole MILP (plans) runs only when the solve is to prove optimality: with a gap to meet, the
+    # start stops once the replicas-only MILP's bound meets it, and a whole MILP still running then
+    # would be left behind, holding a core (and a script's exit) until its own limit
+    kinds = (False, True) if target <= 0 else (False,)
+    threads = [threading.Thread(target=run, args=(k, whole), daemon=True) for k, whole in enumerate(kinds)]
     worth_it = limit >= MILP_MIN_LP_MULTIPLE * phases[0].seconds
     overran = False
     if not stopped() and not reached(phases) and worth_it:
@@ -472,7 +476,8 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
             if time.perf_counter() > deadline:
                 overran = True  # left behind like on Ctrl-C: the search goes on with what is in hand
                 break
-            threads[0].join(timeout=0.1) if threads[0].is_alive() else threads[1].join(timeout=0.1)
+            for thread in [t for t in threads if t.is_alive()][:1]:
+                thread.join(timeout=0.1)
     _LEFT_BEHIND.extend(t for t in threads if t.is_alive())
     phases += [p for p in found if p is not None]
     record(phases)

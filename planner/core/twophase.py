@@ -16,8 +16,9 @@ counts, flows) is relaxed in phase 1::
             (b) the MILP with only ``integer`` integer (``milp_phase``), solved by HiGHS for
                 its dual bound: it is a relaxation of the model, so the bound is proven for
                 the model, usually far above CP-SAT's own at 60 s; beside it, in a second
-                thread, HiGHS on the whole MILP (``whole=True``), whose heuristics find
-                plans sooner. Either plan replaces (a)'s when it is cheaper.
+                thread and only when the solve is to prove optimality (no gap to meet),
+                HiGHS on the whole MILP (``whole=True``), whose heuristics find plans
+                sooner. Either plan replaces (a)'s when it is cheaper.
   phase 2   the ``integer`` variables fixed (those of the phase whose relaxed point,
             ``Phase.point_units``, was cheapest): the LP of the rest, rounded down and filled
             greedily (``round_and_fill``), and then CP-SAT on the model with the ``integer``
