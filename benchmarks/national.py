@@ -383,7 +383,7 @@ def _targets(row: dict[str, Any], planner_t1: float | None) -> list[tuple[str, s
     if spec.time_of_use:
         t = row.get("tou")
         out.append((f"{spec.name}: power ≥ 5 % below no shifting",
-                     f"saving {_pct(t['saving'])}" if t else "no plan",
+                     f"saving {_pct(t['saving'])} (at most {_pct(t['best_saving'])} on these pools)" if t else "no plan",
                      _verdict(t is not None and t["saving"] >= SAVING_TARGET)))
     if "plain" in row:
         q = row["plain"]
