@@ -29,6 +29,19 @@ CORE = DATA / "core"
 EXAMPLE = Path(__file__).parent.parent / "workloads" / "examples" / "east_west_small.yaml"
 
 
+def key_paths(node: Any, prefix: tuple = (), items: int | None = None):
+    """Every path of keys and list indexes in a parsed YAML or JSON document, parents first
+    (``items``: only the first that many entries of each list)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield prefix + (k,)
+            yield from key_paths(v, prefix + (k,), items)
+    elif isinstance(node, list):
+        for i, v in enumerate(node[:items]):
+            yield prefix + (i,)
+            yield from key_paths(v, prefix + (i,), items)
+
+
 def tiny(**changes: Any) -> Scenario:
     """The base tiny scenario with top-level keys replaced."""
     data = yaml.safe_load((CORE / "base.yaml").read_text())

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import EXAMPLE
+from conftest import EXAMPLE, key_paths
 from planner.errors import InputError
 from planner.problem.build import build_problem
 from planner.inputs.scenario import scenario_from_dict
@@ -18,18 +18,7 @@ from planner.inputs.scenario import scenario_from_dict
 BASE = yaml.safe_load(Path(EXAMPLE).read_text())
 
 
-def _paths(node, prefix=()):
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield prefix + (k,)
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield prefix + (i,)
-            yield from _paths(v, prefix + (i,))
-
-
-PATHS = list(_paths(BASE))
+PATHS = list(key_paths(BASE))
 JUNK = st.one_of(st.none(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
                  st.text(max_size=12), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5),
                                                                                         st.integers(), max_size=2))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
+from conftest import key_paths
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,18 +29,7 @@ FUZZ = dict(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=No
                                                                   HealthCheck.function_scoped_fixture])
 
 
-def _paths(node, prefix=()):
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield prefix + (k,)
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield prefix + (i,)
-            yield from _paths(v, prefix + (i,))
-
-
-PATHS = [p for p in _paths(BASE) if p[0] not in ("catalog", "topology")]
+PATHS = [p for p in key_paths(BASE) if p[0] not in ("catalog", "topology")]
 NUMBERS = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True), st.booleans())
 JUNK = st.one_of(st.none(), NUMBERS, st.text(max_size=12),
                  st.lists(st.one_of(NUMBERS, st.text(max_size=4)), max_size=3),

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from conftest import key_paths
 
 from planner.check.document import verify_document
 from planner.errors import InputError
@@ -424,17 +425,6 @@ def test_a_random_change_to_a_decision_is_caught_after_restatement(kind, data):
         pass
 
 
-def _plan_paths(node, prefix=()):
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield prefix + (k,)
-            yield from _plan_paths(v, prefix + (k,))
-    elif isinstance(node, list):
-        for i, v in enumerate(node[:3]):
-            yield prefix + (i,)
-            yield from _plan_paths(v, prefix + (i,))
-
-
 PLAN_JUNK = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(-1e6, 1e6),
                       st.text(max_size=6), st.lists(st.integers(), max_size=2), st.dictionaries(
                           st.text(max_size=4), st.integers(), max_size=2))
@@ -446,7 +436,7 @@ PLAN_JUNK = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.f
 def test_any_field_of_a_plan_set_to_junk_is_judged_without_crashing(kind, data):
     """verify never raises on a plan file: junk anywhere is either a violation or one InputError."""
     scenario, plan = scenario_of(kind), plan_of(kind)
-    paths = [p for p in _plan_paths(plan) if p[0] not in ("warnings", "meta")]
+    paths = [p for p in key_paths(plan, items=3) if p[0] not in ("warnings", "meta")]
     path = data.draw(st.sampled_from(paths))
     node = plan
     for part in path[:-1]:
