@@ -280,12 +280,12 @@ build_time_model = build_model
 def add_job_variables(m: TimeModel) -> None:
     """x[c,p,t] for non-preemptible classes; on, run and seg for preemptible jobs."""
     p = m.problem
+    busy_w = {pool: meter_watts(p, m.td, pool)[0] for pool in p.inventory}
+    cap_w = {site: max(0, site_cap_w(p, m.td, site)) for site in p.sites}
     for ci, cls in enumerate(m.classes):
         chips = p.jobs[cls.template].chips
         for pool, starts in cls.starts.items():
-            w_busy, _ = meter_watts(p, m.td, pool)
-            ub = min(len(cls.job_ids), p.inventory[pool] // chips,
-                     max(0, site_cap_w(p, m.td, pool[0])) // max(1, chips * w_busy))
+            ub = min(len(cls.job_ids), p.inventory[pool] // chips, cap_w[pool[0]] // max(1, chips * busy_w[pool]))
             if ub <= 0:
                 continue
             if cls.preemptible:
