@@ -9,13 +9,13 @@ its own help. ``benchmarks/startup.py`` measures the difference.
 from __future__ import annotations
 
 import ast
-import importlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import click
 
+from planner import collector
 from planner.cli import commands
 
 _DIR = Path(commands.__file__).parent
@@ -67,7 +67,7 @@ class LazyCommands(click.Group):
         entry = self._entries.get(cmd_name)
         if entry is None:
             return None
-        cmd = getattr(importlib.import_module(entry.module), "command")
+        cmd = getattr(collector.import_frozen(entry.module), "command")  # pandas, OR-Tools: imported once
         self.add_command(cmd, entry.name)
         return cmd
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from planner import collector
 from planner.core.runner import Progress, Settings, relative_gap, resolve_settings
 from planner.core.spatial import solve_spatial
 from planner.core.timemodel import solve_time
@@ -34,6 +35,12 @@ def solve(scenario: Scenario | Problem, *, time_limit_s: float | None = None, wo
     if settings is None:
         settings = resolve_settings(scenario, time_limit_s=time_limit_s, workers=workers, seed=seed,
                                     relative_gap_limit=relative_gap_limit)
+    with collector.paused():  # the build creates objects that all live to the end (planner.collector)
+        return _solve(scenario, settings, on_progress, hint, mode)
+
+
+def _solve(scenario: Scenario | Problem, settings: Settings, on_progress: Callable[[Progress], None] | None,
+           hint: bool, mode: str | None) -> Result:
     if isinstance(scenario, Scenario) and (mode or scenario.time.mode) == "time":
         return solve_time(scenario, settings=settings, on_progress=on_progress, hint=hint)
     if mode == "time":

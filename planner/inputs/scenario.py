@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from planner import collector
 from planner.errors import InputError
 from planner.inputs import bounds as B
 from planner.inputs.files import check_finite, read_yaml
@@ -261,7 +262,11 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     ``overrides`` maps dotted keys to values (``{"solver.time_limit_s": 5}``) and
     is merged before validation, as Calliope does with its overrides.
     """
-    path = Path(path)
+    with collector.paused():  # every object read lives on in the scenario (planner.collector)
+        return _load_scenario(Path(path), overrides)
+
+
+def _load_scenario(path: Path, overrides: dict[str, Any] | None) -> Scenario:
     data = read_yaml(path, what="scenario file", fix="check the path")
     if not isinstance(data, dict):
         raise InputError("a scenario must be a YAML mapping (key: value)", file=str(path),
