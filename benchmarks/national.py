@@ -5,7 +5,8 @@
     python benchmarks/national.py --only distinct --time-limit 30
 
 Each instance is written as a scenario file (``benchmarks/instances.py``) and solved in a
-fresh process through the public API (``planner.load_scenario`` → ``planner.solve``), so the
+fresh process through the public API (``benchmarks/planner_child.py``: ``planner.load_scenario``
+→ ``planner.solve``, importing nothing of the benchmark's own), so the
 wall time is the whole process (start-up, imports, YAML, check, build, solve, write-back)
 and the peak RSS is that process's own; the time limit counts from the process's start, as
 ``planner solve``'s does from the command's. The planner stops at a 1 % gap or at the limit.
@@ -37,10 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: when this process started (near enough): the measured child's time limit counts from here, as
-#: ``planner solve``'s does (``planner.cli.clock``), so reading the scenario comes off the limit
-PROCESS_STARTED = time.perf_counter()
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -48,6 +45,7 @@ from benchmarks import instances  # noqa: E402
 
 EXAMPLE = ROOT / "workloads" / "examples" / "east_west_small.yaml"
 PLAIN = ROOT / "benchmarks" / "plain_milp.py"
+CHILD = ROOT / "benchmarks" / "planner_child.py"
 GAP_TARGET = 0.01
 LARGE_GAP_TARGET = 0.02
 SPEED_UP_TARGET = 5.0
@@ -102,38 +100,6 @@ def specs(quick: bool, time_limit_s: float, seed: int) -> list[Spec]:
 
 
 # ---- child processes ---------------------------------------------------------------------------
-def child_planner(scenario_path: str, plan_path: str, time_limit_s: float | None, workers: int, seed: int,
-                  gap: float) -> None:
-    """Runs in the measured process: load, solve, write the plan; print the solver's figures as JSON."""
-    t0 = time.perf_counter()
-    from planner import load_scenario, solve
-    from planner.core.runner import resolve_settings
-
-    scenario = load_scenario(scenario_path)
-    load_s = time.perf_counter() - t0
-    # the limit covers the whole process, as it covers the whole `planner solve` command
-    settings = None if time_limit_s is None else resolve_settings(
-        scenario, time_limit_s=time_limit_s, workers=workers, seed=seed, relative_gap_limit=gap,
-        started=PROCESS_STARTED)
-    t1 = time.perf_counter()
-    result = solve(scenario, settings=settings)
-    t2 = time.perf_counter()
-    result.to_json(plan_path)
-    timing = {"load_s": round(load_s, 3), "solve_call_s": round(t2 - t1, 3),
-              "write_s": round(time.perf_counter() - t2, 3)}
-    s = result.solver
-    keep = ["status", "objective", "best_bound", "gap", "wall_s", "build_s", "variables", "constraints",
-            "job_classes", "greedy_objective", "decomposition", "restricted_gap", "time_limit_s", "workers"]
-    print(json.dumps({**timing, **{k: s.get(k) for k in keep},
-                      "total_cny": result.objective.get("total_cny"),
-                      "power_cost_cny": result.objective.get("power_cost_cny"),
-                      "jobs_unplaced": result.kpis.get("jobs_unplaced")}), flush=True)
-    from planner.core.runner import solves_left_behind
-
-    if solves_left_behind():  # as `planner solve` does: exit now, not when HiGHS reaches its own limit
-        os._exit(0)
-
-
 def measure(cmd: list[str], kill_after_s: float) -> Run:
     """Run a command to completion; its wall time, its own peak RSS (wait4) and its last stdout line as JSON."""
     t0 = time.perf_counter()
@@ -252,8 +218,8 @@ def run_instance(spec: Spec, workdir: Path, args: argparse.Namespace) -> dict[st
     plan_path = workdir / f"{spec.name}.plan.json"
     limit = spec.time_limit_s
     kill_after = 5 * (limit or 30) + 120
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(path), str(plan_path),
-           "--workers", str(args.workers), "--seed", str(args.seed)]
+    cmd = [sys.executable, str(CHILD), str(path), str(plan_path), "--workers", str(args.workers),
+           "--seed", str(args.seed), "--gap", str(GAP_TARGET)]
     if limit is not None:
         cmd += ["--time-limit", str(limit)]
     print(f"[{time.strftime('%H:%M:%S')}] {spec.name}: planner ...", file=sys.stderr, flush=True)
@@ -419,11 +385,7 @@ def main() -> None:
     ap.add_argument("--no-plain", action="store_true", help="skip the plain MILP")
     ap.add_argument("--no-verify", action="store_true", help="skip re-checking each plan")
     ap.add_argument("--keep", metavar="DIR", help="write the scenarios and plans here (default: a temporary folder)")
-    ap.add_argument("--child", nargs=2, metavar=("SCENARIO", "PLAN"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child:
-        child_planner(args.child[0], args.child[1], args.time_limit, args.workers, args.seed, GAP_TARGET)
-        return
     limit = args.time_limit or (15.0 if args.quick else 60.0)
     chosen = specs(args.quick, limit, args.seed)
     if args.only:
