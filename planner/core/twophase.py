@@ -44,10 +44,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ortools.math_opt import model_parameters_pb2, model_pb2, result_pb2, solution_pb2, sparse_containers_pb2
+from ortools.math_opt import (
+    model_parameters_pb2,
+    model_pb2,
+    parameters_pb2,
+    result_pb2,
+    solution_pb2,
+    sparse_containers_pb2,
+)
 from ortools.math_opt.core.python import solver
-from ortools.math_opt.python import callback, init_arguments, mathopt
-from pybind11_abseil.status import StatusNotOk
+from ortools.math_opt.python import callback, mathopt
 from ortools.sat import cp_model_pb2
 from ortools.sat.python import cp_model
 
@@ -216,13 +222,10 @@ def _solve(mip: model_pb2.ModelProto, time_limit_s: float, gap: float,
         model_params.solution_hints.append(model_parameters_pb2.SolutionHintProto(
             variable_values=sparse_containers_pb2.SparseDoubleVectorProto(
                 ids=list(mip.variables.ids), values=[float(hint[i]) for i in mip.variables.ids])))
-    try:
-        out = solver.solve(mip, mathopt.SolverType.HIGHS.value,
-                           init_arguments.StreamableSolverInitArguments().to_proto(), params.to_proto(),
-                           model_params, (lambda lines: [log(x) for x in lines]) if log else None,
-                           callback.CallbackRegistration().to_proto(), None, None)
-    except StatusNotOk as exc:
-        raise RuntimeError(f"HiGHS could not solve the start's model: {exc}") from None
+    # the call OR-Tools' own mathopt.solve makes, without its parse of the whole result
+    out = solver.solve(mip, mathopt.SolverType.HIGHS.value, parameters_pb2.SolverInitializerProto(), params.to_proto(),
+                       model_params, (lambda lines: [log(x) for x in lines]) if log else None,
+                       callback.CallbackRegistration().to_proto(), None, None)
     reason = result_pb2.TerminationReasonProto.Name(out.termination.reason).removeprefix("TERMINATION_REASON_")
     solved = Solved(reason, out.termination.objective_bounds.dual_bound)
     for sol in out.solutions:
