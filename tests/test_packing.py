@@ -94,6 +94,7 @@ def test_without_the_cp_sat_search_the_greedy_repacked_is_proven_optimal_by_the_
     per second) gets the best greedy schedule, repacked: 33.6 CNY, and the packing bound proves it,
     gap 0. The plan verifies like any other, and says where it came from."""
     monkeypatch.setattr(timemodel, "SEARCH_MAX_REPLICA_VARIABLES_PER_S", -1)
+    monkeypatch.setattr(timemodel, "LAGRANGE_MIN_S", float("inf"))  # the repacking alone (prices: the next test)
     s = three_jobs()
     r = timemodel.solve_time(s, time_limit_s=20)
     assert r.status.value == "feasible" and r.solver["cp_sat_status"] is None
@@ -102,6 +103,18 @@ def test_without_the_cp_sat_search_the_greedy_repacked_is_proven_optimal_by_the_
     assert "repacked by a MIP" in r.solver["plan_source"] and "skipped" in r.solver["search"]
     assert r.solver["greedy_objective"] == pytest.approx(6.4 + 11.2 + 544)  # the plain greedy, the baseline
     assert "packing bound" in r.solver["bound_source"]
+    assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []
+
+
+def test_the_jobs_lagrangian_prices_fit_all_three_without_the_repacking(monkeypatch):
+    """The greedy again, its jobs told what each GPU-hour is worth to the others
+    (``planner.core.lagrange``): the three runs back to back, 33.6 CNY, before any MIP."""
+    monkeypatch.setattr(timemodel, "SEARCH_MAX_REPLICA_VARIABLES_PER_S", -1)
+    s = three_jobs()
+    r = timemodel.solve_time(s, time_limit_s=20)
+    assert r.objective["total_cny"] == pytest.approx(33.6)
+    assert r.solver["lagrange_greedy_cny"] == pytest.approx(33.6)
+    assert "Lagrangian relaxation" in r.solver["plan_source"] and "repacked" not in r.solver["plan_source"]
     assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []
 
 

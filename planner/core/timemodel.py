@@ -20,10 +20,11 @@ with chips and power (``planner.core.serving_lp``) — which holds for the full 
 from __future__ import annotations
 
 import datetime
+import itertools
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import pandas as pd
@@ -46,6 +47,7 @@ from planner.core.model import (
     site_cap_w,
     start_cost,
 )
+from planner.core.lagrange import chip_hour_prices
 from planner.core.packing import chip_prices, hot_pools, packing_bound, repack, serving_packing_bound
 from planner.core.runner import Settings, resolve_settings, solve_model, state_plan_objective
 from planner.core.serving_lp import ServingLP, serving_block_nochip, serving_lp_bound
@@ -111,6 +113,15 @@ PORTFOLIO_SHARE = 0.3
 #: price at 1× alone, 33.03 M with 1× and 3×, and 33.04 M with seven multiples from 0.1× to 4×
 #: (each LP pass 2-4 s)
 STEERING_PRICE_MULTIPLES = (1.0, 3.0)
+#: the jobs' Lagrangian prices (``planner.core.lagrange``) get at most this share of the limit, and at
+#: most ``LAGRANGE_MAX_S``; they are skipped with less than ``LAGRANGE_MIN_S`` left
+LAGRANGE_SHARE = 0.1
+LAGRANGE_MAX_S = 15.0
+LAGRANGE_MIN_S = 2.0
+#: the share of those prices a job weighs when it chooses where and when to run. On the flexible
+#: national week the greedy re-placed the jobs for 5.605 M CNY at 0.25, 5.578 M at 0.5, 5.586 M at
+#: 0.75 and 5.602 M at 1 (5.678 M without prices): the full prices steer too many jobs at once
+LAGRANGE_PRICE_WEIGHT = 0.5
 
 
 # ---------------------------------------------------------------------------- greedy
@@ -141,7 +152,9 @@ def _by_penalty_rate(problem: Problem, td: TimeData) -> Callable[[str], tuple]:
 JOB_ORDERS = {"size": _by_size, "slack": _by_slack, "penalty_rate": _by_penalty_rate}
 
 
-def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, job_order: str = "size") -> TimePlan:
+def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, job_order: str = "size",
+                    serving: TimePlan | None = None, chip_prices: dict[Pool, Sequence[float]] | None = None
+                    ) -> TimePlan:
     """Serve inference block by block at the cheapest pools in reach, then place jobs, biggest first,
     at the cheapest (pool, start) that still has chips and power over its whole run.
 
@@ -149,7 +162,11 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
     each guided block first: the LP's replicas rounded to the nearest whole replica where chips and
     power allow (``GUIDE_ROUND_UP_FROM``), its flows routed onto them; what is left is served as
     without a guide. The LP shares each pool among all
-    services at once, where the greedy gives the cheapest pools to the biggest demands first."""
+    services at once, where the greedy gives the cheapest pools to the biggest demands first.
+
+    ``serving`` (a plan) keeps that plan's replicas and flows instead. ``chip_prices`` (CNY per chip
+    and step of a pool, ``planner.core.lagrange``) are added to each run's cost when a job chooses
+    where and when to run; whether it runs at all still weighs its own cost against its penalty."""
     plan = TimePlan()
     T = td.steps
     free = {p: [n] * T for p, n in problem.inventory.items()}
@@ -175,7 +192,11 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
         plan.replicas[key] = plan.replicas.get(key, 0) + 1
         return True
 
-    for b, (s, e) in enumerate(td.blocks):
+    if serving is not None:
+        plan.replicas, plan.flow = dict(serving.replicas), dict(serving.flow)
+        for (sid, site, accel, b), n in serving.replicas.items():
+            take((site, accel), n * problem.services[sid].chips_per_replica[accel], range(*td.blocks[b]))
+    for b, (s, e) in enumerate(td.blocks if serving is None else []):
         steps = range(s, e)
         spare: dict[tuple[str, str, str], int] = defaultdict(int)
         left_of = {(sid, city): scaling.demand_tokens(d[b]) for (sid, city), d in td.demand.items()}
@@ -225,6 +246,8 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
 
     order = sorted((j for j in td.jobs if j not in td.pre_unplaced and td.jobs[j].windows),
                    key=JOB_ORDERS[job_order](problem, td))
+    lam = chip_prices or {}
+    lam_prefix = {p: list(itertools.accumulate(map(float, v), initial=0.0)) for p, v in lam.items()}
     for jid in order:
         tj, chips = td.jobs[jid], problem.jobs[jid].chips
         penalty = problem.jobs[jid].penalty_cny
@@ -234,27 +257,41 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
                 ok = [u for u in range(w.earliest, w.deadline) if fits(pool, chips, range(u, u + 1))]
                 if len(ok) < w.steps:
                     continue
-                chosen = sorted(sorted(ok, key=lambda u: (td.price[pool][u], u))[:w.steps])
+                if pool in lam:  # its cheapest steps at power cost plus the chips' price
+                    key = {u: step_power_cny(problem, td, jid, pool, u) + chips * lam[pool][u] for u in ok}
+                    chosen = sorted(sorted(ok, key=lambda u: (key[u], u))[:w.steps])
+                    priced = chips * sum(lam[pool][u] for u in chosen)
+                else:
+                    chosen = sorted(sorted(ok, key=lambda u: (td.price[pool][u], u))[:w.steps])
+                    priced = 0.0
                 segs = runs_of(chosen)
                 cost = placed_cost(problem, td, prices, jid, pool, segs)
-                if best is None or cost < best[0]:
-                    best = (cost, pool, segs)
-            if best is not None and best[0] <= penalty:
+                if best is None or cost + priced < best[0]:
+                    best = (cost + priced, pool, segs, cost)
+            if best is not None and best[3] <= penalty:
                 plan.segments[jid] = (best[1], best[2])
                 for s, e in best[2]:
                     take(best[1], chips, range(s, e))
             continue
-        options = sorted((start_cost(problem, td, prices, jid, p, t), p, t)
-                         for p, w in tj.windows.items() for t in range(w.earliest, w.latest_start + 1))
-        for cost, pool, t in options:
-            if cost > penalty:
-                break
+        options = sorted((cost + _run_price(lam_prefix, p, chips, t, t + w.steps), cost, p, t)
+                         for p, w in tj.windows.items() for t in range(w.earliest, w.latest_start + 1)
+                         if (cost := start_cost(problem, td, prices, jid, p, t)) <= penalty)
+        for _priced, _cost, pool, t in options:
             steps = range(t, t + tj.windows[pool].steps)
             if fits(pool, chips, steps):
                 take(pool, chips, steps)
                 plan.segments[jid] = (pool, [(t, steps.stop)])
                 break
     return plan
+
+
+def _run_price(prefix: dict[Pool, list[float]], pool: Pool, chips: int, start: int, end: int) -> float:
+    """What ``chips`` chips of ``pool`` cost from step ``start`` to ``end`` at the prices whose prefix
+    sums ``prefix`` holds (0 for a pool without prices)."""
+    sums = prefix.get(pool)
+    if sums is None:
+        return 0.0
+    return chips * (sums[min(end, len(sums) - 1)] - sums[start])
 
 
 
@@ -446,6 +483,18 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                 best, best_cost, best_order = plan, cost, order
                 source = f"greedy{' guided by the serving LP' if guide else ''}, jobs by {order.replace('_', ' ')}"
     source = f"{source} (best of {tried} greedy schedules)"
+    lagrange_info: dict = {}
+    if settings.remaining_s() > reserve_s + 2 * last_s + LAGRANGE_MIN_S:
+        # the jobs again, around the same serving, each told what its chip-hours are worth to the others
+        found = chip_hour_prices(problem, td, best, time_limit_s=min(LAGRANGE_MAX_S, LAGRANGE_SHARE * settings.time_limit_s))
+        lagrange_info = found.info
+        priced = greedy_schedule(problem, td, job_order=best_order, serving=best,
+                                 chip_prices={p: LAGRANGE_PRICE_WEIGHT * v for p, v in found.prices.items()})
+        cost = plan_cost_cny(problem, td, priced)
+        lagrange_info["lagrange_greedy_cny"] = round(cost, 2)
+        if cost < best_cost:
+            best, best_cost = priced, cost
+            source = f"{source}, its jobs re-placed at chip-hour prices from their Lagrangian relaxation"
     hot = hot_pools(problem, td)
     if hot and settings.remaining_s() > reserve_s + 1.0:
         # serving steered off the oversubscribed pools, then their jobs repacked around it
@@ -484,7 +533,7 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                    f"{SEARCH_MAX_REPLICA_VARIABLES_PER_S:,} per second, where CP-SAT finds no better plan"),
         "wall_s": round(time.perf_counter() - t0, 3), "build_s": 0.0, "greedy_s": round(greedy_s, 3),
         **settings.as_info(), "start_grid": td.start_grid, "decomposition": "off", **bounds, **serving.info,
-        "greedy_source": source, "bound_scope": "full", "bound_source": bound_source(bounds),
+        **lagrange_info, "greedy_source": source, "bound_scope": "full", "bound_source": bound_source(bounds),
         "jobs": len(problem.jobs), "steps": td.steps, "blocks": len(td.blocks),
     }
     result = write_back_time(problem, td, best, Status.feasible, info)
