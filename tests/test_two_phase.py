@@ -150,3 +150,26 @@ def test_the_start_stops_once_the_repacked_plan_meets_the_gap():
     assert info["objective"] == 8 and 5.5 - 1e-6 <= info["best_bound"] <= 8 + 1e-6
     assert _meets_gap_below(5.5, 0.35) == pytest.approx(5.5 / 0.65)
     assert _meets_gap_below(-5.5, 0.35) == pytest.approx(-5.5 / 1.35)
+
+
+def test_the_solve_stops_once_phase_2_meets_the_gap(monkeypatch):
+    """With the early repack left out (no time for it), the start's plan is relax and round's, 10 CNY
+    against the LP's 5.5 (45 %); the MILP (no integer variable here: the LP again) adds nothing, and
+    phase 2 repacks to the optimum, 8 CNY: 31 %, within a 35 % limit. CP-SAT then only looks (0.01 s),
+    where it used to search the whole model again for the time left."""
+    monkeypatch.setattr(runner, "EARLY_FIXED_SHARE", 0.0)
+    model, _ = _two_sizes_of_job()
+    solve, calls = runner.run_solver, []
+
+    def recorded(solver, model, scale, on_progress):
+        calls.append(solver.parameters.max_time_in_seconds)
+        return solve(solver, model, scale, on_progress)
+
+    monkeypatch.setattr(runner, "run_solver", recorded)
+    settings = resolve_settings(None, time_limit_s=10, relative_gap_limit=0.35)
+    status, info, values = solve_model(model, CostScale(units_per_cny=1.0), settings, integer=set(), start="two_phase")
+    start = info["start"]
+    assert start["replicas fixed, early"]["objective"] == 10 and start["relax and round"]["objective"] == 10
+    assert start["phase 2"]["objective"] == 8 and start["stopped_at_gap"]
+    assert info["objective"] == 8
+    assert len(calls) == 2 and calls[1] == pytest.approx(0.01)  # phase 2's search, then only a look

@@ -523,6 +523,8 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
         if halted[0]:
             report["interrupted"] = True
         record(phases + [best])
+        if reached(phases + [best]):  # phase 2's plan meets the requested gap: CP-SAT need not search
+            report["stopped_at_gap"] = True
     if best.objective_units < hint_objective(view, model):
         add_solution_hint(model, best.values)
         report["hinted"] = True
