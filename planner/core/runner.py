@@ -65,9 +65,11 @@ MILP_GRACE_S = 1.0
 EARLY_FIXED_LP_MULTIPLE = 3.0
 EARLY_FIXED_MIN_S = 1.0
 EARLY_FIXED_SHARE = 0.25
-#: CP-SAT workers of that repack: one worker (its LP-guided search) met the gap there in 0.34 s in
-#: every run, where two (that worker beside a second subsolver sharing its time) took 0.50-0.62 s
-EARLY_FIXED_WORKERS = 1
+#: CP-SAT settings of that repack. One worker (its LP-guided search) met the gap there in 0.33-0.41 s
+#: in every run, where two (that worker beside a second subsolver sharing its time) took 0.50-0.62 s;
+#: one presolve pass and no symmetry detection took 0.33-0.35 s of those 0.40 (a packing around fixed
+#: replicas leaves presolve little to find)
+EARLY_FIXED_PARAMETERS = {"num_workers": 1, "max_presolve_iterations": 1, "symmetry_level": 0}
 
 #: a CP-SAT search stops (keeping its best plan, as at its time limit) once the process's resident memory
 #: passes this: issue 11 asks for 20,000 jobs in under 4 GB. CP-SAT grows with the time it searches:
@@ -433,7 +435,7 @@ def _phases(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale,
         seconds = min(max(EARLY_FIXED_MIN_S, EARLY_FIXED_LP_MULTIPLE * phases[0].seconds),
                       EARLY_FIXED_SHARE * (budget - (t1 - t0)))
         repacked, halted[0] = _fixed_search(model, view, scale, settings, integer, phases[0], seconds, stop_below,
-                                            workers=EARLY_FIXED_WORKERS)
+                                            parameters=EARLY_FIXED_PARAMETERS)
         early = {"s": round(time.perf_counter() - t1, 3),
                  "objective": _cny(scale, (repacked or phases[0]).objective_units)}
         if repacked is not None:
@@ -565,12 +567,12 @@ _BOUND_FROM = {"relax": "the LP relaxation, by HiGHS",
 
 def _fixed_search(model: cp_model.CpModel, view: LinearView, scale: scaling.CostScale, settings: Settings,
                   integer: set[int], start: Phase, seconds: float, stop_below: float | None = None,
-                  workers: int | None = None) -> tuple[Phase | None, bool]:
+                  parameters: dict[str, Any] | None = None) -> tuple[Phase | None, bool]:
     """CP-SAT on the model with ``integer`` fixed at ``start``'s values, hinted with ``start``, for
     ``seconds``: a packing problem of the relaxed variables it closes fast. Returns its plan if cheaper
     than ``start``'s (else None) and whether Ctrl-C stopped it. ``stop_below`` (objective units) ends
     the search at the first plan under it: the requested gap against a bound proven elsewhere.
-    ``workers`` caps the solve's CP-SAT workers (default: the settings')."""
+    ``parameters`` override CP-SAT's (``num_workers`` only lowers the settings' workers)."""
     if seconds <= 0.01:
         return None, False
     sub = model.clone()
@@ -578,7 +580,9 @@ def _fixed_search(model: cp_model.CpModel, view: LinearView, scale: scaling.Cost
         sub.add(sub.get_int_var_from_proto_index(i) == start.values[i])
     add_solution_hint(sub, start.values)
     t1 = time.perf_counter()
-    solver = new_solver(seconds, min(settings.workers, workers or settings.workers), settings.seed, 1e-5)
+    solver = new_solver(seconds, settings.workers, settings.seed, 1e-5)
+    for name, value in (parameters or {}).items():
+        setattr(solver.parameters, name, min(value, settings.workers) if name == "num_workers" else value)
     below = None if stop_below is None else scale.cny(stop_below)
 
     def enough(p: Progress) -> None:
