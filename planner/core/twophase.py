@@ -209,7 +209,8 @@ class Solved:
 
 
 def _solve(mip: model_pb2.ModelProto, time_limit_s: float, gap: float,
-           log: Callable[[str], None] | None = None, hint: list[int] | None = None) -> tuple[Solved, list[float] | None]:
+           log: Callable[[str], None] | None = None, hint: list[int] | None = None
+           ) -> tuple[Solved, list[float] | None]:
     """HiGHS on ``mip``; returns how it ended and its point (one value per variable), if it has one.
 
     Goes through MathOpt's proto interface and reads only the primal point: parsing the whole
