@@ -13,7 +13,9 @@ import pytest
 
 from conftest import solve_checked, tiny
 
-from planner.core.runner import _StopOnMemory, resident_gb
+from planner.core import runner
+from planner.core.runner import _StopOnMemory, resident_gb, resolve_settings
+from planner.errors import InputError
 
 
 def test_training_goes_to_the_cheapest_feasible_site():
@@ -146,3 +148,22 @@ def test_a_search_stops_once_the_process_passes_its_memory_mark():
     with _StopOnMemory(calm.set, limit_gb=1e6) as guard:
         assert not calm.wait(timeout=0.3)
     assert not guard.stopped
+
+
+def test_the_scenarios_memory_mark_reaches_the_search(monkeypatch):
+    """``solver.max_memory_gb`` (default 3) is the mark every CP-SAT search of a solve is held to, and
+    the solver block records it; a mark below 0.25 GB is refused as bad input."""
+    seen = []
+    real = runner.run_solver
+
+    def spy(solver, model, scale, on_progress, max_memory_gb=runner.SEARCH_MAX_RSS_GB):
+        seen.append(max_memory_gb)
+        return real(solver, model, scale, on_progress, max_memory_gb)
+
+    monkeypatch.setattr(runner, "run_solver", spy)
+    r = solve_checked(tiny(solver={"time_limit_s": 10, "max_memory_gb": 12}))
+    assert r.objective["total_cny"] == pytest.approx(24.0)  # the base scenario's optimum
+    assert seen == [12.0] and r.solver["max_memory_gb"] == 12.0
+    assert resolve_settings(tiny()).max_memory_gb == runner.SEARCH_MAX_RSS_GB == 3.0
+    with pytest.raises(InputError, match="max_memory_gb"):
+        tiny(solver={"max_memory_gb": 0.1})

@@ -59,7 +59,7 @@ def test_a_greedy_fallback_plan_verifies(monkeypatch):
     """CP-SAT finds nothing in time: the runner falls back on the model's hint (the greedy plan), and
     that plan verifies as written, its stated objective the plan's own total."""
 
-    def nothing_found(solver, model, scale, on_progress):
+    def nothing_found(solver, model, scale, on_progress, max_memory_gb=runner.SEARCH_MAX_RSS_GB):
         return Status.no_solution, {"status": "no_solution", "cp_sat_status": "UNKNOWN", "objective": None,
                                     "best_bound": None, "gap": None, "solutions": 0}
 

@@ -119,9 +119,9 @@ def test_ctrl_c_in_a_search_of_the_start_stops_the_whole_solve(monkeypatch):
     solve = runner.run_solver
     calls = []
 
-    def interrupted_at_once(solver, model, scale, on_progress):
+    def interrupted_at_once(solver, model, scale, on_progress, max_memory_gb=runner.SEARCH_MAX_RSS_GB):
         calls.append(solver.parameters.max_time_in_seconds)
-        status, info = solve(solver, model, scale, on_progress)
+        status, info = solve(solver, model, scale, on_progress, max_memory_gb)
         info["interrupted"] = True
         return status, info
 
@@ -161,9 +161,9 @@ def test_the_solve_stops_once_phase_2_meets_the_gap(monkeypatch):
     model, _ = _two_sizes_of_job()
     solve, calls = runner.run_solver, []
 
-    def recorded(solver, model, scale, on_progress):
+    def recorded(solver, model, scale, on_progress, max_memory_gb=runner.SEARCH_MAX_RSS_GB):
         calls.append(solver.parameters.max_time_in_seconds)
-        return solve(solver, model, scale, on_progress)
+        return solve(solver, model, scale, on_progress, max_memory_gb)
 
     monkeypatch.setattr(runner, "run_solver", recorded)
     settings = resolve_settings(None, time_limit_s=10, relative_gap_limit=0.35)

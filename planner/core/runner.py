@@ -72,7 +72,8 @@ EARLY_FIXED_SHARE = 0.25
 EARLY_FIXED_PARAMETERS = {"num_workers": 1, "max_presolve_iterations": 1, "symmetry_level": 0}
 
 #: a CP-SAT search stops (keeping its best plan, as at its time limit) once the process's resident memory
-#: passes this: issue 11 asks for 20,000 jobs in under 4 GB. CP-SAT grows with the time it searches:
+#: passes this, unless the scenario's ``solver.max_memory_gb`` says otherwise: issue 11 asks for 20,000 jobs
+#: in under 4 GB. CP-SAT grows with the time it searches:
 #: on the 20,000-job week of distinct shapes the search alone reached 5.0 GB in 120 s on a quiet machine,
 #: and phase 2 (replicas fixed) 3.7 GB in 48 s, where sampling stops it within a few hundred MB of the
 #: mark. CP-SAT's own ``max_memory_in_mb`` did not stop a search in the OR-Tools 9.15 wheel
@@ -137,18 +138,20 @@ class Settings:
     seed: int
     relative_gap_limit: float
     started: float = field(default_factory=time.perf_counter)
+    #: a CP-SAT search stops with its best plan once the process holds more than this (``SEARCH_MAX_RSS_GB``)
+    max_memory_gb: float = SEARCH_MAX_RSS_GB
 
     def remaining_s(self) -> float:
         return self.time_limit_s - (time.perf_counter() - self.started)
 
     def as_info(self) -> dict[str, Any]:
         return {"time_limit_s": self.time_limit_s, "workers": self.workers, "seed": self.seed,
-                "relative_gap_limit": self.relative_gap_limit}
+                "relative_gap_limit": self.relative_gap_limit, "max_memory_gb": self.max_memory_gb}
 
 
 def resolve_settings(source: Any = None, *, time_limit_s: float | None = None, workers: int | None = None,
                      seed: int | None = None, relative_gap_limit: float | None = None,
-                     started: float | None = None) -> Settings:
+                     started: float | None = None, max_memory_gb: float | None = None) -> Settings:
     """Arguments that are not None win, then ``source``'s ``solver`` section (a Scenario), then the defaults."""
     base = source.solver if isinstance(source, Scenario) else SolverSettings()
     return Settings(time_limit_s=float(time_limit_s if time_limit_s is not None else base.time_limit_s),
@@ -156,7 +159,8 @@ def resolve_settings(source: Any = None, *, time_limit_s: float | None = None, w
                     seed=int(seed if seed is not None else base.seed),
                     relative_gap_limit=float(relative_gap_limit if relative_gap_limit is not None
                                              else base.relative_gap),
-                    started=started if started is not None else time.perf_counter())
+                    started=started if started is not None else time.perf_counter(),
+                    max_memory_gb=float(max_memory_gb if max_memory_gb is not None else base.max_memory_gb))
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
@@ -284,12 +288,14 @@ class _StopOnMemory:
 
 
 def run_solver(solver: cp_model.CpSolver, model: cp_model.CpModel, scale: scaling.CostScale,
-               on_progress: Callable[[Progress], None] | None) -> tuple[Status, dict[str, Any]]:
-    """Solve with progress reports; returns our status and the objective, bound and gap in CNY."""
+               on_progress: Callable[[Progress], None] | None, max_memory_gb: float = SEARCH_MAX_RSS_GB
+               ) -> tuple[Status, dict[str, Any]]:
+    """Solve with progress reports; returns our status and the objective, bound and gap in CNY. The
+    search stops with its best plan, as at its time limit, once the process holds ``max_memory_gb``."""
     callback = _Callback(on_progress, scale)
     if on_progress is not None:
         solver.best_bound_callback = callback.on_bound
-    with _StopOnInterrupt(solver) as interrupt, _StopOnMemory(solver.stop_search, SEARCH_MAX_RSS_GB) as memory:
+    with _StopOnInterrupt(solver) as interrupt, _StopOnMemory(solver.stop_search, max_memory_gb) as memory:
         code = solver.solve(model, callback)
     status = _STATUS.get(code, Status.no_solution)
     info: dict[str, Any] = {"status": status.value, "cp_sat_status": solver.status_name(code),
@@ -297,7 +303,7 @@ def run_solver(solver: cp_model.CpSolver, model: cp_model.CpModel, scale: scalin
     if interrupt.interrupted:
         info["interrupted"] = True  # stopped by Ctrl-C: the best plan so far, with its gap
     if memory.stopped:
-        info["stopped_at_memory_gb"] = SEARCH_MAX_RSS_GB  # the best plan so far, as at a time limit
+        info["stopped_at_memory_gb"] = max_memory_gb  # the best plan so far, as at a time limit
     if status.has_plan:
         info["objective"] = scale.cny(solver.objective_value)
         info["best_bound"] = scale.cny(solver.best_objective_bound)
@@ -354,7 +360,7 @@ def solve_model(model: cp_model.CpModel, scale: scaling.CostScale, settings: Set
         add_objective_floor(model, bound_units)  # CP-SAT then knows the proven bound (its gap limit too)
     solver = new_solver(0.0 if (stopped or done) else settings.remaining_s(), settings.workers, settings.seed,
                         settings.relative_gap_limit)
-    status, outcome = run_solver(solver, model, scale, progress)
+    status, outcome = run_solver(solver, model, scale, progress, settings.max_memory_gb)
     if stopped:
         outcome["interrupted"] = True
     info["trace"] = [(round(t, 3), o, b) for t, o, b in trace]
@@ -589,7 +595,7 @@ def _fixed_search(model: cp_model.CpModel, view: LinearView, scale: scaling.Cost
         if below is not None and p.objective_cny is not None and p.objective_cny <= below:
             solver.stop_search()
 
-    status, outcome = run_solver(solver, sub, scale, enough if below is not None else None)
+    status, outcome = run_solver(solver, sub, scale, enough if below is not None else None, settings.max_memory_gb)
     interrupted = bool(outcome.get("interrupted"))
     if not status.has_plan or scale.units(outcome["objective"]) >= start.objective_units:
         return None, interrupted

@@ -85,5 +85,6 @@ Racks = _number(ge=0.0, le=1_000_000.0)
 Years = _number(ge=0.5, le=50.0)
 ExchangeRate = _number(gt=0.0, le=100.0)
 ModelVariables = _number(integer=True, ge=1000, le=1_000_000_000)
+MemoryGB = _number(ge=0.25, le=4096.0)  # resident memory a search may reach
 SmallCount = _number(integer=True, ge=1, le=10_000)
 Month = _number(integer=True, ge=1, le=12)

@@ -103,6 +103,9 @@ class SolverSettings(BaseModel):
         B.MAX_MODEL_VARIABLES, description="refuse a model estimated larger than this (planner.problem.size); "
         "raise it only if the machine has about 1 KB of memory per variable")
     relative_gap: B.Fraction = Field(0.0, description="stop when the gap is below this")
+    max_memory_gb: B.MemoryGB = Field(
+        3.0, description="a CP-SAT search stops with its best plan, as at its time limit, once the process "
+        "holds more than this many GB (resident); CP-SAT grows with the time it searches")
 
 
 class TimeSettings(BaseModel):
