@@ -103,3 +103,19 @@ def test_without_the_cp_sat_search_the_plan_takes_the_priced_jobs_and_verifies(m
     assert r.solver["lagrange_greedy_cny"] == pytest.approx(17.6)
     assert r.solver["greedy_objective"] == pytest.approx(550.4)  # the plain greedy, the baseline
     assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []
+
+
+def test_kept_jobs_keep_their_runs_and_the_others_are_placed_around_them():
+    """``keep`` holds a job where the given plan ran it (after a repacking, the oversubscribed pools'
+    jobs): with a kept at 10-14, b still finds no four free valley hours, whatever the prices, and
+    the plan stays at 6.4 + 544 = 550.4; with nothing kept, the prices give the optimum, 17.6."""
+    s = scenario()
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    greedy = greedy_schedule(p, td)
+    prices = {q: LAGRANGE_PRICE_WEIGHT * v for q, v in chip_hour_prices(p, td, greedy, time_limit_s=10).prices.items()}
+    kept = greedy_schedule(p, td, serving=greedy, keep={"a"}, chip_prices=prices)
+    assert kept.segments == {"a": (POOL, [(10, 14)])}
+    assert plan_cost_cny(p, td, kept) == pytest.approx(550.4)
+    free = greedy_schedule(p, td, serving=greedy, keep=set(), chip_prices=prices)
+    assert plan_cost_cny(p, td, free) == pytest.approx(17.6)

@@ -122,6 +122,10 @@ LAGRANGE_MIN_S = 2.0
 #: national week the greedy re-placed the jobs for 5.605 M CNY at 0.25, 5.578 M at 0.5, 5.586 M at
 #: 0.75 and 5.602 M at 1 (5.678 M without prices): the full prices steer too many jobs at once
 LAGRANGE_PRICE_WEIGHT = 0.5
+#: after the oversubscribed pools are repacked, the other jobs are placed again in this order. On the
+#: tight national week, around its repacked plan (35.813 M CNY), at half the prices: 35.743 M by size,
+#: 35.782 M by slack, 35.708 M by penalty rate
+LAGRANGE_REPACKED_ORDER = "penalty_rate"
 
 
 # ---------------------------------------------------------------------------- greedy
@@ -153,8 +157,8 @@ JOB_ORDERS = {"size": _by_size, "slack": _by_slack, "penalty_rate": _by_penalty_
 
 
 def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, job_order: str = "size",
-                    serving: TimePlan | None = None, chip_prices: dict[Pool, Sequence[float]] | None = None
-                    ) -> TimePlan:
+                    serving: TimePlan | None = None, chip_prices: dict[Pool, Sequence[float]] | None = None,
+                    keep: set[str] | frozenset[str] = frozenset()) -> TimePlan:
     """Serve inference block by block at the cheapest pools in reach, then place jobs, biggest first,
     at the cheapest (pool, start) that still has chips and power over its whole run.
 
@@ -164,9 +168,10 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
     without a guide. The LP shares each pool among all
     services at once, where the greedy gives the cheapest pools to the biggest demands first.
 
-    ``serving`` (a plan) keeps that plan's replicas and flows instead. ``chip_prices`` (CNY per chip
-    and step of a pool, ``planner.core.lagrange``) are added to each run's cost when a job chooses
-    where and when to run; whether it runs at all still weighs its own cost against its penalty."""
+    ``serving`` (a plan) keeps that plan's replicas and flows instead, and the runs of its jobs named
+    in ``keep``. ``chip_prices`` (CNY per chip and step of a pool, ``planner.core.lagrange``) are added
+    to each run's cost when a job chooses where and when to run; whether it runs at all still weighs
+    its own cost against its penalty."""
     plan = TimePlan()
     T = td.steps
     free = {p: [n] * T for p, n in problem.inventory.items()}
@@ -196,6 +201,11 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
         plan.replicas, plan.flow = dict(serving.replicas), dict(serving.flow)
         for (sid, site, accel, b), n in serving.replicas.items():
             take((site, accel), n * problem.services[sid].chips_per_replica[accel], range(*td.blocks[b]))
+        for jid in sorted(keep & serving.segments.keys()):
+            pool, segs = serving.segments[jid]
+            plan.segments[jid] = (pool, list(segs))
+            for s, e in segs:
+                take(pool, problem.jobs[jid].chips, range(s, e))
     for b, (s, e) in enumerate(td.blocks if serving is None else []):
         steps = range(s, e)
         spare: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -244,7 +254,7 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
                     plan.flow[fk] = plan.flow.get(fk, 0) + use
                     left -= use
 
-    order = sorted((j for j in td.jobs if j not in td.pre_unplaced and td.jobs[j].windows),
+    order = sorted((j for j in td.jobs if j not in td.pre_unplaced and td.jobs[j].windows and j not in plan.segments),
                    key=JOB_ORDERS[job_order](problem, td))
     lam = chip_prices or {}
     lam_prefix = {p: list(itertools.accumulate(map(float, v), initial=0.0)) for p, v in lam.items()}
@@ -484,6 +494,7 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                 source = f"greedy{' guided by the serving LP' if guide else ''}, jobs by {order.replace('_', ' ')}"
     source = f"{source} (best of {tried} greedy schedules)"
     lagrange_info: dict = {}
+    found = None
     if settings.remaining_s() > reserve_s + 2 * last_s + LAGRANGE_MIN_S:
         # the jobs again, around the same serving, each told what its chip-hours are worth to the others
         found = chip_hour_prices(problem, td, best,
@@ -518,13 +529,26 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
         bounds["serving_packing_bound"] = joint
         if joint is not None and joint > bounds["relaxed_bound"]:
             bounds["relaxed_bound"] = joint
-        share = (settings.remaining_s() - reserve_s) / len(candidates)
+        after = 2 * last_s if found is not None else 0.0  # the priced pass below
+        share = (settings.remaining_s() - reserve_s - after) / len(candidates)
+        repacked_best = False
         for plan, name in candidates:
             repacked = repack(problem, td, plan, time_limit_s=share)
             cost = plan_cost_cny(problem, td, repacked)
             if cost < best_cost:
-                best, best_cost = repacked, cost
+                best, best_cost, repacked_best = repacked, cost, True
                 source = f"{name}, its {len(hot)} oversubscribed pool(s) repacked by a MIP"
+        if repacked_best and found is not None and settings.remaining_s() > reserve_s + last_s:
+            # the other jobs again at the chip-hour prices, around the repacked plan's serving and pools
+            keep = {j for jobs in hot.values() for j in jobs}
+            priced = greedy_schedule(problem, td, job_order=LAGRANGE_REPACKED_ORDER, serving=best, keep=keep,
+                                     chip_prices={p: LAGRANGE_PRICE_WEIGHT * v for p, v in found.prices.items()})
+            cost = plan_cost_cny(problem, td, priced)
+            lagrange_info["lagrange_after_repack_cny"] = round(cost, 2)
+            if cost < best_cost:
+                best, best_cost = priced, cost
+                source = (f"{source}, then the other jobs re-placed at chip-hour prices from their "
+                          "Lagrangian relaxation")
     greedy_s = time.perf_counter() - t0
     info = {
         "model": "time", "status": Status.feasible.value, "cp_sat_status": None, "objective": None,
