@@ -47,7 +47,7 @@ from planner.core.model import (
     site_cap_w,
     start_cost,
 )
-from planner.core.lagrange import chip_hour_prices
+from planner.core.lagrange import chip_hour_prices, plan_jobs_cny
 from planner.core.packing import chip_prices, hot_pools, packing_bound, repack, serving_packing_bound
 from planner.core.runner import Settings, resolve_settings, solve_model, state_plan_objective
 from planner.core.serving_lp import ServingLP, serving_block_nochip, serving_lp_bound
@@ -308,13 +308,7 @@ def _run_price(prefix: dict[Pool, list[float]], pool: Pool, chips: int, start: i
 def plan_cost_cny(problem: Problem, td: TimeData, plan: TimePlan) -> float:
     """What a plan costs in the model's terms, less the idle draw every plan pays (CNY): to choose
     between plans quickly; the reported figures come from the write-back."""
-    prices = StepPrices(td)
-    total = 0.0
-    for jid, job in problem.jobs.items():
-        if jid not in plan.segments:
-            total += job.penalty_cny
-            continue
-        total += placed_cost(problem, td, prices, jid, *plan.segments[jid])
+    total = plan_jobs_cny(problem, td, plan)
     total += sum(n * replica_block_cny(problem, td, sid, (site, accel), b)
                  for (sid, site, accel, b), n in plan.replicas.items())
     served: dict[tuple[str, str, int], int] = defaultdict(int)
@@ -494,14 +488,14 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                 source = f"greedy{' guided by the serving LP' if guide else ''}, jobs by {order.replace('_', ' ')}"
     source = f"{source} (best of {tried} greedy schedules)"
     lagrange_info: dict = {}
-    found = None
+    weighed: dict[Pool, Sequence[float]] | None = None  # the prices the jobs weigh, once found
     if settings.remaining_s() > reserve_s + 2 * last_s + LAGRANGE_MIN_S:
         # the jobs again, around the same serving, each told what its chip-hours are worth to the others
         found = chip_hour_prices(problem, td, best,
                                  time_limit_s=min(LAGRANGE_MAX_S, LAGRANGE_SHARE * settings.time_limit_s))
         lagrange_info = found.info
-        priced = greedy_schedule(problem, td, job_order=best_order, serving=best,
-                                 chip_prices={p: LAGRANGE_PRICE_WEIGHT * v for p, v in found.prices.items()})
+        weighed = {p: LAGRANGE_PRICE_WEIGHT * v for p, v in found.prices.items()}
+        priced = greedy_schedule(problem, td, job_order=best_order, serving=best, chip_prices=weighed)
         cost = plan_cost_cny(problem, td, priced)
         lagrange_info["lagrange_greedy_cny"] = round(cost, 2)
         if cost < best_cost:
@@ -529,7 +523,7 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
         bounds["serving_packing_bound"] = joint
         if joint is not None and joint > bounds["relaxed_bound"]:
             bounds["relaxed_bound"] = joint
-        after = 2 * last_s if found is not None else 0.0  # the priced pass below
+        after = 2 * last_s if weighed is not None else 0.0  # the priced pass below
         share = (settings.remaining_s() - reserve_s - after) / len(candidates)
         repacked_best = False
         for plan, name in candidates:
@@ -538,11 +532,11 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
             if cost < best_cost:
                 best, best_cost, repacked_best = repacked, cost, True
                 source = f"{name}, its {len(hot)} oversubscribed pool(s) repacked by a MIP"
-        if repacked_best and found is not None and settings.remaining_s() > reserve_s + last_s:
+        if repacked_best and weighed is not None and settings.remaining_s() > reserve_s + last_s:
             # the other jobs again at the chip-hour prices, around the repacked plan's serving and pools
             keep = {j for jobs in hot.values() for j in jobs}
             priced = greedy_schedule(problem, td, job_order=LAGRANGE_REPACKED_ORDER, serving=best, keep=keep,
-                                     chip_prices={p: LAGRANGE_PRICE_WEIGHT * v for p, v in found.prices.items()})
+                                     chip_prices=weighed)
             cost = plan_cost_cny(problem, td, priced)
             lagrange_info["lagrange_after_repack_cny"] = round(cost, 2)
             if cost < best_cost:
