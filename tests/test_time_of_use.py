@@ -149,6 +149,27 @@ def test_a_preemptible_job_splits_over_two_valleys_and_pays_the_checkpoint():
     assert len(r.schedule) == 2 and set(r.hourly[r.hourly.training_chips > 0].band) == {"valley"}
 
 
+def test_a_dear_resume_keeps_a_preemptible_job_in_one_piece_in_the_bound_and_the_greedy():
+    """The same 12 h job with a 20 CNY resume: the two valleys cost 28.8 + 20 = 48.8 CNY, more than
+    running whole through 20-32 (or 22-34) for 44.8. The capacity-free bound counts the resume and is
+    exact, 44.8 (the 12 cheapest hours alone would give 28.8); the greedy runs the job in one piece, and
+    so does the optimum."""
+    from planner.core.timemodel import greedy_schedule, plan_cost_cny, relaxed_bound
+
+    s = scenario(horizon_h=48, sites=EAST_ONLY,
+                 training_jobs=[job(duration_h=12, preemptible=True, checkpoint_cny=20)])
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    assert relaxed_bound(p, td) == pytest.approx(44.8)
+    plan = greedy_schedule(p, td)
+    (start, end), = plan.segments["train"][1]
+    assert end - start == 12
+    assert plan_cost_cny(p, td, plan) == pytest.approx(44.8)
+    r = solved(s)
+    assert r.objective["total_cny"] == pytest.approx(44.8)
+    assert r.objective["checkpoint_cny"] == 0.0
+
+
 def test_inference_replicas_follow_the_demand_profile():
     """1,000 tokens/s peak from metro, SLO 5 ms → east only; 200 tokens/s per replica (2 chips).
     Profile: 0.4 of peak until noon, 1.0 after → 2 replicas, then 5. Blocks and power:

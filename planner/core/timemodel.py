@@ -27,12 +27,14 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 from ortools.math_opt.python import mathopt
 
 from planner.check.tables import context_tables, time_summaries
 from planner.check.timeline import evaluate_timeline
 from planner.core import scaling
+from planner.core.lagrange import chip_hour_prices, plan_jobs_cny
 from planner.core.model import (
     TimeClass,
     TimeModel,
@@ -47,7 +49,7 @@ from planner.core.model import (
     site_cap_w,
     start_cost,
 )
-from planner.core.lagrange import chip_hour_prices, plan_jobs_cny
+from planner.core.options import ScheduleOptions, schedule_options
 from planner.core.packing import chip_prices, hot_pools, packing_bound, repack, serving_packing_bound
 from planner.core.runner import Settings, resolve_settings, solve_model, state_plan_objective
 from planner.core.serving_lp import ServingLP, serving_block_nochip, serving_lp_bound
@@ -57,10 +59,9 @@ from planner.inputs.scenario import Scenario
 from planner.problem.build import Pool, Problem, build_problem
 from planner.problem.costs import (
     StepPrices,
+    cheapest_steps,
     idle_power_cny,
     replica_block_cny,
-    step_power_cny,
-    transfer_cny,
 )
 from planner.problem.timedata import TimeData, build_time_data, job_energy, run_steps_of
 from planner.results.columns import (
@@ -158,7 +159,8 @@ JOB_ORDERS = {"size": _by_size, "slack": _by_slack, "penalty_rate": _by_penalty_
 
 def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, job_order: str = "size",
                     serving: TimePlan | None = None, chip_prices: dict[Pool, Sequence[float]] | None = None,
-                    keep: set[str] | frozenset[str] = frozenset()) -> TimePlan:
+                    keep: set[str] | frozenset[str] = frozenset(),
+                    options: ScheduleOptions | None = None) -> TimePlan:
     """Serve inference block by block at the cheapest pools in reach, then place jobs, biggest first,
     at the cheapest (pool, start) that still has chips and power over its whole run.
 
@@ -171,7 +173,10 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
     ``serving`` (a plan) keeps that plan's replicas and flows instead, and the runs of its jobs named
     in ``keep``. ``chip_prices`` (CNY per chip and step of a pool, ``planner.core.lagrange``) are added
     to each run's cost when a job chooses where and when to run; whether it runs at all still weighs
-    its own cost against its penalty."""
+    its own cost against its penalty. A checkpointable job takes the steps that cost least with its
+    resumes counted (``cheapest_steps``). ``options`` (``schedule_options``) holds every job's options
+    priced, for a solve that runs this more than once."""
+    options = schedule_options(problem, td) if options is None else options
     plan = TimePlan()
     T = td.steps
     free = {p: [n] * T for p, n in problem.inventory.items()}
@@ -188,14 +193,20 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
             free[pool][u] -= chips
             free_w[pool[0]][u] -= chips * watts[pool]
 
-    def add_replica(sid: str, pool: Pool, b: int, steps: range) -> bool:
+    def add_replicas(sid: str, pool: Pool, b: int, steps: range, wanted: int) -> int:
+        """Up to ``wanted`` replicas of ``sid`` on ``pool`` through block ``b``, as many as its chips and
+        power hold at every step; how many were added."""
         cpr = problem.services[sid].chips_per_replica[pool[1]]
-        if not fits(pool, cpr, steps):
-            return False
-        take(pool, cpr, steps)
-        key = (sid, pool[0], pool[1], b)
-        plan.replicas[key] = plan.replicas.get(key, 0) + 1
-        return True
+        need_w = cpr * watts[pool]
+        room = min(free[pool][u] for u in steps) // cpr
+        if need_w > 0:
+            room = min(room, min(free_w[pool[0]][u] for u in steps) // need_w)
+        n = max(0, min(wanted, room))
+        if n:
+            take(pool, n * cpr, steps)
+            key = (sid, pool[0], pool[1], b)
+            plan.replicas[key] = plan.replicas.get(key, 0) + n
+        return n
 
     if serving is not None:
         plan.replicas, plan.flow = dict(serving.replicas), dict(serving.flow)
@@ -214,10 +225,8 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
             lp_replicas, lp_flows = guide[b]
             for (sid, pool), x in sorted(lp_replicas.items(), key=lambda kv: (-kv[1], kv[0])):
                 per_replica = scaling.tokens_down(problem.services[sid].replica_tokens_per_s(pool[1]))
-                for _ in range(math.floor(x + 1 - GUIDE_ROUND_UP_FROM)):
-                    if not add_replica(sid, pool, b, steps):
-                        break
-                    spare[(sid, pool[0], pool[1])] += per_replica
+                added = add_replicas(sid, pool, b, steps, math.floor(x + 1 - GUIDE_ROUND_UP_FROM))
+                spare[(sid, pool[0], pool[1])] += added * per_replica
             for (sid, city, site), flow in sorted(lp_flows.items(), key=lambda kv: (-kv[1], kv[0])):
                 want = min(left_of[(sid, city)], int(flow + 1e-6))
                 for pool in problem.services[sid].pools:
@@ -235,18 +244,13 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
             svc = problem.services[sid]
             left = left_of[(sid, city)]
             unserved_rate = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h
-
-            def per_token(p: Pool) -> float:
-                return ((replica_block_cny(problem, td, sid, p, b) / td.block_hours(b)) / svc.replica_tokens_per_s(p[1])
-                        + problem.latency_cny_per_token_per_s(sid, city, p[0]) / problem.horizon_h)
-
-            for unit, pool in sorted((per_token(p), p) for p in svc.pools if p[0] in svc.city_sites[city]):
+            for unit, pool in options.serving_order(problem, td, sid, city, b):
                 if left <= 0 or unit > unserved_rate:
                     break
                 key = (sid, pool[0], pool[1])
                 per_replica = scaling.tokens_down(svc.replica_tokens_per_s(pool[1]))
-                while spare[key] < left and per_replica > 0 and add_replica(sid, pool, b, steps):
-                    spare[key] += per_replica
+                if spare[key] < left and per_replica > 0:
+                    spare[key] += per_replica * add_replicas(sid, pool, b, steps, -(-(left - spare[key]) // per_replica))
                 use = min(left, spare[key])
                 if use > 0:
                     spare[key] -= use
@@ -261,32 +265,33 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
     for jid in order:
         tj, chips = td.jobs[jid], problem.jobs[jid].chips
         penalty = problem.jobs[jid].penalty_cny
-        if tj.preemptible:
-            best = None
-            for pool, w in tj.windows.items():
-                ok = [u for u in range(w.earliest, w.deadline) if fits(pool, chips, range(u, u + 1))]
-                if len(ok) < w.steps:
-                    continue
-                if pool in lam:  # its cheapest steps at power cost plus the chips' price
-                    key = {u: step_power_cny(problem, td, jid, pool, u) + chips * lam[pool][u] for u in ok}
-                    chosen = sorted(sorted(ok, key=lambda u: (key[u], u))[:w.steps])
-                    priced = chips * sum(lam[pool][u] for u in chosen)
-                else:
-                    chosen = sorted(sorted(ok, key=lambda u: (td.price[pool][u], u))[:w.steps])
-                    priced = 0.0
-                segs = runs_of(chosen)
-                cost = placed_cost(problem, td, prices, jid, pool, segs)
-                if best is None or cost + priced < best[0]:
-                    best = (cost + priced, pool, segs, cost)
-            if best is not None and best[3] <= penalty:
-                plan.segments[jid] = (best[1], best[2])
-                for s, e in best[2]:
-                    take(best[1], chips, range(s, e))
+        if tj.preemptible:  # the cheapest steps that fit, counting resumes, at power cost plus the chips' price
+            sc = options.steps[jid]
+            costs = sc.rows.copy()
+            for r, pool in enumerate(sc.pools):
+                w = tj.windows[pool]
+                a, d = w.earliest - sc.first, w.deadline - sc.first
+                row = costs[r, a:d]
+                row[(np.asarray(free[pool][w.earliest:w.deadline]) < chips)
+                    | (np.asarray(free_w[pool[0]][w.earliest:w.deadline]) < chips * watts[pool])] = math.inf
+                if pool in lam:
+                    row += chips * np.asarray(lam[pool][w.earliest:w.deadline], dtype=float)
+            choice = cheapest_steps(costs, [tj.windows[p].steps for p in sc.pools], tj.checkpoint_cny, choose=True)
+            r = int(np.argmin(choice.cny + np.asarray(sc.fixed)))
+            if math.isfinite(choice.cny[r]):
+                segs = runs_of([sc.first + u for u in choice.steps_of(r)])
+                if placed_cost(problem, td, prices, jid, sc.pools[r], segs) <= penalty:
+                    plan.segments[jid] = (sc.pools[r], segs)
+                    for s, e in segs:
+                        take(sc.pools[r], chips, range(s, e))
             continue
-        options = sorted((cost + _run_price(lam_prefix, p, chips, t, t + w.steps), cost, p, t)
-                         for p, w in tj.windows.items() for t in range(w.earliest, w.latest_start + 1)
-                         if (cost := start_cost(problem, td, prices, jid, p, t)) <= penalty)
-        for _priced, _cost, pool, t in options:
+        starts = options.starts[jid]
+        if lam:
+            starts = sorted((cost + _run_price(lam_prefix, p, chips, t, t + tj.windows[p].steps), p, t)
+                            for cost, p, t in starts if cost <= penalty)
+        for cost, pool, t in starts:
+            if not lam and cost > penalty:
+                break
             steps = range(t, t + tj.windows[pool].steps)
             if fits(pool, chips, steps):
                 take(pool, chips, steps)
@@ -352,12 +357,15 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     td = td if td is not None else build_time_data(scenario, problem)
     # serving's LP with chips: a bound, and a guide for the greedy's serving
     serving = serving_lp_bound(problem, td, time_limit_s=min(SERVING_LP_MAX_S, SERVING_LP_SHARE * settings.time_limit_s))
-    greedy = plain = greedy_schedule(problem, td)  # the plain greedy schedule is the baseline
+    options = schedule_options(problem, td)  # every job's options, priced once for all the greedy schedules
+    t = time.perf_counter()
+    greedy = plain = greedy_schedule(problem, td, options=options)  # the plain greedy schedule is the baseline
+    one_greedy_s = time.perf_counter() - t
     greedy_cost = plan_cost_cny(problem, td, plain)
     baseline_cny = greedy_cost + idle_power_cny(problem, td)
     greedy_source = "greedy"
     if serving.guide:
-        guided = greedy_schedule(problem, td, serving.guide)
+        guided = greedy_schedule(problem, td, serving.guide, options=options)
         guided_cost = plan_cost_cny(problem, td, guided)
         if guided_cost < greedy_cost:
             greedy, greedy_cost, greedy_source = guided, guided_cost, "greedy guided by the serving LP"
@@ -365,7 +373,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     n_replicas = replica_variables(problem, td)
     if n_replicas > SEARCH_MAX_REPLICA_VARIABLES_PER_S * settings.time_limit_s:
         return _greedy_only(problem, td, settings, serving, greedy, greedy_cost, greedy_source, n_replicas,
-                            baseline_cny)
+                            baseline_cny, options, one_greedy_s)
     if decompose == "auto":
         decompose = "spatial" if n_replicas > AUTO_DECOMPOSE_REPLICA_VARIABLES else "off"
     job_pools = serving_pools = None
@@ -379,7 +387,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     build_s = time.perf_counter() - t0
 
     # the bounds first, inside the limit
-    bounds = full_bounds(problem, td, serving, settings)
+    bounds = full_bounds(problem, td, serving, settings, options.cheapest)
     relaxed = bounds["relaxed_bound"]
     # the write-back (pricing every hour, routing every block) runs after the search, inside the limit
     n_vars = len(m.model.Proto().variables)
@@ -458,7 +466,8 @@ def bound_source(bounds: dict) -> str:
 
 
 def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: ServingLP, greedy: TimePlan,
-                 greedy_cost: float, source: str, n_replicas: int, baseline_cny: float) -> Result:
+                 greedy_cost: float, source: str, n_replicas: int, baseline_cny: float,
+                 options: ScheduleOptions, one_greedy_s: float) -> Result:
     """The plan for a model too large for CP-SAT in the time given: the cheapest of the greedy
     schedules (with and without the serving LP's guide, jobs in each of ``JOB_ORDERS``) that fit
     in the limit, with the full model's relaxed bound. ``greedy_objective`` is the plain greedy
@@ -466,10 +475,10 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
     baseline the plan is measured against."""
     t0 = settings.started
     reserve_s = GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE * n_replicas
-    runs = cheapest_runs(problem, td)
+    runs = options.cheapest
     bounds = full_bounds(problem, td, serving, settings, runs)
     best, best_cost, tried, best_order = greedy, greedy_cost, 1, "size"
-    last_s = time.perf_counter() - t0
+    last_s = one_greedy_s  # how long the last greedy schedule took
     share = PORTFOLIO_SHARE if bounds.get("packing_pools") else 1.0  # leave time to repack
     portfolio_ends = time.perf_counter() + share * settings.remaining_s()
     for guide in ([serving.guide] if serving.guide else []) + [None]:
@@ -479,7 +488,7 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
             if settings.remaining_s() < reserve_s + last_s or time.perf_counter() + last_s > portfolio_ends:
                 break
             t = time.perf_counter()
-            plan = greedy_schedule(problem, td, guide, order)
+            plan = greedy_schedule(problem, td, guide, order, options=options)
             last_s = time.perf_counter() - t
             tried += 1
             cost = plan_cost_cny(problem, td, plan)
@@ -495,7 +504,8 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                                  time_limit_s=min(LAGRANGE_MAX_S, LAGRANGE_SHARE * settings.time_limit_s))
         lagrange_info = found.info
         weighed = {p: LAGRANGE_PRICE_WEIGHT * v for p, v in found.prices.items()}
-        priced = greedy_schedule(problem, td, job_order=best_order, serving=best, chip_prices=weighed)
+        priced = greedy_schedule(problem, td, job_order=best_order, serving=best, chip_prices=weighed,
+                                 options=options)
         cost = plan_cost_cny(problem, td, priced)
         lagrange_info["lagrange_greedy_cny"] = round(cost, 2)
         if cost < best_cost:
@@ -514,7 +524,7 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                                        time_limit_s=min(SERVING_LP_MAX_S, SERVING_LP_SHARE * settings.time_limit_s))
             samples.append(steered)
             if steered.guide and len(samples) == 2:  # steered at the first price; the others only bound
-                candidates.append((greedy_schedule(problem, td, steered.guide, best_order),
+                candidates.append((greedy_schedule(problem, td, steered.guide, best_order, options=options),
                                    f"greedy with serving steered off {len(hot)} oversubscribed pool(s), jobs by "
                                    f"{best_order.replace('_', ' ')}"))
         # the unpriced and the priced serving LPs bound serving against the chips it leaves the hot pools
@@ -536,7 +546,7 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
             # the other jobs again at the chip-hour prices, around the repacked plan's serving and pools
             keep = {j for jobs in hot.values() for j in jobs}
             priced = greedy_schedule(problem, td, job_order=LAGRANGE_REPACKED_ORDER, serving=best, keep=keep,
-                                     chip_prices=weighed)
+                                     chip_prices=weighed, options=options)
             cost = plan_cost_cny(problem, td, priced)
             lagrange_info["lagrange_after_repack_cny"] = round(cost, 2)
             if cost < best_cost:
@@ -578,26 +588,11 @@ def spatial_pools(problem: Problem, settings: Settings) -> tuple[dict[str, set[P
     return dict(job_pools), dict(serving_pools), info
 
 
-def cheapest_runs(problem: Problem, td: TimeData) -> dict[str, dict[Pool, float]]:
-    """Per job and pool, its cheapest run in its window (power, transfer and the work a job longer than the
-    horizon leaves unfinished, CNY, marginal): what the model charges for that placement at the least."""
-    prices = StepPrices(td)
-    out: dict[str, dict[Pool, float]] = {}
-    for jid in problem.jobs:
-        tj = td.jobs.get(jid)
-        if tj is None or jid in td.pre_unplaced:
-            continue
-        out[jid] = {}
-        for pool, wd in tj.windows.items():
-            if tj.preemptible:  # its cheapest steps, each priced as the model prices a run step
-                cost = sum(sorted(step_power_cny(problem, td, jid, pool, u)
-                                  for u in range(wd.earliest, wd.deadline))[:wd.steps])
-                cost += transfer_cny(td, jid, pool[0]) + problem.jobs[jid].unfinished_work_cny(pool[1])
-            else:  # start_cost holds power, transfer and unfinished work
-                cost = min(start_cost(problem, td, prices, jid, pool, t)
-                           for t in range(wd.earliest, wd.latest_start + 1))
-            out[jid][pool] = cost
-    return out
+def cheapest_runs(problem: Problem, td: TimeData, options: ScheduleOptions | None = None) -> dict[str, dict[Pool, float]]:
+    """Per job and pool, its cheapest run in its window (power, transfer, a checkpointable job's resumes
+    and the work a job longer than the horizon leaves unfinished, CNY, marginal): what the model charges
+    for that placement at the least (``ScheduleOptions.cheapest``)."""
+    return (schedule_options(problem, td) if options is None else options).cheapest
 
 
 def serving_bound(problem: Problem, td: TimeData) -> float:
