@@ -171,3 +171,32 @@ def test_serving_in_the_packing_lp_proves_the_plan_the_packing_bound_cannot(tmp_
     assert r.solver["gap"] == pytest.approx(0, abs=1e-6)
     assert r.solver["bound_source"].startswith("serving and the oversubscribed pools' jobs in one LP")
     assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []
+
+
+def test_the_jobs_off_the_oversubscribed_pool_add_their_energetic_lp_to_the_packing_bound():
+    """The three West jobs as above (pinned to West), and East with 8 GPUs too. Jobs d and e (8 GPUs ×
+    4 h, either site, released 00:00, due 06:00) cannot both run on East: their runs would overlap.
+
+    - Each alone runs on East 0-4 in the valley: 8 × 4 × 0.3 = 9.6 CNY (on West, 8 × 4 × 0.5 = 16).
+      Capacity-free, both 9.6: 19.2.
+    - Their energetic LP: in [0, 6) East holds 48 chip-hours and each run takes 32, so 1.5 runs go East
+      and 0.5 West: 1.5 × 9.6 + 0.5 × 16 = 22.4, a gain of 3.2 over their cheapest runs.
+    - The packing bound: the West jobs' LP 33.6 (above) + d and e's 22.4 = 56.0 CNY (52.8 with their
+      cheapest runs). The optimum: 33.6 + 9.6 (one on East) + 16 (the other on West) = 59.2 CNY.
+    The two parts share no chip: each bound holds for its own jobs whatever the other does, so they add."""
+    data = yaml.safe_load((TIME / "base.yaml").read_text())
+    data["sites"] = {"west": {"inventory": {"gpu": 8}}, "east": {"inventory": {"gpu": 8}}}
+    job = {"chips": 8, "duration_h": 4, "allowed_accelerators": ["gpu"], "unplaced_cny_per_chip_hour": 17}
+    data["training_jobs"] = ([{"id": k, **job, "release_h": 8, "deadline_h": 20, "allowed_sites": ["west"]} for k in "abc"]
+                             + [{"id": k, **job, "release_h": 0, "deadline_h": 6} for k in "de"])
+    s = scenario_from_dict(copy.deepcopy(data), file=str(TIME / "base.yaml"))
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    assert hot_pools(p, td) == {("west", "gpu"): ["a", "b", "c"]}
+    r = solve(s)
+    assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []
+    assert r.objective["total_cny"] == pytest.approx(59.2)
+    assert r.solver["capacity_free_bound"] == pytest.approx(38.4)
+    assert r.solver["packing_others_gain"] == pytest.approx(3.2, rel=1e-6)
+    assert r.solver["packing_bound"] == pytest.approx(56.0, rel=1e-6)
+    assert r.solver["relaxed_bound"] == pytest.approx(56.0, rel=1e-6)

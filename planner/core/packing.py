@@ -158,8 +158,8 @@ def repack(problem: Problem, td: TimeData, plan: TimePlan, time_limit_s: float) 
         return plan
     prices = StepPrices(td)
     out = TimePlan(segments=dict(plan.segments), replicas=dict(plan.replicas), flow=dict(plan.flow))
-    for pool, jobs in sorted(pools.items(), key=lambda kv: -len(kv[1])):
-        left = time_limit_s - (time.perf_counter() - t0)
+    for k, (pool, jobs) in enumerate(sorted(pools.items(), key=lambda kv: -len(kv[1]))):
+        left = (time_limit_s - (time.perf_counter() - t0)) / (len(pools) - k)  # an equal share of what is left
         if left <= 0.5:
             break
         moving = set(jobs)
@@ -231,7 +231,9 @@ def _starts(model: mathopt.Model, problem: Problem, td: TimeData, prices: StepPr
 
 def _pack(problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: list[str], cap: list[int],
           capw: list[int] | None, time_limit_s: float, integer: bool) -> tuple[float | None, dict[str, int]]:
-    """Solve the time-indexed model of one pool; returns (objective or dual bound, chosen starts)."""
+    """Solve the time-indexed model of one pool; returns (objective or dual bound, chosen starts). The
+    time limit covers building the model too."""
+    t0 = time.perf_counter()
     model = mathopt.Model(name="packing")
     objective, constant, use, x = _starts(model, problem, td, prices, pool, jobs, integer)
     watts = meter_watts(problem, td, pool)[0]
@@ -240,7 +242,8 @@ def _pack(problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: 
         if capw is not None:
             model.add_linear_constraint(mathopt.fast_sum(watts * c * v for c, v in terms) <= max(0, capw[u]))
     model.minimize(mathopt.fast_sum(objective) + constant)
-    params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.1, time_limit_s)))
+    left = time_limit_s - (time.perf_counter() - t0)
+    params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.1, left)))
     with native_output_silenced():
         result = mathopt.solve(model, mathopt.SolverType.HIGHS if integer else mathopt.SolverType.GLOP, params=params)
     if integer:

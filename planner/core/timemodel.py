@@ -98,9 +98,11 @@ GUIDE_ROUND_UP_FROM = 0.5
 #: a 650,000-variable decomposed model) CP-SAT found no plan better than its hint in 60 s nor in
 #: 240 s (1,418 per second), measured with benchmarks/national.py --only tou-flex
 SEARCH_MAX_REPLICA_VARIABLES_PER_S = 1_000
-#: time kept back for the write-back when CP-SAT is not run, per replica variable: on those weeks
-#: the write-back took 2.4-2.8 s for 340,305 replica variables (7-8e-6 s each); twice that is kept
-GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE = 1.5e-5
+#: time kept back for the write-back and the plan file when CP-SAT is not run, per replica variable:
+#: on those weeks (340,305 replica variables) the write-back took 2.4-3.5 s and writing the 32 MB plan
+#: file with its tables 2.7-3.0 s (1.7-1.9e-5 s each, measured with benchmarks/national.py --only tou);
+#: 2e-5 is kept
+GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE = 2e-5
 #: share of the time limit (at most PACKING_MAX_S) for the packing bound's LPs: 1.3-1.5 s per
 #: oversubscribed pool of 150-165 jobs on the tight 168 h national week (two pools)
 PACKING_SHARE = 0.15
@@ -446,21 +448,36 @@ def full_bounds(problem: Problem, td: TimeData, serving: ServingLP, settings: Se
     energetic = energetic_bound(problem, td, runs, time_limit_s=max(1.0, 0.05 * settings.time_limit_s))
     packing, packing_info = packing_bound(problem, td, runs, capacity_free,
                                          time_limit_s=min(PACKING_MAX_S, PACKING_SHARE * settings.time_limit_s))
+    others_gain = 0.0
+    if packing is not None:
+        # the jobs off the oversubscribed pools by their energetic LP instead of their cheapest runs: the
+        # objective is a sum over serving, those pools' jobs and the others, and each part's bound sees
+        # the whole inventory, so the parts' bounds add up
+        moving = {j for jobs in hot_pools(problem, td).values() for j in jobs}
+        others = {j: v for j, v in runs.items() if j not in moving}
+        lp = energetic_jobs_cny(problem, td, others, time_limit_s=max(1.0, 0.05 * settings.time_limit_s))
+        if lp is not None:
+            cheapest = sum(min([problem.jobs[j].penalty_cny, *v.values()]) for j, v in others.items())
+            others_gain = max(0.0, lp - cheapest)
+            packing += others_gain
     # each holds the capacity-free serving bound once; the serving LP with chips replaces it
     serving_gain = max(0.0, serving.bound_cny - serving_bound(problem, td))
     relaxed = max(b for b in (capacity_free, energetic, packing) if b is not None) + serving_gain
     return {"relaxed_bound": relaxed, "capacity_free_bound": capacity_free, "energetic_bound": energetic,
-            "packing_bound": packing, **packing_info, "serving_lp_gain": serving_gain}
+            "packing_bound": packing, **packing_info, "packing_others_gain": others_gain,
+            "serving_lp_gain": serving_gain}
 
 
 def bound_source(bounds: dict) -> str:
     joint = bounds.get("serving_packing_bound")
     if joint is not None and joint >= bounds["relaxed_bound"]:
         return ("serving and the oversubscribed pools' jobs in one LP (packing bound with serving's chips on those "
-                "pools, serving bounded by its LPs with and without a price on those chips)")
+                "pools, serving bounded by its LPs with and without a price on those chips), the other jobs by "
+                "their energetic LP")
     named = [(bounds["capacity_free_bound"], "capacity-free bound (chips and power caps dropped)"),
              (bounds["energetic_bound"], "energetic bound (chips and power in aggregate over window intervals)"),
-             (bounds["packing_bound"], "packing bound (each oversubscribed pool's jobs by their time-indexed LP)")]
+             (bounds["packing_bound"], "packing bound (each oversubscribed pool's jobs by their time-indexed LP, "
+                                        "the other jobs by their energetic LP)")]
     best = max((b, i) for i, (b, _name) in enumerate(named) if b is not None)[1]
     return named[best][1] + (", serving bounded by its LP with chips and power" if bounds["serving_lp_gain"] > 0 else "")
 
@@ -530,13 +547,17 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
         # the unpriced and the priced serving LPs bound serving against the chips it leaves the hot pools
         joint = serving_packing_bound(problem, td, runs, bounds["capacity_free_bound"], samples,
                                       time_limit_s=min(PACKING_MAX_S, PACKING_SHARE * settings.time_limit_s))
+        if joint is not None:
+            joint += bounds["packing_others_gain"]  # the other jobs by their energetic LP, as in the packing bound
         bounds["serving_packing_bound"] = joint
         if joint is not None and joint > bounds["relaxed_bound"]:
             bounds["relaxed_bound"] = joint
         after = 2 * last_s if weighed is not None else 0.0  # the priced pass below
-        share = (settings.remaining_s() - reserve_s - after) / len(candidates)
         repacked_best = False
-        for plan, name in candidates:
+        # the steered plan first (after repacking it was the cheaper one in every run on the tight national
+        # week), each plan an equal share of the time left
+        for k, (plan, name) in enumerate(candidates[::-1]):
+            share = (settings.remaining_s() - reserve_s - after) / (len(candidates) - k)
             repacked = repack(problem, td, plan, time_limit_s=share)
             cost = plan_cost_cny(problem, td, repacked)
             if cost < best_cost:
@@ -631,6 +652,17 @@ def energetic_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, f
     bounded apart (``serving_bound``, no chip limit) and the idle draw added: serving only takes
     chips from jobs, so the sum stays below every plan. Solved as an LP by HiGHS; None if it fails."""
     runs = cheapest_runs(problem, td) if runs is None else runs
+    jobs = energetic_jobs_cny(problem, td, runs, time_limit_s)
+    if jobs is None:
+        return None
+    never = sum(job.penalty_cny for jid, job in problem.jobs.items() if jid not in runs)  # never placeable
+    return jobs + never + serving_bound(problem, td) + idle_power_cny(problem, td)
+
+
+def energetic_jobs_cny(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, float]],
+                       time_limit_s: float = 10.0) -> float | None:
+    """The jobs part of ``energetic_bound`` for the jobs in ``runs`` alone (CNY): a lower bound on what
+    those jobs cost in any plan, whatever else holds the chips and the power. None if the LP fails."""
     ends = sorted({w.earliest for jid in runs for w in td.jobs[jid].windows.values()} | {0})
     dues = sorted({w.deadline for jid in runs for w in td.jobs[jid].windows.values()} | {td.steps})
     intervals = [(a, b) for a in ends for b in dues if b > a]
@@ -639,7 +671,7 @@ def energetic_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, f
     model = mathopt.Model(name="energetic")
     z: dict[tuple[str, Pool], mathopt.Variable] = {}
     objective = 0.0
-    constant = sum(job.penalty_cny for jid, job in problem.jobs.items() if jid not in runs)  # never placeable
+    constant = 0.0
     for jid, per_pool in runs.items():
         pen = problem.jobs[jid].penalty_cny
         constant += pen
@@ -675,7 +707,7 @@ def energetic_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, f
     dual = res.termination.objective_bounds.dual_bound
     if not math.isfinite(dual):
         return None
-    return dual + constant + serving_bound(problem, td) + idle_power_cny(problem, td)
+    return dual + constant
 
 
 # ---------------------------------------------------------------------------- write back
