@@ -23,14 +23,16 @@ runs, the MIP (HiGHS) re-places those jobs; the caller keeps the result only if 
 from __future__ import annotations
 
 import datetime
+import math
 import time
 from collections import defaultdict
 
+from ortools.math_opt import model_pb2
 from ortools.math_opt.python import mathopt
 
 from planner.core.model import TimePlan, meter_watts, site_cap_w, start_cost
-from planner.core.serving_lp import ServingLP, serving_block_nochip
-from planner.core.twophase import native_output_silenced
+from planner.core.serving_lp import ServingLP, serving_nochip_blocks
+from planner.core.twophase import native_output_silenced, solve_proto
 from planner.problem.build import Pool, Problem
 from planner.problem.costs import StepPrices
 from planner.problem.timedata import TimeData
@@ -85,7 +87,7 @@ def packing_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, flo
         if left <= 0:
             return None, {"packing_pools": len(pools), "packing_s": round(time.perf_counter() - t0, 3)}
         cap = [problem.inventory[pool]] * td.steps
-        value, _starts = _pack(problem, td, prices, pool, jobs, cap, None, left, integer=False)
+        value = _pack(problem, td, prices, pool, jobs, cap, left)
         if value is None:
             return None, {"packing_pools": len(pools), "packing_s": round(time.perf_counter() - t0, 3)}
         cheapest = sum(min([problem.jobs[j].penalty_cny, *runs.get(j, {}).values()]) for j in jobs)
@@ -122,14 +124,15 @@ def serving_packing_bound(problem: Problem, td: TimeData, runs: dict[str, dict[P
     held = {(u, pool): model.add_variable(lb=0.0, ub=problem.inventory[pool])
             for pool in pools for u in range(td.steps)}
     for pool, jobs in pools.items():
-        terms, pens, use, _x = _starts(model, problem, td, prices, pool, jobs, integer=False)
+        terms, pens, use, _x = _starts(model, problem, td, prices, pool, jobs)
         objective += terms
         constant += pens
         for u in range(td.steps):
             model.add_linear_constraint(mathopt.fast_sum(c * v for c, v in use[u]) + held[(u, pool)]
                                         <= problem.inventory[pool])
+    nochip_of = serving_nochip_blocks(problem, td)
     for b, (start, end) in enumerate(td.blocks):
-        floor = serving_block_nochip(problem, td, b) / td.block_hours(b)
+        floor = nochip_of[b] / td.block_hours(b)
         for u in range(start, end):
             theta = model.add_variable(lb=floor)
             objective.append(td.step_h * theta)
@@ -145,7 +148,7 @@ def serving_packing_bound(problem: Problem, td: TimeData, runs: dict[str, dict[P
         return None
     value = min(result.termination.objective_bounds.dual_bound, result.objective_value()) * (1 - SHADE)
     cheapest = sum(min([problem.jobs[j].penalty_cny, *runs.get(j, {}).values()]) for js in pools.values() for j in js)
-    nochip = sum(serving_block_nochip(problem, td, b) for b in range(len(td.blocks)))
+    nochip = float(nochip_of.sum())
     return capacity_free - nochip - cheapest + value
 
 
@@ -164,7 +167,7 @@ def repack(problem: Problem, td: TimeData, plan: TimePlan, time_limit_s: float) 
             break
         moving = set(jobs)
         cap, capw = _net_capacity(problem, td, out, pool, moving)
-        value, starts = _pack(problem, td, prices, pool, jobs, cap, capw, left, integer=True)
+        value, starts = _repack_pool(problem, td, prices, pool, jobs, cap, capw, left)
         if value is None:
             continue
         for jid in jobs:
@@ -204,9 +207,9 @@ def _net_capacity(problem: Problem, td: TimeData, plan: TimePlan, pool: Pool, mo
     return cap, capw
 
 
-def _starts(model: mathopt.Model, problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: list[str],
-            integer: bool) -> tuple[list, float, dict[int, list], dict[tuple[str, int], mathopt.Variable]]:
-    """The time-indexed start variables x[j,t] of ``jobs`` on ``pool`` (each job at most once): their
+def _starts(model: mathopt.Model, problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: list[str]
+            ) -> tuple[list, float, dict[int, list], dict[tuple[str, int], mathopt.Variable]]:
+    """The time-indexed start variables 0 ≤ x[j,t] ≤ 1 of ``jobs`` on ``pool`` (each job at most once): their
     objective terms (start cost less penalty), the penalties as a constant, and per step the
     (chips, x) of every start that runs there."""
     objective: list = []
@@ -219,7 +222,7 @@ def _starts(model: mathopt.Model, problem: Problem, td: TimeData, prices: StepPr
         constant += pen
         mine = []
         for t in range(w.earliest, w.latest_start + 1):
-            var = model.add_variable(lb=0.0, ub=1.0, is_integer=integer)
+            var = model.add_variable(lb=0.0, ub=1.0)
             x[(jid, t)] = var
             mine.append(var)
             objective.append((start_cost(problem, td, prices, jid, pool, t) - pen) * var)
@@ -230,28 +233,86 @@ def _starts(model: mathopt.Model, problem: Problem, td: TimeData, prices: StepPr
 
 
 def _pack(problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: list[str], cap: list[int],
-          capw: list[int] | None, time_limit_s: float, integer: bool) -> tuple[float | None, dict[str, int]]:
-    """Solve the time-indexed model of one pool; returns (objective or dual bound, chosen starts). The
-    time limit covers building the model too."""
+          time_limit_s: float) -> float | None:
+    """The time-indexed LP of one pool (GLOP): its dual bound, or None if it was not solved. The time
+    limit covers building the model too."""
     t0 = time.perf_counter()
     model = mathopt.Model(name="packing")
-    objective, constant, use, x = _starts(model, problem, td, prices, pool, jobs, integer)
-    watts = meter_watts(problem, td, pool)[0]
+    objective, constant, use, _x = _starts(model, problem, td, prices, pool, jobs)
     for u, terms in use.items():
         model.add_linear_constraint(mathopt.fast_sum(c * v for c, v in terms) <= max(0, cap[u]))
-        if capw is not None:
-            model.add_linear_constraint(mathopt.fast_sum(watts * c * v for c, v in terms) <= max(0, capw[u]))
     model.minimize(mathopt.fast_sum(objective) + constant)
     left = time_limit_s - (time.perf_counter() - t0)
     params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.1, left)))
     with native_output_silenced():
-        result = mathopt.solve(model, mathopt.SolverType.HIGHS if integer else mathopt.SolverType.GLOP, params=params)
-    if integer:
-        if not result.has_primal_feasible_solution():
-            return None, {}
-        values = result.variable_values()
-        starts = {jid: t for (jid, t), var in x.items() if values[var] > 0.5}
-        return result.objective_value(), starts
+        result = mathopt.solve(model, mathopt.SolverType.GLOP, params=params)
     if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
+        return None
+    return min(result.termination.objective_bounds.dual_bound, result.objective_value())
+
+
+#: HiGHS's relative gap for a pool's repacking MIP (its own default)
+REPACK_GAP = 1e-4
+
+
+def _repack_pool(problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: list[str], cap: list[int],
+                 capw: list[int], time_limit_s: float) -> tuple[float | None, dict[str, int]]:
+    """The time-indexed MIP of one pool (the module docstring's, chips and watts net of the rest of the
+    plan) built as a MathOpt proto and solved by HiGHS: (its objective, the chosen starts), or
+    (None, {}) without a plan. The time limit covers building the model too; on the tight national
+    week ``mathopt.Model`` took 1.2-1.5 s to build a pool of 2,600 starts, and the chip and watt
+    rows of the repacking twice that."""
+    t0 = time.perf_counter()
+    cols: list[tuple[str, int]] = []
+    cost: list[float] = []
+    job_cols: list[list[int]] = []
+    use: list[list[tuple[int, int]]] = [[] for _ in range(td.steps)]  # per step: (column, chips)
+    constant = 0.0
+    for jid in jobs:
+        w = td.jobs[jid].windows[pool]
+        chips, pen = problem.jobs[jid].chips, problem.jobs[jid].penalty_cny
+        constant += pen
+        mine = []
+        for t in range(w.earliest, w.latest_start + 1):
+            c = len(cols)
+            cols.append((jid, t))
+            cost.append(start_cost(problem, td, prices, jid, pool, t) - pen)
+            mine.append(c)
+            for u in range(t, t + w.steps):
+                use[u].append((c, chips))
+        job_cols.append(mine)
+    watts = meter_watts(problem, td, pool)[0]
+    mip = model_pb2.ModelProto(name="repack")
+    n = len(cols)
+    mip.variables.ids.extend(range(n))
+    mip.variables.lower_bounds.extend([0.0] * n)
+    mip.variables.upper_bounds.extend([1.0] * n)
+    mip.variables.integers.extend([True] * n)
+    rows, columns, coefs, upper = [], [], [], []
+    for mine in job_cols:  # each job at most once
+        rows.extend([len(upper)] * len(mine))
+        columns.extend(mine)
+        coefs.extend([1.0] * len(mine))
+        upper.append(1.0)
+    for scale, limit in ((1, cap), (watts, capw)):  # chips, then watts, at every step
+        for u, terms in enumerate(use):
+            if terms:
+                rows.extend([len(upper)] * len(terms))
+                columns.extend(c for c, _chips in terms)
+                coefs.extend(float(scale * chips) for _c, chips in terms)
+                upper.append(float(max(0, limit[u])))
+    mip.linear_constraints.ids.extend(range(len(upper)))
+    mip.linear_constraints.lower_bounds.extend([-math.inf] * len(upper))
+    mip.linear_constraints.upper_bounds.extend(upper)
+    mip.linear_constraint_matrix.row_ids.extend(rows)
+    mip.linear_constraint_matrix.column_ids.extend(columns)
+    mip.linear_constraint_matrix.coefficients.extend(coefs)
+    mip.objective.offset = constant
+    mip.objective.linear_coefficients.ids.extend(range(n))
+    mip.objective.linear_coefficients.values.extend(cost)
+    with native_output_silenced():
+        _solved, point = solve_proto(mip, time_limit_s - (time.perf_counter() - t0), REPACK_GAP)
+    if point is None:
         return None, {}
-    return min(result.termination.objective_bounds.dual_bound, result.objective_value()), {}
+    starts = {jid: t for (jid, t), x in zip(cols, point, strict=True) if x > 0.5}
+    return constant + sum(c * x for c, x in zip(cost, point, strict=True)), starts

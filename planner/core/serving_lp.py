@@ -1,6 +1,6 @@
 """A lower bound on serving's cost that sees the chips and the power: one LP per distinct hour.
 
-The capacity-free serving bound (``planner.core.timemodel.serving_bound``) prices every token at
+The capacity-free serving bound (``serving_nochip_blocks``) prices every token at
 its cheapest pool in reach, however many chips that pool has. At a national evening peak the
 cheap pools are full, so that bound sits well below any plan. This module keeps the chips::
 
@@ -27,6 +27,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
 from ortools.math_opt.python import mathopt
 
 from planner.core import scaling
@@ -51,18 +52,23 @@ def block_signatures(problem: Problem, td: TimeData) -> dict[tuple, list[int]]:
     return dict(groups)
 
 
-def serving_block_nochip(problem: Problem, td: TimeData, b: int) -> float:
-    """Block ``b``'s capacity-free serving bound (CNY): each token at its cheapest pool in reach or unserved."""
-    total = 0.0
-    hours = td.block_hours(b)
+def serving_nochip_blocks(problem: Problem, td: TimeData) -> np.ndarray:
+    """Each block's capacity-free serving bound (CNY): each token at its cheapest pool in reach (its
+    replica's power per token and its latency) or unserved, whichever costs less."""
+    blocks = range(len(td.blocks))
+    hours = np.array([td.block_hours(b) for b in blocks])
+    price: dict[Pool, np.ndarray] = {}
+    total = np.zeros(len(hours))
     for (sid, city), per in td.demand.items():
         svc = problem.services[sid]
-        unit = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h * hours
+        unit = np.full(len(hours), problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h)  # CNY per token/s-hour
         for q in _reach(problem, sid, city):
-            unit = min(unit, _replica_cny_per_h(problem, td, sid, q, b) * hours
-                       / scaling.tokens_down(svc.replica_tokens_per_s(q[1]))
-                       + problem.latency_cny_per_token_per_s(sid, city, q[0]) / problem.horizon_h * hours)
-        total += unit * scaling.demand_tokens(per[b])
+            if q not in price:
+                price[q] = np.array([td.block_price(q, b) for b in blocks])
+            kw = busy_kw(problem, td, q) * svc.chips_per_replica[q[1]]
+            np.minimum(unit, problem.power_cost_weight * kw * price[q] / scaling.tokens_down(svc.replica_tokens_per_s(q[1]))
+                       + problem.latency_cny_per_token_per_s(sid, city, q[0]) / problem.horizon_h, out=unit)
+        total += unit * hours * np.array([scaling.demand_tokens(d) for d in per], dtype=float)
     return total
 
 
@@ -85,23 +91,31 @@ class ServingLP:
 
 
 def serving_lp_bound(problem: Problem, td: TimeData, time_limit_s: float = 10.0,
-                     chip_price: dict[Pool, float] | None = None) -> ServingLP:
+                     chip_price: dict[Pool, float] | None = None,
+                     models: dict[int, BlockModel] | None = None) -> ServingLP:
     """Σ over blocks of the serving LP with chips and power (CNY), what it took, and its solutions.
 
     Never below the capacity-free serving bound: a block whose LP did not solve keeps that. With
     ``chip_price`` (CNY per chip-hour of some pools: where jobs are left waiting for a pool's chips,
     serving that moves elsewhere frees them) the LP charges those prices too; its ``bound_cny`` is
     then no bound (the prices are not costs), but its solutions steer serving and its ``hourly``
-    values give Lagrangian cuts."""
+    values give Lagrangian cuts. ``models`` keeps each block's LP between calls (only the prices
+    change): building them is most of the time, solving them a tenth of it."""
     t0 = time.perf_counter()
+    models = {} if models is None else models
     groups = block_signatures(problem, td)
+    nochip_of = serving_nochip_blocks(problem, td)
     total, solved = 0.0, 0
     guide, hourly = {}, {}
     for blocks in sorted(groups.values(), key=lambda bs: -sum(td.block_hours(b) for b in bs)):
         hours = sum(td.block_hours(b) for b in blocks)
-        nochip = sum(serving_block_nochip(problem, td, b) for b in blocks)
+        nochip = float(sum(nochip_of[b] for b in blocks))
         left = time_limit_s - (time.perf_counter() - t0)
-        lp = _block_lp(problem, td, blocks[0], left, chip_price or {}) if left > 0 else None
+        lp = None
+        if left > 0:
+            if blocks[0] not in models:
+                models[blocks[0]] = _block_model(problem, td, blocks[0])
+            lp = _solve_block(models[blocks[0]], time_limit_s - (time.perf_counter() - t0), chip_price or {})
         if lp is not None:
             solved += 1
             total += max(nochip, lp[0] * hours * (1 - SHADE))
@@ -127,13 +141,25 @@ def _replica_cny_per_h(problem: Problem, td: TimeData, sid: str, pool: Pool, b: 
     return problem.power_cost_weight * kw * td.block_price(pool, b)
 
 
-def _block_lp(problem: Problem, td: TimeData, b: int, time_limit_s: float, chip_price: dict[Pool, float]
-              ) -> tuple[float, dict, dict] | None:
-    """Serving's LP optimum for one hour of block ``b`` (CNY per hour) with its replicas and flows,
-    or None if GLOP did not prove it."""
+@dataclass
+class BlockModel:
+    """One block's serving LP, built once (``_block_model``): its replica variables with their cost per
+    hour and chips, and its routes."""
+
+    model: mathopt.Model
+    replicas: dict[tuple[str, Pool], mathopt.Variable]
+    cost: dict[tuple[str, Pool], float]
+    chips: dict[tuple[str, Pool], int]
+    routes: dict[tuple[str, str, str], mathopt.Variable]
+
+
+def _block_model(problem: Problem, td: TimeData, b: int) -> BlockModel:
+    """Serving's LP for one hour of block ``b`` (CNY per hour), its chips unpriced."""
     model = mathopt.Model(name="serving-lp")
     objective = []
     replicas: dict[tuple[str, Pool], mathopt.Variable] = {}
+    costs: dict[tuple[str, Pool], float] = {}
+    cprs: dict[tuple[str, Pool], int] = {}
     chips: dict[Pool, list] = defaultdict(list)
     watts: dict[str, list] = defaultdict(list)
     supply: dict[tuple[str, str], list] = defaultdict(list)
@@ -145,7 +171,9 @@ def _block_lp(problem: Problem, td: TimeData, b: int, time_limit_s: float, chip_
             cpr = svc.chips_per_replica[q[1]]
             r = model.add_variable(lb=0.0, ub=problem.inventory[q] // cpr)
             replicas[(sid, q)] = r
-            objective.append((_replica_cny_per_h(problem, td, sid, q, b) + chip_price.get(q, 0.0) * cpr) * r)
+            costs[(sid, q)] = _replica_cny_per_h(problem, td, sid, q, b)
+            cprs[(sid, q)] = cpr
+            objective.append(costs[(sid, q)] * r)
             chips[q].append(cpr * r)
             watts[q[0]].append(meter_watts(problem, td, q)[0] * cpr * r)
             supply[(sid, q[0])].append(scaling.tokens_down(svc.replica_tokens_per_s(q[1])) * r)
@@ -172,11 +200,20 @@ def _block_lp(problem: Problem, td: TimeData, b: int, time_limit_s: float, chip_
     for site, terms in watts.items():
         model.add_linear_constraint(mathopt.fast_sum(terms) <= max(0, site_cap_w(problem, td, site)))
     model.minimize(mathopt.fast_sum(objective))
+    return BlockModel(model, replicas, costs, cprs, routes)
+
+
+def _solve_block(bm: BlockModel, time_limit_s: float, chip_price: dict[Pool, float]
+                 ) -> tuple[float, dict, dict] | None:
+    """The block's LP optimum per hour (CNY/h) with each chip of the pools in ``chip_price`` priced,
+    its replicas and flows; None if GLOP did not prove it."""
+    for key, r in bm.replicas.items():
+        bm.model.objective.set_linear_coefficient(r, bm.cost[key] + chip_price.get(key[1], 0.0) * bm.chips[key])
     params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.05, time_limit_s)))
-    result = mathopt.solve(model, mathopt.SolverType.GLOP, params=params)
+    result = mathopt.solve(bm.model, mathopt.SolverType.GLOP, params=params)
     if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
         return None
     values = result.variable_values()
     return (min(result.termination.objective_bounds.dual_bound, result.objective_value()),
-            {k: values[v] for k, v in replicas.items() if values[v] > 1e-9},
-            {k: values[v] for k, v in routes.items() if values[v] > 1e-9})
+            {k: values[v] for k, v in bm.replicas.items() if values[v] > 1e-9},
+            {k: values[v] for k, v in bm.routes.items() if values[v] > 1e-9})

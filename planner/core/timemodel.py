@@ -11,10 +11,13 @@ Decomposition (``decompose``; automatic above ``AUTO_DECOMPOSE_REPLICA_VARIABLES
 spatial model places the work first, and each class and service is then offered only the
 pools that placement and the greedy schedule chose. The restricted model's CP-SAT bound is
 no bound on the full model, so it is reported apart (``restricted_bound``); ``best_bound``
-is then ``relaxed_bound`` — the stronger of ``energetic_bound`` (chips and power in aggregate
-over window intervals, an LP) and the capacity-free bound (every job at its cheapest run or
-unplaced, every token at its cheapest pool or unserved), with serving's part raised to its LP
-with chips and power (``planner.core.serving_lp``) — which holds for the full model.
+is then ``relaxed_bound`` — the strongest of ``energetic_bound`` (chips and power in aggregate
+over window intervals, an LP), the capacity-free bound (every job at its cheapest run or
+unplaced, every token at its cheapest pool or unserved) and, where a pool is oversubscribed,
+the packing bounds (``planner.core.packing``: its jobs by their time-indexed LP, the other jobs
+by their energetic LP), with serving's part raised to its LP with chips and power
+(``planner.core.serving_lp``) — which holds for the full model. A job's cheapest run counts a
+checkpointable job's resumes (``cheapest_steps``).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from planner.core.model import (
 from planner.core.options import ScheduleOptions, schedule_options
 from planner.core.packing import chip_prices, hot_pools, packing_bound, repack, serving_packing_bound
 from planner.core.runner import Settings, resolve_settings, solve_model, state_plan_objective
-from planner.core.serving_lp import ServingLP, serving_block_nochip, serving_lp_bound
+from planner.core.serving_lp import ServingLP, serving_lp_bound, serving_nochip_blocks
 from planner.core.spatial import solve_spatial
 from planner.core.twophase import native_output_silenced
 from planner.inputs.scenario import Scenario
@@ -389,7 +392,9 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     problem = problem if problem is not None else build_problem(scenario)
     td = td if td is not None else build_time_data(scenario, problem)
     # serving's LP with chips: a bound, and a guide for the greedy's serving
-    serving = serving_lp_bound(problem, td, time_limit_s=min(SERVING_LP_MAX_S, SERVING_LP_SHARE * settings.time_limit_s))
+    lp_models: dict = {}  # each block's serving LP, built once for every price it is solved at
+    serving = serving_lp_bound(problem, td, time_limit_s=min(SERVING_LP_MAX_S, SERVING_LP_SHARE * settings.time_limit_s),
+                               models=lp_models)
     options = schedule_options(problem, td)  # every job's options, priced once for all the greedy schedules
     t = time.perf_counter()
     greedy = plain = greedy_schedule(problem, td, options=options)  # the plain greedy schedule is the baseline
@@ -406,7 +411,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     n_replicas = replica_variables(problem, td)
     if n_replicas > SEARCH_MAX_REPLICA_VARIABLES_PER_S * settings.time_limit_s:
         return _greedy_only(problem, td, settings, serving, greedy, greedy_cost, greedy_source, n_replicas,
-                            baseline_cny, options, one_greedy_s)
+                            baseline_cny, options, one_greedy_s, lp_models)
     if decompose == "auto":
         decompose = "spatial" if n_replicas > AUTO_DECOMPOSE_REPLICA_VARIABLES else "off"
     job_pools = serving_pools = None
@@ -515,7 +520,7 @@ def bound_source(bounds: dict) -> str:
 
 def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: ServingLP, greedy: TimePlan,
                  greedy_cost: float, source: str, n_replicas: int, baseline_cny: float,
-                 options: ScheduleOptions, one_greedy_s: float) -> Result:
+                 options: ScheduleOptions, one_greedy_s: float, lp_models: dict) -> Result:
     """The plan for a model too large for CP-SAT in the time given: the cheapest of the greedy
     schedules (with and without the serving LP's guide, jobs in each of ``JOB_ORDERS``) that fit
     in the limit, with the full model's relaxed bound. ``greedy_objective`` is the plain greedy
@@ -569,7 +574,8 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
             if samples[1:] and settings.remaining_s() < reserve_s + 2 * (last_s + samples[-1].info["serving_lp_s"]):
                 break  # keep time for the plans and the repacking
             steered = serving_lp_bound(problem, td, chip_price={q: multiple * v for q, v in base_price.items()},
-                                       time_limit_s=min(SERVING_LP_MAX_S, SERVING_LP_SHARE * settings.time_limit_s))
+                                       time_limit_s=min(SERVING_LP_MAX_S, SERVING_LP_SHARE * settings.time_limit_s),
+                                       models=lp_models)
             samples.append(steered)
             if steered.guide and len(samples) == 2:  # steered at the first price; the others only bound
                 candidates.append((greedy_schedule(problem, td, steered.guide, best_order, options=options),
@@ -650,7 +656,7 @@ def cheapest_runs(problem: Problem, td: TimeData, options: ScheduleOptions | Non
 def serving_bound(problem: Problem, td: TimeData) -> float:
     """Every token of demand served at its cheapest pool in reach (fractional replicas, no chip or
     power limit) or unserved, block by block (CNY)."""
-    return sum(serving_block_nochip(problem, td, b) for b in range(len(td.blocks)))
+    return float(serving_nochip_blocks(problem, td).sum())
 
 
 def relaxed_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, float]] | None = None) -> float:
