@@ -32,9 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.core.model import TimePlan, placed_cost, start_cost
+from planner.core.model import TimePlan, placed_cost
+from planner.core.options import ScheduleOptions, schedule_options
 from planner.problem.build import Pool, Problem
-from planner.problem.costs import StepPrices, step_power_cny, transfer_cny
+from planner.problem.costs import StepPrices
 from planner.problem.timedata import TimeData
 
 #: projected subgradient steps at most (each prices every job once: 0.1 s at 2,000 jobs)
@@ -63,9 +64,10 @@ class ChipHourPrices:
 
 
 def chip_hour_prices(problem: Problem, td: TimeData, plan: TimePlan, time_limit_s: float,
-                     max_steps: int = MAX_STEPS) -> ChipHourPrices:
+                     max_steps: int = MAX_STEPS, options: ScheduleOptions | None = None) -> ChipHourPrices:
     """Prices on each pool's chips step by step, from the jobs' Lagrangian relaxation around
-    ``plan``'s serving (see the module docstring); all zero where no job competes."""
+    ``plan``'s serving (see the module docstring); all zero where no job competes. ``options`` holds
+    every job's options already priced (``schedule_options``)."""
     t0 = time.perf_counter()
     pools = sorted(problem.inventory)
     row = {p: i for i, p in enumerate(pools)}
@@ -75,7 +77,7 @@ def chip_hour_prices(problem: Problem, td: TimeData, plan: TimePlan, time_limit_
         s, e = td.blocks[b]
         cap[row[(site, accel)], s:e] -= problem.services[sid].chips_per_replica[accel] * n
     np.maximum(cap, 0.0, out=cap)
-    jobs, constant = _options(problem, td, row)
+    jobs, constant = _options(problem, td, row, schedule_options(problem, td) if options is None else options)
     target = plan_jobs_cny(problem, td, plan)
     lam = np.zeros_like(cap)
     best_lam, best = lam, -np.inf
@@ -108,27 +110,32 @@ def plan_jobs_cny(problem: Problem, td: TimeData, plan: TimePlan) -> float:
                else job.penalty_cny for jid, job in problem.jobs.items())
 
 
-def _options(problem: Problem, td: TimeData, row: dict[Pool, int]) -> tuple[list[tuple[float, list[_Option]]], float]:
+def _options(problem: Problem, td: TimeData, row: dict[Pool, int], options: ScheduleOptions
+             ) -> tuple[list[tuple[float, list[_Option]]], float]:
     """Per placeable job its penalty and its (pool, start) options with their costs; the penalties of
     the jobs no plan can place."""
-    prices = StepPrices(td)
     jobs, constant = [], 0.0
     for jid, job in problem.jobs.items():
         tj = td.jobs.get(jid)
         if tj is None or jid in td.pre_unplaced or not tj.windows:
             constant += job.penalty_cny
             continue
-        options = []
-        for pool, w in tj.windows.items():
-            if tj.preemptible:
-                costs = np.array([step_power_cny(problem, td, jid, pool, u) for u in range(w.earliest, w.deadline)])
-                options.append(_Option(row[pool], job.chips, None, costs, w.steps, w.earliest,
-                                       transfer_cny(td, jid, pool[0]) + job.unfinished_work_cny(pool[1])))
-            else:
-                starts = np.arange(w.earliest, w.latest_start + 1)
-                costs = np.array([start_cost(problem, td, prices, jid, pool, int(t)) for t in starts])
-                options.append(_Option(row[pool], job.chips, starts, costs, w.steps))
-        jobs.append((job.penalty_cny, options))
+        out = []
+        if tj.preemptible:
+            sc = options.steps[jid]
+            for r, pool in enumerate(sc.pools):
+                w = tj.windows[pool]
+                out.append(_Option(row[pool], job.chips, None, sc.rows[r, w.earliest - sc.first:w.deadline - sc.first],
+                                   w.steps, w.earliest, sc.fixed[r]))
+        else:
+            by_pool: dict[Pool, tuple[list[int], list[float]]] = {}
+            for cost, pool, t in options.starts[jid]:
+                starts, costs = by_pool.setdefault(pool, ([], []))
+                starts.append(t)
+                costs.append(cost)
+            out = [_Option(row[pool], job.chips, np.array(starts), np.array(costs), tj.windows[pool].steps)
+                   for pool, (starts, costs) in by_pool.items()]
+        jobs.append((job.penalty_cny, out))
     return jobs, constant
 
 

@@ -555,7 +555,8 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
     if settings.remaining_s() > reserve_s + 2 * last_s + LAGRANGE_MIN_S:
         # the jobs again, around the same serving, each told what its chip-hours are worth to the others
         share = LAGRANGE_SHARE if hot else LAGRANGE_SHARE_NO_REPACK
-        found = chip_hour_prices(problem, td, best, time_limit_s=min(LAGRANGE_MAX_S, share * settings.time_limit_s))
+        found = chip_hour_prices(problem, td, best, time_limit_s=min(LAGRANGE_MAX_S, share * settings.time_limit_s),
+                                 options=options)
         lagrange_info = found.info
         weighed = {p: LAGRANGE_PRICE_WEIGHT * v for p, v in found.prices.items()}
         priced = greedy_schedule(problem, td, job_order=best_order, serving=best, chip_prices=weighed,
