@@ -207,29 +207,44 @@ def _net_capacity(problem: Problem, td: TimeData, plan: TimePlan, pool: Pool, mo
     return cap, capw
 
 
-def _starts(model: mathopt.Model, problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: list[str]
-            ) -> tuple[list, float, dict[int, list], dict[tuple[str, int], mathopt.Variable]]:
-    """The time-indexed start variables 0 ≤ x[j,t] ≤ 1 of ``jobs`` on ``pool`` (each job at most once): their
-    objective terms (start cost less penalty), the penalties as a constant, and per step the
-    (chips, x) of every start that runs there."""
-    objective: list = []
+def _columns(problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: list[str]
+             ) -> tuple[list[tuple[str, int]], list[float], list[list[int]], list[list[tuple[int, int]]], float]:
+    """The time-indexed starts of ``jobs`` on ``pool``, one column each: (job, start) per column, its
+    cost less the job's penalty, each job's columns, per step the (column, chips) of every start that
+    runs there, and the penalties as a constant."""
+    cols: list[tuple[str, int]] = []
+    cost: list[float] = []
+    job_cols: list[list[int]] = []
+    use: list[list[tuple[int, int]]] = [[] for _ in range(td.steps)]
     constant = 0.0
-    use: dict[int, list] = defaultdict(list)
-    x: dict[tuple[str, int], mathopt.Variable] = {}
     for jid in jobs:
         w = td.jobs[jid].windows[pool]
         chips, pen = problem.jobs[jid].chips, problem.jobs[jid].penalty_cny
         constant += pen
         mine = []
         for t in range(w.earliest, w.latest_start + 1):
-            var = model.add_variable(lb=0.0, ub=1.0)
-            x[(jid, t)] = var
-            mine.append(var)
-            objective.append((start_cost(problem, td, prices, jid, pool, t) - pen) * var)
+            c = len(cols)
+            cols.append((jid, t))
+            cost.append(start_cost(problem, td, prices, jid, pool, t) - pen)
+            mine.append(c)
             for u in range(t, t + w.steps):
-                use[u].append((chips, var))
-        model.add_linear_constraint(mathopt.fast_sum(mine) <= 1.0)
-    return objective, constant, use, x
+                use[u].append((c, chips))
+        job_cols.append(mine)
+    return cols, cost, job_cols, use, constant
+
+
+def _starts(model: mathopt.Model, problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: list[str]
+            ) -> tuple[list, float, dict[int, list], dict[tuple[str, int], mathopt.Variable]]:
+    """The time-indexed start variables 0 ≤ x[j,t] ≤ 1 of ``jobs`` on ``pool`` (each job at most once): their
+    objective terms (start cost less penalty), the penalties as a constant, and per step the
+    (chips, x) of every start that runs there."""
+    cols, cost, job_cols, use_cols, constant = _columns(problem, td, prices, pool, jobs)
+    xs = [model.add_variable(lb=0.0, ub=1.0) for _ in cols]
+    for mine in job_cols:
+        model.add_linear_constraint(mathopt.fast_sum(xs[c] for c in mine) <= 1.0)
+    use: dict[int, list] = defaultdict(list, {u: [(chips, xs[c]) for c, chips in terms]
+                                             for u, terms in enumerate(use_cols) if terms})
+    return [cost[c] * xs[c] for c in range(len(cols))], constant, use, dict(zip(cols, xs, strict=True))
 
 
 def _pack(problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: list[str], cap: list[int],
@@ -263,24 +278,7 @@ def _repack_pool(problem: Problem, td: TimeData, prices: StepPrices, pool: Pool,
     week ``mathopt.Model`` took 1.2-1.5 s to build a pool of 2,600 starts, and the chip and watt
     rows of the repacking twice that."""
     t0 = time.perf_counter()
-    cols: list[tuple[str, int]] = []
-    cost: list[float] = []
-    job_cols: list[list[int]] = []
-    use: list[list[tuple[int, int]]] = [[] for _ in range(td.steps)]  # per step: (column, chips)
-    constant = 0.0
-    for jid in jobs:
-        w = td.jobs[jid].windows[pool]
-        chips, pen = problem.jobs[jid].chips, problem.jobs[jid].penalty_cny
-        constant += pen
-        mine = []
-        for t in range(w.earliest, w.latest_start + 1):
-            c = len(cols)
-            cols.append((jid, t))
-            cost.append(start_cost(problem, td, prices, jid, pool, t) - pen)
-            mine.append(c)
-            for u in range(t, t + w.steps):
-                use[u].append((c, chips))
-        job_cols.append(mine)
+    cols, cost, job_cols, use, constant = _columns(problem, td, prices, pool, jobs)
     watts = meter_watts(problem, td, pool)[0]
     mip = model_pb2.ModelProto(name="repack")
     n = len(cols)
