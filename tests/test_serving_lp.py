@@ -22,11 +22,12 @@ import yaml
 
 from planner import solve
 from planner.check.document import verify_document
-from planner.core.serving_lp import block_signatures, serving_lp_bound
+from planner.core.serving_lp import block_signatures, serving_lp_bound, serving_mip_gain
 from planner.core.timemodel import serving_bound
 from planner.inputs.scenario import scenario_from_dict
 from planner.problem.build import build_problem
 from planner.problem.timedata import build_time_data
+from tests.test_time_of_use import scenario as tou_scenario
 
 TIME = Path(__file__).parent / "data" / "time"
 
@@ -94,3 +95,32 @@ def test_no_time_for_the_lp_falls_back_to_the_capacity_free_bound(tmp_path):
     lp, info = out.bound_cny, out.info
     assert info["serving_lp_solved"] == 0
     assert lp == pytest.approx(86.0)
+
+
+def test_whole_replicas_raise_serving_bound_by_the_mip_of_each_distinct_hour():
+    """On tests/data/time, East only: 100 tokens/s from Metro at the peak, 40 before noon
+    (two_level.csv), one 2-chip replica serves 200 tokens/s; a token/s left unserved costs
+    0.6912 / 24 = 0.0288 CNY an hour; latency 2 ms × 0.01 CNY per M tokens·ms.
+
+    - LP (replicas fractional): 0.2 replica (0.4 kW) before noon and 0.5 (1 kW) after:
+      0.4 × (8 × 0.3 + 4 × 1.0) + 1 × (10 × 1.0 + 2 × 0.6) = 2.56 + 11.2 = 13.76 CNY, plus latency on
+      (40 × 12 + 100 × 12) × 3,600 = 6.048 M tokens: 0.12096 → 13.88096 CNY.
+    - MIP (whole replicas): one replica (2 kW) wherever it beats leaving the demand unserved.
+      00-08: 2 × 0.3 = 0.6 CNY/h < 40 × 0.0288 = 1.152, served: 4.8. 08-12: 2.0 > 1.152, unserved: 4.608.
+      12-22: 2.0 < 100 × 0.0288 = 2.88, served: 20. 22-24: 1.2 < 2.88, served: 2.4. Latency on the
+      5.472 M tokens served: 0.10944. Total 31.91744 CNY: whole replicas add 18.03648."""
+    service = {"id": "chat", "demand_tokens_per_s": {"metro": 100}, "rtt_slo_ms": 5,
+               "allowed_accelerators": ["gpu"], "tokens_per_s_per_chip": {"gpu": 100},
+               "chips_per_replica": {"gpu": 2}}
+    s = tou_scenario(sites={"east": {"inventory": {"gpu": 16}}}, training_jobs=[], inference_services=[service],
+                     time={"demand_profile": "two_level.csv"})
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    models: dict = {}
+    lp = serving_lp_bound(p, td, models=models)
+    assert lp.bound_cny == pytest.approx(13.88096, rel=1e-6)
+    gain, info = serving_mip_gain(p, td, lp, models, time_limit_s=10)
+    assert gain == pytest.approx(18.03648, rel=1e-6)
+    assert info["serving_mip_hours"] == 4
+    # the models are left as they were: the LP again gives the LP bound
+    assert serving_lp_bound(p, td, models=models).bound_cny == pytest.approx(13.88096, rel=1e-6)

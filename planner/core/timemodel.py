@@ -55,7 +55,7 @@ from planner.core.model import (
 from planner.core.options import ScheduleOptions, schedule_options
 from planner.core.packing import chip_prices, hot_pools, packing_bound, repack, serving_packing_bound
 from planner.core.runner import Settings, resolve_settings, solve_model, state_plan_objective
-from planner.core.serving_lp import ServingLP, serving_lp_bound, serving_nochip_blocks
+from planner.core.serving_lp import ServingLP, serving_lp_bound, serving_mip_gain, serving_nochip_blocks
 from planner.core.spatial import solve_spatial
 from planner.core.twophase import native_output_silenced
 from planner.inputs.scenario import Scenario
@@ -103,9 +103,9 @@ GUIDE_ROUND_UP_FROM = 0.5
 SEARCH_MAX_REPLICA_VARIABLES_PER_S = 1_000
 #: time kept back for the write-back and the plan file when CP-SAT is not run, per replica variable:
 #: on those weeks (340,305 replica variables) the write-back took 2.4-3.5 s and writing the 32 MB plan
-#: file with its tables 2.7-3.0 s (1.7-1.9e-5 s each, measured with benchmarks/national.py --only tou);
-#: 2e-5 is kept
-GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE = 2e-5
+#: file with its tables 2.7-3.0 s on a quiet machine, up to 4.5 s and 4.4 s on a loaded one (measured
+#: with benchmarks/national.py --only tou); 2.5e-5 is kept (8.5 s)
+GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE = 2.5e-5
 #: share of the time limit (at most PACKING_MAX_S) for the packing bound's LPs: 1.3-1.5 s per
 #: oversubscribed pool of 150-165 jobs on the tight 168 h national week (two pools)
 PACKING_SHARE = 0.15
@@ -119,6 +119,10 @@ PORTFOLIO_SHARE = 0.3
 #: price at 1× alone, 33.03 M with 1× and 3×, and 33.04 M with seven multiples from 0.1× to 4×
 #: (each LP pass 2-4 s)
 STEERING_PRICE_MULTIPLES = (1.0, 3.0)
+#: the time left at the end of a greedy-only solve (at least this much) proves what whole replicas
+#: add to serving's LP bound (``serving_mip_gain``)
+SERVING_MIP_MIN_S = 1.0
+SERVING_MIP_MARGIN_S = 2.0
 #: the jobs' Lagrangian prices (``planner.core.lagrange``) get at most this share of the limit, and at
 #: most ``LAGRANGE_MAX_S``; they are skipped with less than ``LAGRANGE_MIN_S`` left
 LAGRANGE_SHARE = 0.1
@@ -515,7 +519,11 @@ def bound_source(bounds: dict) -> str:
              (bounds["packing_bound"], "packing bound (each oversubscribed pool's jobs by their time-indexed LP, "
                                         "the other jobs by their energetic LP)")]
     best = max((b, i) for i, (b, _name) in enumerate(named) if b is not None)[1]
-    return named[best][1] + (", serving bounded by its LP with chips and power" if bounds["serving_lp_gain"] > 0 else "")
+    serving = ", serving bounded by its LP with chips and power" if bounds["serving_lp_gain"] > 0 else ""
+    if bounds.get("serving_mip_gain"):
+        serving += (f" and, on its {bounds['serving_mip_hours']} longest distinct hours, by its MIP (whole "
+                    "replicas, HiGHS's proven bound)")
+    return named[best][1] + serving
 
 
 def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: ServingLP, greedy: TimePlan,
@@ -612,6 +620,17 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                 best, best_cost = priced, cost
                 source = (f"{source}, then the other jobs re-placed at chip-hour prices from their "
                           "Lagrangian relaxation")
+    left = settings.remaining_s() - reserve_s - SERVING_MIP_MARGIN_S  # HiGHS may overrun a MIP's limit a little
+    joint = bounds.get("serving_packing_bound")
+    if left > SERVING_MIP_MIN_S and lp_models and (joint is None or joint < bounds["relaxed_bound"]):
+        # the time left proves what whole replicas add to serving's LP, longest distinct hours first (not
+        # where serving and the oversubscribed pools' jobs share one LP: that bound does not add it)
+        mip_gain, mip_info = serving_mip_gain(problem, td, serving, lp_models, left)
+        bounds.update(mip_info)
+        named = max(b for b in (bounds["capacity_free_bound"], bounds["energetic_bound"], bounds["packing_bound"])
+                    if b is not None)
+        if named + bounds["serving_lp_gain"] + mip_gain > bounds["relaxed_bound"]:
+            bounds["relaxed_bound"] = named + bounds["serving_lp_gain"] + mip_gain
     greedy_s = time.perf_counter() - t0
     info = {
         "model": "time", "status": Status.feasible.value, "cp_sat_status": None, "objective": None,
