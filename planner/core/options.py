@@ -3,7 +3,8 @@
 The greedy schedules of time of use (``planner.core.timemodel.greedy_schedule``) run several
 times in one solve (each job order, with and without the serving LP's guide, at chip-hour
 prices), and each priced every (job, pool, start) again: 374,273 one-piece starts and 768,312
-steps of checkpointable jobs on the 168 h national week. ``ScheduleOptions`` prices them once:
+steps of checkpointable jobs on the 168 h national week; so did the chip-hour prices
+(``planner.core.lagrange``). ``ScheduleOptions`` prices them once for all of them:
 
 - ``starts[j]``: a one-piece job's (cost, pool, start) options, cheapest first (``start_cost``:
   power, transfer and unfinished work);
