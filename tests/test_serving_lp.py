@@ -27,7 +27,7 @@ from planner.core.timemodel import serving_bound
 from planner.inputs.scenario import scenario_from_dict
 from planner.problem.build import build_problem
 from planner.problem.timedata import build_time_data
-from tests.test_time_of_use import scenario as tou_scenario
+from tests.test_time_of_use import east_chat
 
 TIME = Path(__file__).parent / "data" / "time"
 
@@ -109,11 +109,7 @@ def test_whole_replicas_raise_serving_bound_by_the_mip_of_each_distinct_hour():
       00-08: 2 × 0.3 = 0.6 CNY/h < 40 × 0.0288 = 1.152, served: 4.8. 08-12: 2.0 > 1.152, unserved: 4.608.
       12-22: 2.0 < 100 × 0.0288 = 2.88, served: 20. 22-24: 1.2 < 2.88, served: 2.4. Latency on the
       5.472 M tokens served: 0.10944. Total 31.91744 CNY: whole replicas add 18.03648."""
-    service = {"id": "chat", "demand_tokens_per_s": {"metro": 100}, "rtt_slo_ms": 5,
-               "allowed_accelerators": ["gpu"], "tokens_per_s_per_chip": {"gpu": 100},
-               "chips_per_replica": {"gpu": 2}}
-    s = tou_scenario(sites={"east": {"inventory": {"gpu": 16}}}, training_jobs=[], inference_services=[service],
-                     time={"demand_profile": "two_level.csv"})
+    s = east_chat(peak_tokens_per_s=100)
     p = build_problem(s)
     td = build_time_data(s, p)
     models: dict = {}

@@ -46,6 +46,16 @@ def job(**fields: Any) -> dict[str, Any]:
     return {"id": "train", "chips": 8, "duration_h": 4, "allowed_accelerators": ["gpu"], **fields}
 
 
+def east_chat(peak_tokens_per_s: int) -> Scenario:
+    """Only East (16 GPUs) and one chat service from Metro (SLO 5 ms: East only), 200 tokens/s per
+    2-chip replica, demand 0.4 of its peak until noon and the peak after (two_level.csv)."""
+    service = {"id": "chat", "demand_tokens_per_s": {"metro": peak_tokens_per_s}, "rtt_slo_ms": 5,
+               "allowed_accelerators": ["gpu"], "tokens_per_s_per_chip": {"gpu": 100},
+               "chips_per_replica": {"gpu": 2}}
+    return scenario(sites={"east": {"inventory": {"gpu": 16}}}, training_jobs=[], inference_services=[service],
+                    time={"demand_profile": "two_level.csv"})
+
+
 def verify(s: Scenario, r: Result) -> list[str]:
     """Everything ``planner verify`` checks, the solver block's objective against the plan's total included."""
     return verify_document(s, json.loads(json.dumps(r.to_dict())))
@@ -175,11 +185,7 @@ def test_inference_replicas_follow_the_demand_profile():
     Profile: 0.4 of peak until noon, 1.0 after → 2 replicas, then 5. Blocks and power:
     [0,8) 2·2·8·0.3 = 9.6; [8,12) 2·2·4·1.0 = 16; [12,22) 5·2·10·1.0 = 100; [22,24) 5·2·2·0.6 = 12 → 137.6.
     Latency: (400·12 + 1000·12) h·tokens/s × 3,600 = 60.48 M tokens × 2 ms × 0.01 = 1.2096 → 138.8096 CNY."""
-    service = {"id": "chat", "demand_tokens_per_s": {"metro": 1000}, "rtt_slo_ms": 5,
-               "allowed_accelerators": ["gpu"], "tokens_per_s_per_chip": {"gpu": 100},
-               "chips_per_replica": {"gpu": 2}}
-    s = scenario(sites={"east": {"inventory": {"gpu": 16}}}, training_jobs=[], inference_services=[service],
-                 time={"demand_profile": "two_level.csv"})
+    s = east_chat(peak_tokens_per_s=1000)
     r = solved(s)
     by_block = dict(zip(r.replicas.start_h, r.replicas.replicas))
     assert by_block == {0: 2, 8: 2, 12: 5, 22: 5}
