@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from planner import solve
 from planner.check.document import verify_document
 from planner.core import timemodel
 from planner.core.packing import chip_prices, hot_pools, packing_bound, repack, serving_packing_bound
-from planner.core.serving_lp import serving_lp_bound
+from planner.core.serving_lp import ServingMIPs, serving_lp_bound
 from planner.core.timemodel import cheapest_runs, greedy_schedule, plan_cost_cny, relaxed_bound
 from planner.inputs.scenario import scenario_from_dict
 from planner.problem.build import build_problem
@@ -118,7 +119,7 @@ def test_the_jobs_lagrangian_prices_fit_all_three_without_the_repacking(monkeypa
     assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []
 
 
-def jobs_and_a_service(tmp_path):
+def jobs_and_a_service(tmp_path, tokens_per_s: int = 8000):
     """``three_jobs`` plus a chat service that only West can serve (metro → west 30 ms, SLO 35 ms):
     8,000 tokens/s every hour (a flat profile), exactly what one replica of all 8 GPUs serves, and an
     unserved hour costs 28.8 M tokens × 300 CNY = 8,640 CNY.
@@ -143,7 +144,7 @@ def jobs_and_a_service(tmp_path):
     raw["training_jobs"] = [{"id": k, "chips": 8, "duration_h": 4, "allowed_accelerators": ["gpu"],
                              "release_h": 8, "deadline_h": 20, "unplaced_cny_per_chip_hour": 17.0}
                             for k in ("a", "b", "c")]
-    raw["inference_services"] = [{"id": "chat", "demand_tokens_per_s": {"metro": 8000}, "rtt_slo_ms": 35,
+    raw["inference_services"] = [{"id": "chat", "demand_tokens_per_s": {"metro": tokens_per_s}, "rtt_slo_ms": 35,
                                   "allowed_accelerators": ["gpu"], "tokens_per_s_per_chip": {"gpu": 1000},
                                   "chips_per_replica": {"gpu": 8}, "unserved_cny_per_mtokens": 300}]
     raw["time"]["demand_profile"] = str(profile)
@@ -200,3 +201,27 @@ def test_the_jobs_off_the_oversubscribed_pool_add_their_energetic_lp_to_the_pack
     assert r.solver["packing_others_gain"] == pytest.approx(3.2, rel=1e-6)
     assert r.solver["packing_bound"] == pytest.approx(56.0, rel=1e-6)
     assert r.solver["relaxed_bound"] == pytest.approx(56.0, rel=1e-6)
+
+
+def test_whole_replicas_floor_serving_in_the_packing_lp(tmp_path):
+    """``jobs_and_a_service`` with half the demand, 4,000 tokens/s: half a replica's worth.
+
+    - Serving's LP holds half a replica (4 GPUs): 4 × price + latency 14.4 M tokens × 0.01 × 30 ms
+      = 4.32 CNY an hour; 18 h at 0.5 and 6 h at 0.2: 18 × 6.32 + 6 × 5.12 = 144.48 CNY.
+    - Its MIP needs a whole replica (an unserved hour costs 4,320 CNY): 8 × price + 4.32, so 8.32 and
+      5.92 CNY an hour, 18 × 8.32 + 6 × 5.92 = 185.28 CNY.
+    - With the unpriced LP alone, the LP serving shares with the jobs keeps s = 0 and gives the
+      packing bound: 144.48 + the jobs' 33.6 = 178.08. With the MIP's hours as floors under θ it
+      rises by 185.28 − 144.48 = 40.8, to 218.88."""
+    s = jobs_and_a_service(tmp_path, tokens_per_s=4000)
+    p, td, runs, free = _bounds_of(s)
+    models: dict = {}
+    plain = serving_lp_bound(p, td, models=models)
+    assert plain.bound_cny == pytest.approx(144.48, rel=1e-6)
+    mips = ServingMIPs(p, td, plain, models, deadline=time.perf_counter() + 30).start()
+    gain, _info = mips.collect()
+    assert gain == pytest.approx(40.8, rel=1e-6)
+    assert sorted({round(v, 4) for v in mips.hourly.values()}) == [5.92, 8.32]
+    without = serving_packing_bound(p, td, runs, free, [plain])
+    assert without == pytest.approx(178.08, rel=1e-6)
+    assert serving_packing_bound(p, td, runs, free, [plain], floors=mips.hourly) - without == pytest.approx(40.8, rel=1e-6)

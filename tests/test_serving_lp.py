@@ -15,6 +15,7 @@ SLO); a replica of 2 chips serves 200 tokens/s, so the hour needs 5 replicas = 1
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,12 @@ import yaml
 
 from planner import solve
 from planner.check.document import verify_document
-from planner.core.serving_lp import block_signatures, serving_lp_bound, serving_mip_gain
+from planner.core.serving_lp import (
+    ServingMIPs,
+    block_signatures,
+    serving_lp_bound,
+    serving_mip_gain,
+)
 from planner.core.timemodel import serving_bound
 from planner.inputs.scenario import scenario_from_dict
 from planner.problem.build import build_problem
@@ -120,3 +126,16 @@ def test_whole_replicas_raise_serving_bound_by_the_mip_of_each_distinct_hour():
     assert info["serving_mip_hours"] == 4
     # the models are left as they were: the LP again gives the LP bound
     assert serving_lp_bound(p, td, models=models).bound_cny == pytest.approx(13.88096, rel=1e-6)
+
+
+def test_serving_mips_start_no_mip_past_their_deadline():
+    """The MIPs run beside the caller and never start one that could end past the deadline: with
+    the deadline already past, no hour is proved and the gain is 0; the LP bound stands."""
+    s = east_chat(peak_tokens_per_s=100)
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    models: dict = {}
+    lp = serving_lp_bound(p, td, models=models)
+    gain, info = ServingMIPs(p, td, lp, models, deadline=time.perf_counter() - 1.0).start().collect()
+    assert gain == 0.0
+    assert info["serving_mip_hours"] == 0

@@ -96,7 +96,8 @@ def packing_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, flo
 
 
 def serving_packing_bound(problem: Problem, td: TimeData, runs: dict[str, dict[Pool, float]], capacity_free: float,
-                          samples: list[ServingLP], time_limit_s: float = 10.0) -> float | None:
+                          samples: list[ServingLP], time_limit_s: float = 10.0,
+                          floors: dict[int, float] | None = None) -> float | None:
     """``packing_bound`` with serving in the same LP (CNY), or None if no pool is hot or the LP did not
     solve in time.
 
@@ -105,10 +106,11 @@ def serving_packing_bound(problem: Problem, td: TimeData, runs: dict[str, dict[P
     u, and serving's cost per hour at u, θ[u], is bounded below by each solved serving LP in
     ``samples`` (solved with chip prices π on the hot pools, π = 0 included): for any plan, serving's
     hour costs at least ``hourly[b] − Σ_p π_p·s[u,p]`` (Lagrange's weak duality, π ≥ 0), and at
-    least the capacity-free bound of its block::
+    least the capacity-free bound of its block and, where ``floors`` has it (CNY/h: the MIP of its
+    serving with whole replicas and every chip, ``serving_lp.ServingMIPs``), that block's floor::
 
         min  Σ_u step_h·θ[u] + Σ_j,t (start_cost(j,p,t) − pen_j)·x[j,t] + Σ_j pen_j
-        s.t. θ[u] ≥ nochip(b(u)),  θ[u] + Σ_p π_k,p·s[u,p] ≥ hourly_k[b(u)]     (each sample k)
+        s.t. θ[u] ≥ max(nochip(b(u)), floor(b(u))),  θ[u] + Σ_p π_k,p·s[u,p] ≥ hourly_k[b(u)]   (each sample k)
              Σ_t x[j,t] ≤ 1;   Σ_{jobs running at u} chips_j·x[j,t] + s[u,p] ≤ inv_p
 
     Every other job keeps its cheapest run or its penalty, as in ``capacity_free``. With only the
@@ -131,8 +133,9 @@ def serving_packing_bound(problem: Problem, td: TimeData, runs: dict[str, dict[P
             model.add_linear_constraint(mathopt.fast_sum(c * v for c, v in use[u]) + held[(u, pool)]
                                         <= problem.inventory[pool])
     nochip_of = serving_nochip_blocks(problem, td)
+    floors = floors or {}
     for b, (start, end) in enumerate(td.blocks):
-        floor = nochip_of[b] / td.block_hours(b)
+        floor = max(nochip_of[b] / td.block_hours(b), floors.get(b, 0.0))
         for u in range(start, end):
             theta = model.add_variable(lb=floor)
             objective.append(td.step_h * theta)

@@ -55,7 +55,7 @@ from planner.core.model import (
 from planner.core.options import ScheduleOptions, schedule_options
 from planner.core.packing import chip_prices, hot_pools, packing_bound, repack, serving_packing_bound
 from planner.core.runner import Settings, resolve_settings, solve_model, state_plan_objective
-from planner.core.serving_lp import ServingLP, serving_lp_bound, serving_mip_gain, serving_nochip_blocks
+from planner.core.serving_lp import ServingLP, ServingMIPs, serving_lp_bound, serving_nochip_blocks
 from planner.core.spatial import solve_spatial
 from planner.core.twophase import native_output_silenced
 from planner.inputs.scenario import Scenario
@@ -119,10 +119,12 @@ PORTFOLIO_SHARE = 0.3
 #: price at 1× alone, 33.03 M with 1× and 3×, and 33.04 M with seven multiples from 0.1× to 4×
 #: (each LP pass 2-4 s)
 STEERING_PRICE_MULTIPLES = (1.0, 3.0)
-#: the time left at the end of a greedy-only solve (at least this much) proves what whole replicas
-#: add to serving's LP bound (``serving_mip_gain``)
-SERVING_MIP_MIN_S = 1.0
+#: a greedy-only solve proves what whole replicas add to serving's LP bound on the second core meanwhile
+#: (``ServingMIPs``), up to this long before the write-back's reserve: HiGHS may overrun a MIP's limit
 SERVING_MIP_MARGIN_S = 2.0
+#: the LP serving shares with the oversubscribed pools' jobs is solved again with those floors if the time
+#: left holds this many times its first solve
+JOINT_AGAIN_MARGIN = 1.5
 #: the jobs' Lagrangian prices (``planner.core.lagrange``) get at most this share of the limit, and at
 #: most ``LAGRANGE_MAX_S``; they are skipped with less than ``LAGRANGE_MIN_S`` left
 LAGRANGE_SHARE = 0.1
@@ -536,6 +538,10 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
     baseline the plan is measured against."""
     t0 = settings.started
     reserve_s = GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE * n_replicas
+    # what whole replicas add to serving's bound, proven on the second core while the jobs are placed
+    mips = (ServingMIPs(problem, td, serving, lp_models,
+                        deadline=time.perf_counter() + settings.remaining_s() - reserve_s - SERVING_MIP_MARGIN_S).start()
+            if lp_models else None)
     runs = options.cheapest
     bounds = full_bounds(problem, td, serving, settings, runs)
     best, best_cost, tried, best_order = greedy, greedy_cost, 1, "size"
@@ -558,6 +564,8 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                 source = f"greedy{' guided by the serving LP' if guide else ''}, jobs by {order.replace('_', ' ')}"
     source = f"{source} (best of {tried} greedy schedules)"
     lagrange_info: dict = {}
+    samples: list[ServingLP] = []  # serving's LPs, unpriced and priced, where a pool is oversubscribed
+    joint_s = 0.0  # how long the LP serving shares with those pools' jobs took
     weighed: dict[Pool, Sequence[float]] | None = None  # the prices the jobs weigh, once found
     hot = hot_pools(problem, td)
     if settings.remaining_s() > reserve_s + 2 * last_s + LAGRANGE_MIN_S:
@@ -591,8 +599,13 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                                    f"greedy with serving steered off {len(hot)} oversubscribed pool(s), jobs by "
                                    f"{best_order.replace('_', ' ')}"))
         # the unpriced and the priced serving LPs bound serving against the chips it leaves the hot pools
+        t = time.perf_counter()
         joint = serving_packing_bound(problem, td, runs, bounds["capacity_free_bound"], samples,
                                       time_limit_s=min(PACKING_MAX_S, PACKING_SHARE * settings.time_limit_s))
+        joint_s = time.perf_counter() - t
+        if mips is not None and joint is not None:  # the MIPs end in time to solve it again with their floors
+            mips.deadline = min(mips.deadline, time.perf_counter() + settings.remaining_s() - reserve_s
+                                - JOINT_AGAIN_MARGIN * joint_s - SERVING_MIP_MARGIN_S)
         if joint is not None:
             joint += bounds["packing_others_gain"]  # the other jobs by their energetic LP, as in the packing bound
         bounds["serving_packing_bound"] = joint
@@ -620,17 +633,22 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                 best, best_cost = priced, cost
                 source = (f"{source}, then the other jobs re-placed at chip-hour prices from their "
                           "Lagrangian relaxation")
-    left = settings.remaining_s() - reserve_s - SERVING_MIP_MARGIN_S  # HiGHS may overrun a MIP's limit a little
-    joint = bounds.get("serving_packing_bound")
-    if left > SERVING_MIP_MIN_S and lp_models and (joint is None or joint < bounds["relaxed_bound"]):
-        # the time left proves what whole replicas add to serving's LP, longest distinct hours first (not
-        # where serving and the oversubscribed pools' jobs share one LP: that bound does not add it)
-        mip_gain, mip_info = serving_mip_gain(problem, td, serving, lp_models, left)
+    if mips is not None:
+        # whole replicas raise serving's LP hour by hour: added to the bounds that hold serving's LP apart
+        mip_gain, mip_info = mips.collect()
         bounds.update(mip_info)
         named = max(b for b in (bounds["capacity_free_bound"], bounds["energetic_bound"], bounds["packing_bound"])
                     if b is not None)
         if named + bounds["serving_lp_gain"] + mip_gain > bounds["relaxed_bound"]:
             bounds["relaxed_bound"] = named + bounds["serving_lp_gain"] + mip_gain
+        joint = bounds.get("serving_packing_bound")
+        if joint is not None and mips.hourly and settings.remaining_s() > reserve_s + JOINT_AGAIN_MARGIN * joint_s:
+            # and, as floors under serving's hours, to the LP serving shares with the oversubscribed pools' jobs
+            again = serving_packing_bound(problem, td, runs, bounds["capacity_free_bound"], samples,
+                                          time_limit_s=settings.remaining_s() - reserve_s, floors=mips.hourly)
+            if again is not None and again + bounds["packing_others_gain"] > joint:
+                bounds["serving_packing_bound"] = again + bounds["packing_others_gain"]
+                bounds["relaxed_bound"] = max(bounds["relaxed_bound"], bounds["serving_packing_bound"])
     greedy_s = time.perf_counter() - t0
     info = {
         "model": "time", "status": Status.feasible.value, "cp_sat_status": None, "objective": None,
