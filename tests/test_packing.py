@@ -28,7 +28,7 @@ from planner import solve
 from planner.check.document import verify_document
 from planner.core import timemodel
 from planner.core.packing import chip_prices, hot_pools, packing_bound, repack, serving_packing_bound
-from planner.core.serving_lp import ServingMIPs, serving_lp_bound
+from planner.core.serving_lp import ServingMIPs, serving_lp_bound, steered_guide
 from planner.core.timemodel import cheapest_runs, greedy_schedule, plan_cost_cny, relaxed_bound
 from planner.inputs.scenario import scenario_from_dict
 from planner.problem.build import build_problem
@@ -225,3 +225,71 @@ def test_whole_replicas_floor_serving_in_the_packing_lp(tmp_path):
     without = serving_packing_bound(p, td, runs, free, [plain])
     assert without == pytest.approx(178.08, rel=1e-6)
     assert serving_packing_bound(p, td, runs, free, [plain], floors=mips.hourly) - without == pytest.approx(40.8, rel=1e-6)
+
+
+def test_chip_hour_prices_steer_serving_block_by_block(tmp_path):
+    """``jobs_and_a_service``: its blocks are 00-10, 10-16 and 16-24, and serving's LP holds one replica
+    (all 8 GPUs) in each. An hour unserved costs 8,640 CNY, an hour served 12.64 at most, plus the
+    price of its chips.
+
+    - Priced at 500 CNY per chip-hour through 00-10 (8 × 500 = 4,000 an hour), serving still holds its
+      replica there.
+    - At 2,000 (16,000 an hour) leaving the demand unserved is cheaper: no replica, no route.
+    - The two other blocks have no price and keep the unpriced LP's solution, unsolved."""
+    s = jobs_and_a_service(tmp_path)
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    assert td.blocks == ((0, 10), (10, 16), (16, 24))
+    models: dict = {}
+    plain = serving_lp_bound(p, td, models=models)
+    one = ({("chat", ("west", "gpu")): pytest.approx(1.0)}, {("chat", "metro", "west"): pytest.approx(8000.0)})
+    assert all(plain.guide[b] == one for b in range(3))
+
+    def price(cny_per_chip_h: float) -> dict:
+        return {("west", "gpu"): [cny_per_chip_h] * 10 + [0.0] * 14}
+
+    guide, info = steered_guide(p, td, plain, models, price(500.0), time_limit_s=10)
+    assert info["steered_blocks"] == 1
+    assert guide[0] == one
+    guide, info = steered_guide(p, td, plain, models, price(2000.0), time_limit_s=10)
+    assert info["steered_blocks"] == 1
+    assert guide[0] == ({}, {})
+    assert guide[1] is plain.guide[1] and guide[2] is plain.guide[2]
+
+
+def test_serving_steered_by_the_jobs_chip_hour_prices_makes_room_for_a_job(tmp_path, monkeypatch):
+    """East and West, 8 GPUs each. The chat service (8,000 tokens/s every hour, one 8-GPU replica) is
+    cheaper on East every hour: 8 × price + 28.8 M tokens × 0.01 × 2 ms = 0.576 CNY an hour there
+    (2.976 at 00-08, 8.576 at 08-22, 5.376 at 22-24: 154.624 CNY a day) against 8 × price + 8.64 on West
+    (12.64 at 00-08). Job j (8 GPUs × 4 h, East only, 00-08, 17 CNY per chip-hour unplaced) fits only
+    where serving is not.
+
+    - Every greedy serves first, on East all day, and leaves j out: 154.624 + 544 = 698.624 CNY.
+    - Serving holds a block (00-08) whole: moving it to West costs 8 × (12.64 − 2.976) = 77.312 and
+      lets j run in the valley for 8 × 4 × 0.3 = 9.6. The optimum: 154.624 + 77.312 + 9.6 = 241.536.
+    - The jobs' Lagrangian prices East's chips at 00-08 (j wants them); serving's LP at those prices
+      moves West for that block, and the greedy around it finds the optimum."""
+    profile = tmp_path / "flat.csv"
+    profile.write_text("hour,fraction_of_peak\n" + "".join(f"{h},1.0\n" for h in range(24)))
+    raw = yaml.safe_load((TIME / "base.yaml").read_text())
+    raw["training_jobs"] = [{"id": "j", "chips": 8, "duration_h": 4, "allowed_accelerators": ["gpu"],
+                             "allowed_sites": ["east"], "release_h": 0, "deadline_h": 8,
+                             "unplaced_cny_per_chip_hour": 17.0}]
+    raw["inference_services"] = [{"id": "chat", "demand_tokens_per_s": {"metro": 8000}, "rtt_slo_ms": 35,
+                                  "allowed_accelerators": ["gpu"], "tokens_per_s_per_chip": {"gpu": 1000},
+                                  "chips_per_replica": {"gpu": 8}, "unserved_cny_per_mtokens": 300}]
+    raw["time"]["demand_profile"] = str(profile)
+    s = scenario_from_dict(raw, file=str(TIME / "base.yaml"))
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    assert not hot_pools(p, td)
+    plain = greedy_schedule(p, td, serving_lp_bound(p, td).guide)
+    assert plan_cost_cny(p, td, plain) == pytest.approx(698.624)
+    monkeypatch.setattr(timemodel, "SEARCH_MAX_REPLICA_VARIABLES_PER_S", -1)  # the national-size path
+    r = timemodel.solve_time(s, time_limit_s=30)
+    assert r.objective["total_cny"] == pytest.approx(241.536)
+    assert r.solver["lagrange_greedy_cny"] == pytest.approx(698.624, abs=0.01)  # rounded to the fen
+    assert r.solver["steered_greedy_cny"] == pytest.approx(241.536, abs=0.01)
+    assert r.solver["plan_source"].startswith("greedy guided by the serving LP with the jobs' chip-hour prices")
+    assert r.kpis["jobs_placed"] == 1
+    assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []

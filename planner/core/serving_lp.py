@@ -27,6 +27,7 @@ import math
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -223,6 +224,37 @@ def _solve_block(bm: BlockModel, time_limit_s: float, chip_price: dict[Pool, flo
     return (min(result.termination.objective_bounds.dual_bound, result.objective_value()),
             {k: values[v] for k, v in bm.replicas.items() if values[v] > 1e-9},
             {k: values[v] for k, v in bm.routes.items() if values[v] > 1e-9})
+
+
+def steered_guide(problem: Problem, td: TimeData, serving: ServingLP, models: dict[int, BlockModel],
+                  step_prices: dict[Pool, Sequence[float]], time_limit_s: float) -> tuple[dict, dict]:
+    """Serving's LP solutions with each block's chips priced at ``step_prices`` (CNY per chip and step,
+    e.g. the jobs' chip-hour prices of ``planner.core.lagrange``; a block's price per chip-hour is
+    their sum over its steps over its hours): a guide (``ServingLP.guide``) that steers serving off
+    the chip-hours the jobs want most. Blocks are solved one by one, the dearest first, while the
+    time lasts; a block without a price, or not reached, keeps ``serving``'s guide. The priced
+    optima are no bound (the prices are not costs); only the solutions are used."""
+    t0 = time.perf_counter()
+    groups = block_signatures(problem, td)
+    group_of = {b: blocks[0] for blocks in groups.values() for b in blocks}
+    prices = {p: np.asarray(v, dtype=float) for p, v in step_prices.items()}
+    priced: list[tuple[float, int, dict[Pool, float]]] = []
+    for b, (s, e) in enumerate(td.blocks):
+        per_h = {p: float(v[s:e].sum()) / td.block_hours(b) for p, v in prices.items()}
+        per_h = {p: x for p, x in per_h.items() if x > 0}
+        if per_h and group_of[b] in models:
+            priced.append((sum(per_h.values()) * td.block_hours(b), b, per_h))
+    guide = dict(serving.guide)
+    solved = 0
+    for _total, b, per_h in sorted(priced, key=lambda x: (-x[0], x[1])):
+        left = time_limit_s - (time.perf_counter() - t0)
+        if left <= 0:
+            break
+        lp = _solve_block(models[group_of[b]], left, per_h)
+        if lp is not None:
+            guide[b] = lp[1:]
+            solved += 1
+    return guide, {"steered_blocks": solved, "steered_s": round(time.perf_counter() - t0, 3)}
 
 
 #: a distinct hour's MIP of serving gets at most this long (``ServingMIPs``). On the flexible national
