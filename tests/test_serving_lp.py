@@ -23,6 +23,7 @@ import yaml
 
 from planner import solve
 from planner.check.document import verify_document
+from planner.core import serving_lp
 from planner.core.serving_lp import (
     ServingMIPs,
     block_signatures,
@@ -139,3 +140,21 @@ def test_serving_mips_start_no_mip_past_their_deadline():
     gain, info = ServingMIPs(p, td, lp, models, deadline=time.perf_counter() - 1.0).start().collect()
     assert gain == 0.0
     assert info["serving_mip_hours"] == 0
+
+
+def test_a_failed_serving_mip_leaves_the_lp_bound_and_says_why(monkeypatch):
+    """A MIP that fails in the background thread raises nothing in the caller: the gain is 0, and the
+    solver block names the error."""
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("no HiGHS here")
+
+    monkeypatch.setattr(serving_lp, "solve_proto", broken)
+    s = east_chat(peak_tokens_per_s=100)
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    models: dict = {}
+    lp = serving_lp_bound(p, td, models=models)
+    gain, info = serving_mip_gain(p, td, lp, models, time_limit_s=10)
+    assert gain == 0.0
+    assert info["serving_mip_hours"] == 0
+    assert info["serving_mip_error"] == "RuntimeError: no HiGHS here"

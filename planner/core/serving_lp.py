@@ -295,6 +295,7 @@ class ServingMIPs:
         #: per block whose MIP ended, its proven bound per hour (CNY/h, shaded): a floor under serving's
         #: cost in that block whatever chips the jobs leave it (``packing.serving_packing_bound``)
         self.hourly: dict[int, float] = {}
+        self._error: str | None = None
         self._thread = threading.Thread(target=self._run, name="serving-mips", daemon=True)
 
     def start(self) -> ServingMIPs:
@@ -302,21 +303,27 @@ class ServingMIPs:
         return self
 
     def _run(self) -> None:
-        for blocks, hours, before, proto in self._hours:
-            left = self.deadline - time.perf_counter()
-            if left < MIP_MIN_S:
-                return
-            solved, _point = solve_proto(proto, min(self.per_hour_s, left), MIP_GAP)
-            if math.isfinite(solved.dual_bound):
-                self._gains.append(max(0.0, solved.dual_bound * hours * (1 - SHADE) - before))
-                self.hourly.update({b: solved.dual_bound * (1 - SHADE) for b in blocks})
+        try:
+            for blocks, hours, before, proto in self._hours:
+                left = self.deadline - time.perf_counter()
+                if left < MIP_MIN_S:
+                    return
+                solved, _point = solve_proto(proto, min(self.per_hour_s, left), MIP_GAP)
+                if math.isfinite(solved.dual_bound):
+                    self._gains.append(max(0.0, solved.dual_bound * hours * (1 - SHADE) - before))
+                    self.hourly.update({b: solved.dual_bound * (1 - SHADE) for b in blocks})
+        except Exception as exc:  # noqa: BLE001 -- a failed MIP leaves the LP's bound; its reason goes in the solver block
+            self._error = f"{type(exc).__name__}: {exc}"
 
     def collect(self) -> tuple[float, dict]:
         """The gain (CNY) over the hours whose MIP ended, once the thread is done, and its figures."""
         self._thread.join()
         gain = float(sum(self._gains))
-        return gain, {"serving_mip_hours": len(self._gains), "serving_mip_gain": round(gain, 2),
-                      "serving_mip_s": round(time.perf_counter() - self._t0, 3)}
+        info = {"serving_mip_hours": len(self._gains), "serving_mip_gain": round(gain, 2),
+                "serving_mip_s": round(time.perf_counter() - self._t0, 3)}
+        if self._error is not None:
+            info["serving_mip_error"] = self._error
+        return gain, info
 
 
 #: HiGHS stops a serving MIP this close to its optimum

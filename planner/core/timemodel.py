@@ -524,9 +524,11 @@ def full_bounds(problem: Problem, td: TimeData, serving: ServingLP, settings: Se
 def bound_source(bounds: dict) -> str:
     joint = bounds.get("serving_packing_bound")
     if joint is not None and joint >= bounds["relaxed_bound"]:
+        floors = (f" and, in {bounds['serving_packing_mip_floors']} of its blocks, by its MIP (whole replicas, "
+                  "HiGHS's proven bound)" if bounds.get("serving_packing_mip_floors") else "")
         return ("serving and the oversubscribed pools' jobs in one LP (packing bound with serving's chips on those "
-                "pools, serving bounded by its LPs with and without a price on those chips), the other jobs by "
-                "their energetic LP")
+                f"pools, serving bounded by its LPs with and without a price on those chips{floors}), the other "
+                "jobs by their energetic LP")
     named = [(bounds["capacity_free_bound"], "capacity-free bound (chips and power caps dropped)"),
              (bounds["energetic_bound"], "energetic bound (chips and power in aggregate over window intervals)"),
              (bounds["packing_bound"], "packing bound (each oversubscribed pool's jobs by their time-indexed LP, "
@@ -544,7 +546,11 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                  options: ScheduleOptions, one_greedy_s: float, lp_models: dict) -> Result:
     """The plan for a model too large for CP-SAT in the time given: the cheapest of the greedy
     schedules (with and without the serving LP's guide, jobs in each of ``JOB_ORDERS``) that fit
-    in the limit, with the full model's relaxed bound. ``greedy_objective`` is the plain greedy
+    in the limit, with the full model's relaxed bound. Then the jobs again at their chip-hour prices
+    (``planner.core.lagrange``) and, with no oversubscribed pool, serving's LP at those prices
+    (``steered_guide``) with the plan rebuilt around it; with oversubscribed pools, serving steered off
+    them and their jobs repacked (``planner.core.packing``). Serving's MIPs (``ServingMIPs``) run on
+    the second core meanwhile and raise the bound at the end. ``greedy_objective`` is the plain greedy
     schedule's cost (``baseline_cny``, priced by ``plan_cost_cny`` with the idle draw), the
     baseline the plan is measured against."""
     t0 = settings.started
@@ -672,6 +678,7 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                                           time_limit_s=settings.remaining_s() - reserve_s, floors=mips.hourly)
             if again is not None and again + bounds["packing_others_gain"] > joint:
                 bounds["serving_packing_bound"] = again + bounds["packing_others_gain"]
+                bounds["serving_packing_mip_floors"] = len(mips.hourly)
                 bounds["relaxed_bound"] = max(bounds["relaxed_bound"], bounds["serving_packing_bound"])
     greedy_s = time.perf_counter() - t0
     info = {
