@@ -275,7 +275,8 @@ class ServingMIPs:
     caller may price and solve them again meanwhile; the MIPs run on a thread of their own, since
     HiGHS releases Python's lock while it solves, and a solve of the jobs goes on beside them on the
     second core. No MIP is started that could run past ``deadline`` (``time.perf_counter()``);
-    ``collect`` waits for the thread and returns the gain with its figures."""
+    ``collect`` waits for the thread (with one core, call it without ``start``: the MIPs then run in
+    the time left before the deadline) and returns the gain with its figures."""
 
     def __init__(self, problem: Problem, td: TimeData, serving: ServingLP, models: dict[int, BlockModel],
                  deadline: float, per_hour_s: float = MIP_MAX_S) -> None:
@@ -316,7 +317,10 @@ class ServingMIPs:
             self._error = f"{type(exc).__name__}: {exc}"
 
     def collect(self) -> tuple[float, dict]:
-        """The gain (CNY) over the hours whose MIP ended, once the thread is done, and its figures."""
+        """The gain (CNY) over the hours whose MIP ended, once the thread is done (started now if it was
+        not), and its figures."""
+        if self._thread.ident is None:
+            self._thread.start()
         self._thread.join()
         gain = float(sum(self._gains))
         info = {"serving_mip_hours": len(self._gains), "serving_mip_gain": round(gain, 2),

@@ -556,9 +556,12 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
     t0 = settings.started
     reserve_s = GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE * n_replicas
     # what whole replicas add to serving's bound, proven on the second core while the jobs are placed
+    # (with one worker, in the time left at the end)
     mips = (ServingMIPs(problem, td, serving, lp_models,
-                        deadline=time.perf_counter() + settings.remaining_s() - reserve_s - SERVING_MIP_MARGIN_S).start()
+                        deadline=time.perf_counter() + settings.remaining_s() - reserve_s - SERVING_MIP_MARGIN_S)
             if lp_models else None)
+    if mips is not None and settings.workers >= 2:
+        mips.start()
     runs = options.cheapest
     bounds = full_bounds(problem, td, serving, settings, runs)
     best, best_cost, tried, best_order = greedy, greedy_cost, 1, "size"
