@@ -26,7 +26,7 @@ import datetime
 import math
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -275,8 +275,9 @@ class ServingMIPs:
     caller may price and solve them again meanwhile; the MIPs run on a thread of their own, since
     HiGHS releases Python's lock while it solves, and a solve of the jobs goes on beside them on the
     second core. No MIP is started that could run past ``deadline`` (``time.perf_counter()``);
-    ``collect`` waits for the thread (with one core, call it without ``start``: the MIPs then run in
-    the time left before the deadline) and returns the gain with its figures."""
+    ``collect`` takes the hours left on the caller's thread too, waits for the other, and returns the
+    gain with its figures (with one core, call it without ``start``: the MIPs then all run on the
+    caller's thread, in the time left before the deadline)."""
 
     def __init__(self, problem: Problem, td: TimeData, serving: ServingLP, models: dict[int, BlockModel],
                  deadline: float, per_hour_s: float = MIP_MAX_S) -> None:
@@ -297,6 +298,7 @@ class ServingMIPs:
         #: cost in that block whatever chips the jobs leave it (``packing.serving_packing_bound``)
         self.hourly: dict[int, float] = {}
         self._error: str | None = None
+        self._queue = deque(self._hours)  # the hours not taken yet, by this thread or the caller's
         self._thread = threading.Thread(target=self._run, name="serving-mips", daemon=True)
 
     def start(self) -> ServingMIPs:
@@ -305,7 +307,11 @@ class ServingMIPs:
 
     def _run(self) -> None:
         try:
-            for blocks, hours, before, proto in self._hours:
+            while self._queue:
+                try:
+                    blocks, hours, before, proto = self._queue.popleft()
+                except IndexError:  # the other thread took the last one
+                    return
                 left = self.deadline - time.perf_counter()
                 if left < MIP_MIN_S:
                     return
@@ -317,11 +323,12 @@ class ServingMIPs:
             self._error = f"{type(exc).__name__}: {exc}"
 
     def collect(self) -> tuple[float, dict]:
-        """The gain (CNY) over the hours whose MIP ended, once the thread is done (started now if it was
-        not), and its figures."""
-        if self._thread.ident is None:
-            self._thread.start()
-        self._thread.join()
+        """The gain (CNY) over the hours whose MIP ended, and its figures. The caller's thread proves the
+        hours left meanwhile, beside the background thread (alone if it was never started), until
+        the deadline."""
+        self._run()
+        if self._thread.ident is not None:
+            self._thread.join()
         gain = float(sum(self._gains))
         info = {"serving_mip_hours": len(self._gains), "serving_mip_gain": round(gain, 2),
                 "serving_mip_s": round(time.perf_counter() - self._t0, 3)}
