@@ -23,7 +23,7 @@ import yaml
 
 from planner import solve
 from planner.check.document import verify_document
-from planner.core import serving_lp
+from planner.core import serving_lp, timemodel
 from planner.core.serving_lp import (
     ServingMIPs,
     block_signatures,
@@ -171,3 +171,19 @@ def test_serving_mips_collected_without_a_start_run_in_the_time_left():
     gain, info = ServingMIPs(p, td, lp, models, deadline=time.perf_counter() + 10).collect()
     assert gain == pytest.approx(18.03648, rel=1e-6)
     assert info["serving_mip_hours"] == 4
+
+
+def test_a_replica_that_costs_more_than_what_it_serves_is_taken_back(monkeypatch):
+    """East-only chat as above (peak 100 tokens/s, 40 before noon). At 08-12 a whole 2-GPU replica
+    costs 2 kW × 1.0 = 2.0 CNY an hour and would serve 40 tokens/s, worth 40 × 0.0288 = 1.152 CNY an
+    hour unserved (less 40 × 3,600 × 2 ms × 0.01 / 1e6 = 0.00288 of latency). The greedy opens it for
+    the demand: 31.91744 + 4 × (2.0 − 1.152) + 4 × 0.00288 = 35.32096 CNY. Taken back, those tokens
+    go unserved, and the plan is the MIP's optimum, 31.91744 CNY, which its bound proves."""
+    monkeypatch.setattr(timemodel, "SEARCH_MAX_REPLICA_VARIABLES_PER_S", -1)
+    s = east_chat(peak_tokens_per_s=100)
+    r = timemodel.solve_time(s, time_limit_s=20)
+    assert r.objective["total_cny"] == pytest.approx(31.91744, rel=1e-6)
+    assert r.solver["greedy_objective"] == pytest.approx(35.32096, rel=1e-6)  # the plain greedy, the baseline
+    assert r.solver["plan_source"].endswith("replicas worth less than what they serve taken back")
+    assert r.solver["best_bound"] == pytest.approx(31.91744, rel=1e-6)
+    assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []

@@ -112,6 +112,9 @@ SEARCH_MAX_REPLICA_VARIABLES_PER_S = 1_000
 #: file with its tables 2.7-3.0 s on a quiet machine, up to 4.5 s and 4.4 s on a loaded one (measured
 #: with benchmarks/national.py --only tou); 2.5e-5 is kept (8.5 s)
 GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE = 2.5e-5
+#: time kept for taking back the replicas worth less than what they serve (``trim_replicas``), per replica
+#: variable: 0.9-1.2 s on the national weeks (340,305 replica variables; 1.4 s kept)
+TRIM_S_PER_REPLICA_VARIABLE = 4e-6
 #: share of the time limit (at most PACKING_MAX_S) for the packing bound's LPs: 1.3-1.5 s per
 #: oversubscribed pool of 150-165 jobs on the tight 168 h national week (two pools)
 PACKING_SHARE = 0.15
@@ -293,6 +296,10 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
             plan.replicas[key] = plan.replicas.get(key, 0) + n
         return n
 
+    def route(sid: str, city: str, site: str, b: int, tokens: int) -> None:
+        fk = (sid, city, site, b)
+        plan.flow[fk] = plan.flow.get(fk, 0) + tokens
+
     if serving is not None:
         plan.replicas, plan.flow = dict(serving.replicas), dict(serving.flow)
         for (sid, site, accel, b), n in serving.replicas.items():
@@ -320,8 +327,7 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
                         continue
                     use = min(want, spare[key])
                     spare[key] -= use
-                    fk = (sid, city, site, b)
-                    plan.flow[fk] = plan.flow.get(fk, 0) + use
+                    route(sid, city, site, b, use)
                     left_of[(sid, city)] -= use
                     want -= use
         demands = [(sid, city, d[b]) for (sid, city), d in td.demand.items()]
@@ -339,8 +345,7 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
                 use = min(left, spare[key])
                 if use > 0:
                     spare[key] -= use
-                    fk = (sid, city, pool[0], b)
-                    plan.flow[fk] = plan.flow.get(fk, 0) + use
+                    route(sid, city, pool[0], b, use)
                     left -= use
 
     order = sorted((j for j in td.jobs if j not in td.pre_unplaced and td.jobs[j].windows and j not in plan.segments),
@@ -351,6 +356,68 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
             plan.segments[jid] = placed
             fleet.hold(jid, *placed)
     return plan
+
+
+def trim_replicas(problem: Problem, td: TimeData, plan: TimePlan) -> TimePlan:
+    """The plan with every replica taken back that costs more than what it serves is worth: the greedy
+    opens a whole replica for what demand is left, and the LP's guide rounds some up, and a replica
+    serving a little demand can cost more power than leaving those tokens unserved. Per (service,
+    site, block), one replica at a time while that saves; the tokens over the smaller capacity are
+    taken from the cities whose route there has the most latency. The jobs are not moved."""
+    out = TimePlan(segments=dict(plan.segments), replicas=dict(plan.replicas), flow=dict(plan.flow))
+    cities: dict[tuple[str, str, int], set[str]] = {}
+    for sid, site, _accel, b in plan.replicas:  # a replica with no route is taken back too
+        cities.setdefault((sid, site, b), set())
+    for sid, city, site, b in plan.flow:
+        cities.setdefault((sid, site, b), set()).add(city)
+    for (sid, site, b), served in sorted(cities.items()):
+        _trim_replicas(problem, td, out, sid, site, b, served)
+    return out
+
+
+def _trim_replicas(problem: Problem, td: TimeData, plan: TimePlan, sid: str, site: str, b: int,
+                   cities: set[str]) -> None:
+    """``trim_replicas`` for ``sid`` at ``site`` in block ``b``, in place."""
+    svc = problem.services[sid]
+    hours = td.block_hours(b)
+    unserved = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h * hours
+    worth = {c: unserved - problem.latency_cny_per_token_per_s(sid, c, site) / problem.horizon_h * hours for c in cities}
+    by_worth = sorted(cities, key=lambda c: (worth[c], c))
+    pools = [p for p in svc.pools if p[0] == site]
+    per = {p: scaling.tokens_down(svc.replica_tokens_per_s(p[1])) for p in pools}
+    while True:
+        held = {p: plan.replicas.get((sid, site, p[1], b), 0) for p in pools}
+        capacity = sum(held[p] * per[p] for p in pools)
+        served = {c: plan.flow.get((sid, c, site, b), 0) for c in by_worth}
+        total = sum(served.values())
+        best = None
+        for p in pools:
+            if held[p] == 0:
+                continue
+            over, lost, cut = max(0, total - (capacity - per[p])), 0.0, []
+            for c in by_worth:
+                if over <= 0:
+                    break
+                x = min(served[c], over)
+                if x > 0:
+                    lost += x * worth[c]
+                    cut.append((c, x))
+                    over -= x
+            gain = replica_block_cny(problem, td, sid, p, b) - lost
+            if gain > 1e-9 and (best is None or gain > best[0]):
+                best = (gain, p, cut)
+        if best is None:
+            return
+        _gain, p, cut = best
+        key = (sid, site, p[1], b)
+        plan.replicas[key] -= 1
+        if not plan.replicas[key]:
+            del plan.replicas[key]
+        for c, x in cut:
+            fk = (sid, c, site, b)
+            plan.flow[fk] -= x
+            if not plan.flow[fk]:
+                del plan.flow[fk]
 
 
 def _run_price(prefix: dict[Pool, list[float]], pool: Pool, chips: int, start: int, end: int) -> float:
@@ -554,7 +621,10 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
     schedule's cost (``baseline_cny``, priced by ``plan_cost_cny`` with the idle draw), the
     baseline the plan is measured against."""
     t0 = settings.started
-    reserve_s = GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE * n_replicas
+    # kept back from every step before it: the write-back and the plan file, and taking back the replicas
+    # worth less than what they serve (``trim_replicas``) just before them
+    write_back_s = GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE * n_replicas
+    reserve_s = write_back_s + TRIM_S_PER_REPLICA_VARIABLE * n_replicas
     # what whole replicas add to serving's bound, proven on the second core while the jobs are placed
     # (with one worker, in the time left at the end)
     mips = (ServingMIPs(problem, td, serving, lp_models,
@@ -602,19 +672,20 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
         if cost < best_cost:
             best, best_cost = priced, cost
             source = f"{source}, its jobs re-placed at chip-hour prices from their Lagrangian relaxation"
-        if not hot and serving.guide and settings.remaining_s() > reserve_s + 2 * last_s + STEER_MIN_S:
+        if not hot and serving.guide and settings.remaining_s() > reserve_s + 3 * last_s + STEER_MIN_S:
             # serving's LP at the same prices moves serving off the chip-hours the jobs want most; the
             # jobs are placed again around it (with oversubscribed pools their repacking takes the time)
             guide, steer_info = steered_guide(problem, td, serving, lp_models, weighed,
-                                              time_limit_s=settings.remaining_s() - reserve_s - 2 * last_s)
+                                              time_limit_s=settings.remaining_s() - reserve_s - 3 * last_s)
             lagrange_info.update(steer_info)
-            steered = greedy_schedule(problem, td, guide, best_order, chip_prices=weighed, options=options)
-            cost = plan_cost_cny(problem, td, steered)
-            lagrange_info["steered_greedy_cny"] = round(cost, 2)
-            if cost < best_cost:
-                best, best_cost = steered, cost
-                source = (f"greedy guided by the serving LP with the jobs' chip-hour prices (their Lagrangian "
-                          f"relaxation) on its chips, jobs by {best_order.replace('_', ' ')} at those prices")
+            if steer_info["steered_blocks"]:  # with no block priced nothing moves
+                steered = greedy_schedule(problem, td, guide, best_order, chip_prices=weighed, options=options)
+                cost = plan_cost_cny(problem, td, steered)
+                lagrange_info["steered_greedy_cny"] = round(cost, 2)
+                if cost < best_cost:
+                    best, best_cost = steered, cost
+                    source = (f"greedy guided by the serving LP with the jobs' chip-hour prices (their Lagrangian "
+                              f"relaxation) on its chips, jobs by {best_order.replace('_', ' ')} at those prices")
     if hot and settings.remaining_s() > reserve_s + 1.0:
         # serving steered off the oversubscribed pools, then their jobs repacked around it
         candidates = [(best, source)]
@@ -666,6 +737,12 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                 best, best_cost = priced, cost
                 source = (f"{source}, then the other jobs re-placed at chip-hour prices from their "
                           "Lagrangian relaxation")
+    if settings.remaining_s() > reserve_s:
+        trimmed = trim_replicas(problem, td, best)
+        cost = plan_cost_cny(problem, td, trimmed)
+        if cost < best_cost - 1e-6:
+            best, best_cost = trimmed, cost
+            source = f"{source}; replicas worth less than what they serve taken back"
     if mips is not None:
         # whole replicas raise serving's LP hour by hour: added to the bounds that hold serving's LP apart
         mip_gain, mip_info = mips.collect()
@@ -675,10 +752,10 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
         if named + bounds["serving_lp_gain"] + mip_gain > bounds["relaxed_bound"]:
             bounds["relaxed_bound"] = named + bounds["serving_lp_gain"] + mip_gain
         joint = bounds.get("serving_packing_bound")
-        if joint is not None and mips.hourly and settings.remaining_s() > reserve_s + JOINT_AGAIN_MARGIN * joint_s:
+        if joint is not None and mips.hourly and settings.remaining_s() > write_back_s + JOINT_AGAIN_MARGIN * joint_s:
             # and, as floors under serving's hours, to the LP serving shares with the oversubscribed pools' jobs
             again = serving_packing_bound(problem, td, runs, bounds["capacity_free_bound"], samples,
-                                          time_limit_s=settings.remaining_s() - reserve_s, floors=mips.hourly)
+                                          time_limit_s=settings.remaining_s() - write_back_s, floors=mips.hourly)
             if again is not None and again + bounds["packing_others_gain"] > joint:
                 bounds["serving_packing_bound"] = again + bounds["packing_others_gain"]
                 bounds["serving_packing_mip_floors"] = len(mips.hourly)
