@@ -618,8 +618,9 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
     (``steered_guide``) with the plan rebuilt around it; with oversubscribed pools, serving steered off
     them and their jobs repacked (``planner.core.packing``). Serving's MIPs (``ServingMIPs``) run on
     the second core meanwhile and raise the bound at the end. ``greedy_objective`` is the plain greedy
-    schedule's cost (``baseline_cny``, priced by ``plan_cost_cny`` with the idle draw), the
-    baseline the plan is measured against."""
+    schedule's cost (``baseline_cny``, priced by ``plan_cost_cny`` with the idle draw, and the demand
+    below a whole token/s left unserved as in the plan's total), the baseline the plan is measured
+    against."""
     t0 = settings.started
     # kept back from every step before it: the write-back and the plan file, and taking back the replicas
     # worth less than what they serve (``trim_replicas``) just before them
@@ -773,7 +774,10 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
         "jobs": len(problem.jobs), "steps": td.steps, "blocks": len(td.blocks),
     }
     result = write_back_time(problem, td, best, Status.feasible, info)
-    result.solver["greedy_objective"] = baseline_cny
+    # the plan's total prices the demand the model rounds down to whole tokens/s as unserved, the same in
+    # every plan: the baseline counts it too, so that it reads in the plan's own terms
+    rounded_down_cny = result.objective["total_cny"] - best_cost - idle_power_cny(problem, td)
+    result.solver["greedy_objective"] = baseline_cny + rounded_down_cny
     state_plan_objective(result.solver, result.objective["total_cny"])
     return result
 
