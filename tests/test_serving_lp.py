@@ -31,7 +31,6 @@ from planner.core.serving_lp import (
     ServingMIPs,
     block_signatures,
     serving_lp_bound,
-    serving_mip_gain,
 )
 from planner.core.timemodel import serving_bound
 from planner.inputs.scenario import scenario_from_dict
@@ -125,7 +124,7 @@ def test_whole_replicas_raise_serving_bound_by_the_mip_of_each_distinct_hour():
     models: dict = {}
     lp = serving_lp_bound(p, td, models=models)
     assert lp.bound_cny == pytest.approx(13.88096, rel=1e-6)
-    gain, info = serving_mip_gain(p, td, lp, models, time_limit_s=10)
+    gain, info = ServingMIPs(p, td, lp, models, deadline=time.perf_counter() + 10).start().collect()
     assert gain == pytest.approx(18.03648, rel=1e-6)
     assert info["serving_mip_hours"] == 4
     # the models are left as they were: the LP again gives the LP bound
@@ -157,7 +156,7 @@ def test_a_failed_serving_mip_leaves_the_lp_bound_and_says_why(monkeypatch):
     td = build_time_data(s, p)
     models: dict = {}
     lp = serving_lp_bound(p, td, models=models)
-    gain, info = serving_mip_gain(p, td, lp, models, time_limit_s=10)
+    gain, info = ServingMIPs(p, td, lp, models, deadline=time.perf_counter() + 10).start().collect()
     assert gain == 0.0
     assert info["serving_mip_hours"] == 0
     assert info["serving_mip_error"] == "RuntimeError: no HiGHS here"

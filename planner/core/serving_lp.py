@@ -350,8 +350,3 @@ def _mip_proto(bm: BlockModel) -> model_pb2.ModelProto:
     proto.variables.integers[:] = [i in whole for i in proto.variables.ids]
     return proto
 
-
-def serving_mip_gain(problem: Problem, td: TimeData, serving: ServingLP, models: dict[int, BlockModel],
-                     time_limit_s: float) -> tuple[float, dict]:
-    """``ServingMIPs`` run to the end within ``time_limit_s``: the gain (CNY) and its figures."""
-    return ServingMIPs(problem, td, serving, models, time.perf_counter() + time_limit_s).start().collect()
