@@ -36,7 +36,7 @@ from planner.core.timemodel import serving_bound
 from planner.inputs.scenario import scenario_from_dict
 from planner.problem.build import build_problem
 from planner.problem.timedata import build_time_data
-from tests.test_time_of_use import east_chat
+from tests.test_time_of_use import east_chat, scenario
 
 TIME = Path(__file__).parent / "data" / "time"
 
@@ -189,6 +189,33 @@ def test_a_replica_that_costs_more_than_what_it_serves_is_taken_back(monkeypatch
     assert r.solver["plan_source"].endswith("replicas worth less than what they serve taken back")
     assert r.solver["best_bound"] == pytest.approx(31.91744, rel=1e-6)
     assert verify_document(s, json.loads(json.dumps(r.to_dict()))) == []
+
+
+def test_a_replica_whose_tokens_fit_in_another_sites_spare_is_taken_back():
+    """Chat from Metro with a 50 ms SLO (East at 2 ms, West at 30), peak 100 tokens/s from noon, 200 per
+    2-GPU replica. At 12-16 West is in its valley (2 kW × 0.2 = 0.4 CNY an hour a replica) and East at
+    its peak (2.0): the greedy serves the 100 tokens/s from one West replica. A plan that also holds an
+    East replica there, serving 40 of them, pays 4 h × 2.0 = 8 CNY for it and saves 40 × 28 ms × 0.01
+    CNY per Mtoken·ms × 3,600 × 4 h / 1e6 = 0.16128 CNY of latency. Giving it back moves the 40 tokens/s
+    into the West replica's spare 100: 7.83872 CNY saved, and the greedy's plan again."""
+    s = scenario(sites={"east": {"inventory": {"gpu": 16}}, "west": {"inventory": {"gpu": 16}}}, training_jobs=[],
+                 inference_services=[{"id": "chat", "demand_tokens_per_s": {"metro": 100}, "rtt_slo_ms": 50,
+                                      "allowed_accelerators": ["gpu"], "tokens_per_s_per_chip": {"gpu": 100},
+                                      "chips_per_replica": {"gpu": 2}}],
+                 time={"demand_profile": "two_level.csv"})
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    greedy = timemodel.greedy_schedule(p, td)
+    b = td.blocks.index((12, 16))
+    assert greedy.replicas[("chat", "west", "gpu", b)] == 1 and greedy.flow[("chat", "metro", "west", b)] == 100
+    assert ("chat", "east", "gpu", b) not in greedy.replicas
+    two = timemodel.TimePlan(dict(greedy.segments), dict(greedy.replicas), dict(greedy.flow))
+    two.replicas[("chat", "east", "gpu", b)] = 1
+    two.flow[("chat", "metro", "west", b)] = 60
+    two.flow[("chat", "metro", "east", b)] = 40
+    assert timemodel.plan_cost_cny(p, td, two) - timemodel.plan_cost_cny(p, td, greedy) == pytest.approx(7.83872)
+    trimmed = timemodel.trim_replicas(p, td, two)
+    assert trimmed.replicas == greedy.replicas and trimmed.flow == greedy.flow
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

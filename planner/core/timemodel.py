@@ -113,8 +113,8 @@ SEARCH_MAX_REPLICA_VARIABLES_PER_S = 1_000
 #: with benchmarks/national.py --only tou); 2.5e-5 is kept (8.5 s)
 GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE = 2.5e-5
 #: time kept for taking back the replicas worth less than what they serve (``trim_replicas``), per replica
-#: variable: 0.9-1.2 s on the national weeks (340,305 replica variables; 1.4 s kept)
-TRIM_S_PER_REPLICA_VARIABLE = 4e-6
+#: variable: 1.2-1.3 s on the flexible national week (340,305 replica variables; 1.7 s kept)
+TRIM_S_PER_REPLICA_VARIABLE = 5e-6
 #: share of the time limit (at most PACKING_MAX_S) for the packing bound's LPs: 1.3-1.5 s per
 #: oversubscribed pool of 150-165 jobs on the tight 168 h national week (two pools)
 PACKING_SHARE = 0.15
@@ -360,64 +360,82 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
 
 def trim_replicas(problem: Problem, td: TimeData, plan: TimePlan) -> TimePlan:
     """The plan with every replica taken back that costs more than what it serves is worth: the greedy
-    opens a whole replica for what demand is left, and the LP's guide rounds some up, and a replica
-    serving a little demand can cost more power than leaving those tokens unserved. Per (service,
-    site, block), one replica at a time while that saves; the tokens over the smaller capacity are
-    taken from the cities whose route there has the most latency. The jobs are not moved."""
+    opens a whole replica for what demand is left at each site, and the LP's guide rounds some up, so a
+    service often holds part of a replica spare at two sites, or a replica serving a little demand that
+    costs more power than leaving it unserved. Per (service, block), one replica at a time while that
+    saves: the tokens over the smaller capacity move to the service's spare capacity at another site
+    within the city's SLO, or are left unserved, whichever costs less per token (its latency there, or
+    its unserved penalty, less its latency where it was). The jobs are not moved."""
     out = TimePlan(segments=dict(plan.segments), replicas=dict(plan.replicas), flow=dict(plan.flow))
-    cities: dict[tuple[str, str, int], set[str]] = {}
-    for sid, site, _accel, b in plan.replicas:  # a replica with no route is taken back too
-        cities.setdefault((sid, site, b), set())
-    for sid, city, site, b in plan.flow:
-        cities.setdefault((sid, site, b), set()).add(city)
-    for (sid, site, b), served in sorted(cities.items()):
-        _trim_replicas(problem, td, out, sid, site, b, served)
+    groups: dict[tuple[str, int], tuple[set[Pool], set[str]]] = defaultdict(lambda: (set(), set()))
+    for sid, site, accel, b in plan.replicas:  # a replica with no route is taken back too
+        groups[(sid, b)][0].add((site, accel))
+    for sid, city, _site, b in plan.flow:
+        groups[(sid, b)][1].add(city)
+    for (sid, b), (pools, cities) in sorted(groups.items()):
+        _trim_replicas(problem, td, out, sid, b, sorted(pools), sorted(cities))
     return out
 
 
-def _trim_replicas(problem: Problem, td: TimeData, plan: TimePlan, sid: str, site: str, b: int,
-                   cities: set[str]) -> None:
-    """``trim_replicas`` for ``sid`` at ``site`` in block ``b``, in place."""
+def _trim_replicas(problem: Problem, td: TimeData, plan: TimePlan, sid: str, b: int, pools: list[Pool],
+                   cities: list[str]) -> None:
+    """``trim_replicas`` for ``sid`` in block ``b`` (its replicas on ``pools``, its flows from ``cities``), in place."""
     svc = problem.services[sid]
     hours = td.block_hours(b)
     unserved = problem.unserved_cny_per_token_per_s(sid) / problem.horizon_h * hours
-    worth = {c: unserved - problem.latency_cny_per_token_per_s(sid, c, site) / problem.horizon_h * hours for c in cities}
-    by_worth = sorted(cities, key=lambda c: (worth[c], c))
-    pools = [p for p in svc.pools if p[0] == site]
+    sites = sorted({p[0] for p in pools})
+    latency = {(c, s): problem.latency_cny_per_token_per_s(sid, c, s) / problem.horizon_h * hours
+               for c in cities for s in sites if s in svc.city_sites[c]}
     per = {p: scaling.tokens_down(svc.replica_tokens_per_s(p[1])) for p in pools}
     while True:
-        held = {p: plan.replicas.get((sid, site, p[1], b), 0) for p in pools}
-        capacity = sum(held[p] * per[p] for p in pools)
-        served = {c: plan.flow.get((sid, c, site, b), 0) for c in by_worth}
-        total = sum(served.values())
+        capacity = dict.fromkeys(sites, 0)
+        for p in pools:
+            capacity[p[0]] += plan.replicas.get((sid, *p, b), 0) * per[p]
+        flow = {(c, s): plan.flow.get((sid, c, s, b), 0) for c, s in latency}
+        load = dict.fromkeys(sites, 0)
+        for (_c, s), f in flow.items():
+            load[s] += f
         best = None
         for p in pools:
-            if held[p] == 0:
+            if not plan.replicas.get((sid, *p, b)):
                 continue
-            over, lost, cut = max(0, total - (capacity - per[p])), 0.0, []
-            for c in by_worth:
-                if over <= 0:
-                    break
-                x = min(served[c], over)
-                if x > 0:
-                    lost += x * worth[c]
-                    cut.append((c, x))
-                    over -= x
-            gain = replica_block_cny(problem, td, sid, p, b) - lost
+            site = p[0]
+            over, spare = load[site] - (capacity[site] - per[p]), {s: capacity[s] - load[s] for s in sites}
+            moves, cost = [], 0.0
+            if over > 0:  # each token at its cheapest other place: another site's spare, or unserved
+                ways = sorted((latency[(c, s)] - latency[(c, site)], c, s) for c in cities if flow.get((c, site))
+                              for s in sites if s != site and spare[s] > 0 and (c, s) in latency)
+                ways += sorted((unserved - latency[(c, site)], c, "") for c in cities if flow.get((c, site)))
+                ways.sort()
+                left = {c: flow.get((c, site), 0) for c in cities}
+                for unit, c, s in ways:
+                    x = min(over, left[c], spare[s] if s else over)
+                    if x > 0:
+                        moves.append((c, s, x))
+                        cost += unit * x
+                        over -= x
+                        left[c] -= x
+                        if s:
+                            spare[s] -= x
+                    if over <= 0:
+                        break
+            gain = replica_block_cny(problem, td, sid, p, b) - cost
             if gain > 1e-9 and (best is None or gain > best[0]):
-                best = (gain, p, cut)
+                best = (gain, p, moves)
         if best is None:
             return
-        _gain, p, cut = best
-        key = (sid, site, p[1], b)
+        _gain, p, moves = best
+        key = (sid, *p, b)
         plan.replicas[key] -= 1
         if not plan.replicas[key]:
             del plan.replicas[key]
-        for c, x in cut:
-            fk = (sid, c, site, b)
+        for c, s, x in moves:
+            fk = (sid, c, p[0], b)
             plan.flow[fk] -= x
             if not plan.flow[fk]:
                 del plan.flow[fk]
+            if s:
+                plan.flow[(sid, c, s, b)] = plan.flow.get((sid, c, s, b), 0) + x
 
 
 def _run_price(prefix: dict[Pool, list[float]], pool: Pool, chips: int, start: int, end: int) -> float:
