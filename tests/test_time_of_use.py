@@ -95,6 +95,24 @@ def test_a_deadline_forbids_the_shift():
     assert r.schedule.start_h.iloc[0] == 22
 
 
+def test_settling_moves_a_job_to_its_cheapest_run_and_places_a_left_out_one():
+    """8 GPUs at East, two 8-chip 4-hour jobs due by 24:00. A plan that runs a at 08-12 (peak: 8 × 4 ×
+    1.0 = 32 CNY) and leaves b out pays 32 CNY and b's penalty. Settled, a moves to the valley's first
+    4 hours (8 × 4 × 0.3 = 9.6) and b fits in the next 4 (9.6): 19.2 CNY, the optimum."""
+    from planner.core import timemodel
+    from planner.core.options import schedule_options
+
+    s = scenario(sites=EAST_ONLY, training_jobs=[job(id="a", deadline_h=24), job(id="b", deadline_h=24)])
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    plan = timemodel.TimePlan(segments={"a": (("east", "gpu"), [(8, 12)])})
+    assert timemodel.plan_cost_cny(p, td, plan) == pytest.approx(32 + p.jobs["b"].penalty_cny)
+    settled = timemodel.settle_jobs(p, td, plan, "size", schedule_options(p, td))
+    assert settled.segments == {"a": (("east", "gpu"), [(0, 4)]), "b": (("east", "gpu"), [(4, 8)])}
+    assert timemodel.plan_cost_cny(p, td, settled) == pytest.approx(19.2)
+    assert plan.segments == {"a": (("east", "gpu"), [(8, 12)])}  # the plan given is not changed
+
+
 def test_capacity_forces_two_jobs_to_run_one_after_the_other():
     """8 GPUs, two 8-chip 4-hour jobs, both due by 08:00: they share the night valley in turn,
     [0, 4) and [4, 8): 2 × 8 × 4 × 0.3 = 19.2 CNY; never more than 8 chips busy in any hour."""

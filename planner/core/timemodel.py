@@ -115,6 +115,9 @@ GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE = 2.5e-5
 #: time kept for taking back the replicas worth less than what they serve (``trim_replicas``), per replica
 #: variable: 1.2-1.3 s on the flexible national week (340,305 replica variables; 1.7 s kept)
 TRIM_S_PER_REPLICA_VARIABLE = 5e-6
+#: and for moving jobs to cheaper runs and placing the left-out ones in the room left (``settle_jobs``):
+#: 1.4 s on the flexible national week (1.7 s kept)
+SETTLE_S_PER_REPLICA_VARIABLE = 5e-6
 #: share of the time limit (at most PACKING_MAX_S) for the packing bound's LPs: 1.3-1.5 s per
 #: oversubscribed pool of 150-165 jobs on the tight 168 h national week (two pools)
 PACKING_SHARE = 0.15
@@ -438,6 +441,38 @@ def _trim_replicas(problem: Problem, td: TimeData, plan: TimePlan, sid: str, b: 
                 plan.flow[(sid, c, s, b)] = plan.flow.get((sid, c, s, b), 0) + x
 
 
+def settle_jobs(problem: Problem, td: TimeData, plan: TimePlan, job_order: str,
+                options: ScheduleOptions) -> TimePlan:
+    """The plan with each job moved to its cheapest run that fits around everything else, where that is
+    cheaper, and then each job left out placed where it still fits (in ``job_order``), if that costs
+    less than its penalty. A greedy places a job before the jobs after it, and a priced one pays its
+    chips' price, so a job may not be at its cheapest run once all are placed; giving back replicas
+    (``trim_replicas``) frees chips too. Serving is not moved. Jobs with the most cost above their
+    cheapest run go first."""
+    out = TimePlan(segments=dict(plan.segments), replicas=dict(plan.replicas), flow=dict(plan.flow))
+    fleet = _Fleet(problem, td, options)
+    for (sid, site, accel, b), n in out.replicas.items():
+        fleet.hold_chips((site, accel), n * problem.services[sid].chips_per_replica[accel], range(*td.blocks[b]))
+    for jid, (pool, segs) in out.segments.items():
+        fleet.hold(jid, pool, segs)
+    prices = StepPrices(td)
+    cost = {jid: placed_cost(problem, td, prices, jid, *placed) for jid, placed in out.segments.items()}
+    for jid in sorted(out.segments, key=lambda j: (-(cost[j] - min(options.cheapest[j].values())), j)):
+        pool, segs = out.segments[jid]
+        fleet.hold(jid, pool, segs, sign=-1)
+        moved = fleet.best_run(jid)
+        if moved is not None and placed_cost(problem, td, prices, jid, *moved) < cost[jid] - 1e-6:
+            out.segments[jid] = moved
+        fleet.hold(jid, *out.segments[jid])
+    left = [j for j in td.jobs if j not in td.pre_unplaced and td.jobs[j].windows and j not in out.segments]
+    for jid in sorted(left, key=JOB_ORDERS[job_order](problem, td)):
+        placed = fleet.best_run(jid)
+        if placed is not None:
+            out.segments[jid] = placed
+            fleet.hold(jid, *placed)
+    return out
+
+
 def _run_price(prefix: dict[Pool, list[float]], pool: Pool, chips: int, start: int, end: int) -> float:
     """What ``chips`` chips of ``pool`` cost from step ``start`` to ``end`` at the prices whose prefix
     sums ``prefix`` holds (0 for a pool without prices)."""
@@ -634,16 +669,18 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
     in the limit, with the full model's relaxed bound. Then the jobs again at their chip-hour prices
     (``planner.core.lagrange``) and, with no oversubscribed pool, serving's LP at those prices
     (``steered_guide``) with the plan rebuilt around it; with oversubscribed pools, serving steered off
-    them and their jobs repacked (``planner.core.packing``). Serving's MIPs (``ServingMIPs``) run on
-    the second core meanwhile and raise the bound at the end. ``greedy_objective`` is the plain greedy
+    them and their jobs repacked (``planner.core.packing``). Then replicas worth less than what they serve
+    are given back (``trim_replicas``) and the jobs settled in the room left (``settle_jobs``). Serving's
+    MIPs (``ServingMIPs``) run on the second core meanwhile and raise the bound at the end. ``greedy_objective`` is the plain greedy
     schedule's cost (``baseline_cny``, priced by ``plan_cost_cny`` with the idle draw, and the demand
     below a whole token/s left unserved as in the plan's total), the baseline the plan is measured
     against."""
     t0 = settings.started
     # kept back from every step before it: the write-back and the plan file, and taking back the replicas
-    # worth less than what they serve (``trim_replicas``) just before them
+    # worth less than what they serve (``trim_replicas``) and settling the jobs (``settle_jobs``) before them
     write_back_s = GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE * n_replicas
-    reserve_s = write_back_s + TRIM_S_PER_REPLICA_VARIABLE * n_replicas
+    settle_s = SETTLE_S_PER_REPLICA_VARIABLE * n_replicas
+    reserve_s = write_back_s + TRIM_S_PER_REPLICA_VARIABLE * n_replicas + settle_s
     # what whole replicas add to serving's bound, proven on the second core while the jobs are placed
     # (with one worker, in the time left at the end)
     mips = (ServingMIPs(problem, td, serving, lp_models,
@@ -762,6 +799,12 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
         if cost < best_cost - 1e-6:
             best, best_cost = trimmed, cost
             source = f"{source}; replicas worth less than what they serve taken back"
+    if settings.remaining_s() > write_back_s + settle_s:
+        settled = settle_jobs(problem, td, best, best_order, options)
+        cost = plan_cost_cny(problem, td, settled)
+        if cost < best_cost - 1e-6:
+            best, best_cost = settled, cost
+            source = f"{source}; jobs moved to cheaper runs, and left-out jobs placed, in the room left"
     if mips is not None:
         # whole replicas raise serving's LP hour by hour: added to the bounds that hold serving's LP apart
         mip_gain, mip_info = mips.collect()
