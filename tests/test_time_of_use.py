@@ -113,6 +113,42 @@ def test_settling_moves_a_job_to_its_cheapest_run_and_places_a_left_out_one():
     assert plan.segments == {"a": (("east", "gpu"), [(8, 12)])}  # the plan given is not changed
 
 
+@settings(max_examples=25, deadline=None)
+@given(jobs=st.lists(st.tuples(st.integers(1, 8), st.integers(1, 8), st.integers(0, 16), st.integers(0, 16),
+                               st.booleans()), min_size=1, max_size=5),
+       order=st.sampled_from(["size", "slack", "penalty_rate"]))
+def test_settling_never_costs_more_and_the_plan_verifies(jobs, order):
+    """Any jobs (chips, hours, release, slack, checkpointable) on East's 8 GPUs, placed by the greedy in
+    any order: settled, the plan costs no more, every job keeps its window and its hours, no hour holds
+    more than 8 chips, and the plan written back verifies."""
+    from planner.core import timemodel
+    from planner.core.options import schedule_options
+    from planner.results.result import Status
+
+    specs = [job(id=f"j{k}", chips=c, duration_h=h, release_h=r, deadline_h=min(24, r + h + slack), preemptible=pre,
+                 checkpoint_cny=1.0) for k, (c, h, r, slack, pre) in enumerate(jobs) if r + h <= 24]
+    if not specs:
+        return
+    s = scenario(sites=EAST_ONLY, training_jobs=specs)
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    plan = timemodel.greedy_schedule(p, td, job_order=order)
+    settled = timemodel.settle_jobs(p, td, plan, order, schedule_options(p, td))
+    assert timemodel.plan_cost_cny(p, td, settled) <= timemodel.plan_cost_cny(p, td, plan) + 1e-9
+    assert set(plan.segments) <= set(settled.segments)
+    busy = [0] * td.steps
+    for jid, (_pool, segs) in settled.segments.items():
+        w = td.jobs[jid].windows[("east", "gpu")]
+        assert sum(e - b for b, e in segs) == w.steps
+        assert all(w.earliest <= b < e <= w.deadline for b, e in segs)
+        for b, e in segs:
+            for u in range(b, e):
+                busy[u] += p.jobs[jid].chips
+    assert max(busy) <= 8
+    r = timemodel.write_back_time(p, td, settled, Status.feasible, {"model": "time", "status": "feasible"})
+    assert verify(s, r) == []
+
+
 def test_capacity_forces_two_jobs_to_run_one_after_the_other():
     """8 GPUs, two 8-chip 4-hour jobs, both due by 08:00: they share the night valley in turn,
     [0, 4) and [4, 8): 2 × 8 × 4 × 0.3 = 19.2 CNY; never more than 8 chips busy in any hour."""
