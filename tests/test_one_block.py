@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from planner.core.greedy import greedy_plan
 from planner.core.solve import solve
-from planner.core.timemodel import solve_time
+from planner.core.spatial import as_time_plan, write_back
+from planner.core.timemodel import solve_time, write_back_time
 from planner.inputs.scenario import load_scenario
 from planner.problem.build import build_problem
 from planner.problem.timedata import one_block
+from planner.results.result import Status
 
 from conftest import tiny
 
@@ -35,3 +38,18 @@ def test_one_block_on_the_tiny_base():
     spatial, timed = _both(tiny())
     assert timed.objective["total_cny"] == pytest.approx(spatial.objective["total_cny"], rel=1e-6)
     assert timed.objective["power_cost_cny"] == pytest.approx(spatial.objective["power_cost_cny"], rel=1e-6)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_one_block_write_back_prices_a_plan_as_the_spatial_one_does(path):
+    """The same plan (the greedy's), written back as a spatial plan and as a one-block schedule: every
+    objective term and every KPI agree, the cost of inference per Mtoken among them."""
+    problem = build_problem(load_scenario(path))
+    plan = greedy_plan(problem)
+    spatial = write_back(problem, plan, Status.feasible, {})
+    timed = write_back_time(problem, one_block(problem), as_time_plan(plan), Status.feasible, {})
+    for key, value in spatial.objective.items():
+        assert timed.objective[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
+    assert set(timed.kpis) == set(spatial.kpis)
+    for key, value in spatial.kpis.items():
+        assert timed.kpis[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key

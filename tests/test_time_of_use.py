@@ -46,13 +46,15 @@ def job(**fields: Any) -> dict[str, Any]:
     return {"id": "train", "chips": 8, "duration_h": 4, "allowed_accelerators": ["gpu"], **fields}
 
 
-def east_chat(peak_tokens_per_s: int) -> Scenario:
+def east_chat(peak_tokens_per_s: int, training_jobs: tuple[dict[str, Any], ...] = ()) -> Scenario:
     """Only East (16 GPUs) and one chat service from Metro (SLO 5 ms: East only), 200 tokens/s per
-    2-chip replica, demand 0.4 of its peak until noon and the peak after (two_level.csv)."""
+    2-chip replica, demand 0.4 of its peak until noon and the peak after (two_level.csv); and
+    ``training_jobs``."""
     service = {"id": "chat", "demand_tokens_per_s": {"metro": peak_tokens_per_s}, "rtt_slo_ms": 5,
                "allowed_accelerators": ["gpu"], "tokens_per_s_per_chip": {"gpu": 100},
                "chips_per_replica": {"gpu": 2}}
-    return scenario(sites={"east": {"inventory": {"gpu": 16}}}, training_jobs=[], inference_services=[service],
+    return scenario(sites={"east": {"inventory": {"gpu": 16}}}, training_jobs=list(training_jobs),
+                    inference_services=[service],
                     time={"demand_profile": "two_level.csv"})
 
 
@@ -198,6 +200,19 @@ def test_a_slow_transfer_can_make_a_deadline_unreachable():
     r = solved(scenario(training_jobs=[job(dataset_origin="metro", dataset_gb=45000, deadline_h=6)]))
     assert r.schedule.site.iloc[0] == "east"
     assert r.objective["total_cny"] == pytest.approx(9.6)
+
+
+def test_inference_cost_per_mtoken_counts_the_replicas_alone_where_a_job_shares_their_pool():
+    """East-only chat (peak 100 tokens/s, 40 before noon; one 2-GPU replica serves 200) and an 8-chip
+    4-hour job on the same 16 GPUs. The replica serves 00-08 (2 kW × 0.3 = 0.6 CNY an hour, under the
+    40 × 0.0288 = 1.152 its tokens are worth unserved) and 12-24, not 08-12 (2.0 > 1.152): 8 × 0.6 +
+    10 × 2.0 + 2 × 1.2 = 27.2 CNY for (8 × 40 + 12 × 100) × 3,600 / 1e6 = 5.472 Mtokens, 4.9708 CNY per
+    Mtoken. The job runs in the valley beside it (8 × 4 × 0.3 = 9.6 CNY), which is not inference's cost.
+    Total 31.91744 + 9.6 = 41.51744 CNY."""
+    r = solved(east_chat(peak_tokens_per_s=100, training_jobs=(job(deadline_h=24),)))
+    assert r.objective["total_cny"] == pytest.approx(41.51744)
+    assert r.kpis["inference_cny_per_mtokens"] == pytest.approx(27.2 / 5.472)
+    assert r.schedule.start_h.iloc[0] < 8  # beside the replica, in the valley
 
 
 def test_a_preemptible_job_splits_over_two_valleys_and_pays_the_checkpoint():

@@ -67,7 +67,7 @@ def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, re
             inference[(row.site, row.accelerator)][u] += cpr * int(row.replicas)
 
     rows = []
-    power_cost = energy_kwh = carbon_kg = 0.0
+    power_cost = energy_kwh = carbon_kg = inference_cost = 0.0
     idle_on = td.idle_mode == "idle"
     peak_site_kw: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for pool, inv in sorted(problem.inventory.items()):
@@ -84,6 +84,7 @@ def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, re
             carbon_kg += e * (problem.sites[site].carbon_kg_per_kwh or 0.0)
             peak_site_kw[u][site] += meter_kw
             inf = inference[pool][u] if pool in inference else 0.0
+            inference_cost += step * kw * inf * td.price[pool][u]  # the replicas' own draw, busy
             rows.append((u * step, site, accel, td.band[site][u], td.price[pool][u], int(round(occ - inf)),
                          int(round(inf)), (inv - occ) if idle_on else 0, meter_kw, e, problem.power_cost_weight * c))
     timeline = pd.DataFrame(rows, columns=HOURLY_COLUMNS)
@@ -132,8 +133,7 @@ def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, re
         "served_tokens_per_s": token_hours / H,
         "unserved_tokens_per_s": unserved_th / H,
         "demand_tokens_per_s": demand_th / H,
-        "inference_cny_per_mtokens": (float(timeline.loc[timeline.inference_chips > 0, "power_cost_cny"].sum())
-                                      / served_mtokens) if served_mtokens else 0.0,
+        "inference_cny_per_mtokens": inference_cost / served_mtokens if served_mtokens else 0.0,
         "chips_used": int(max((sum(occupied[p][u] for p in occupied) for u in range(T)), default=0)),
         "jobs_placed": len(segs),
         "jobs_unplaced": len(problem.jobs) - len(segs),
