@@ -166,6 +166,36 @@ def test_capacity_forces_two_jobs_to_run_one_after_the_other():
     assert sorted(zip(gantt.start_h, gantt.end_h)) == [(0, 4), (4, 8)] and set(gantt.kind) == {"training"}
 
 
+def test_a_job_left_out_for_want_of_chips_says_how_many_were_free_and_where():
+    """8 GPUs, three 8-chip 4-hour jobs due by 08:00: two run in turn (19.2 CNY), the third is left out
+    (its run would cost 9.6, under its penalty), and its reason says that no chip of gpu at East was
+    free for 4 h of its window: the other two hold them."""
+    jobs = [job(id=k, deadline_h=8) for k in ("a", "b", "c")]
+    r = solved(scenario(sites=EAST_ONLY, training_jobs=jobs))
+    left = r.unplaced[r.unplaced.kind == "training"]
+    assert len(left) == 1 and len(r.schedule) == 2
+    assert left.reason.iloc[0] == (
+        "needs 8 chips for 4 h within hours 0-8, but other work held them: at most 0 of its 8 chips were free "
+        "on gpu at east for 4 h, the most room on any of its pools; add chips or power there, "
+        "widen its window, or allow more accelerators")
+
+
+def test_a_job_left_out_for_want_of_power_says_so_and_a_checkpointable_one_counts_its_steps():
+    """16 GPUs at East under a 12 kW meter (1 kW a chip): one 8-chip job at a time. Of three due by
+    08:00, two run in turn and the third is left out: 8 chips are free beside the one running, but
+    the meter has power for 4 of them. Checkpointable, the same: its 4 steps need not be one run,
+    so its reason names no start."""
+    for preemptible, when in ((False, " (from hour 0)"), (True, "")):
+        jobs = [job(id=k, deadline_h=8, preemptible=preemptible, checkpoint_cny=1.0) for k in ("a", "b", "c")]
+        r = solved(scenario(sites={"east": {"inventory": {"gpu": 16}, "power_cap_mw": 0.012}}, training_jobs=jobs))
+        left = r.unplaced[r.unplaced.kind == "training"]
+        assert len(left) == 1
+        assert left.reason.iloc[0] == (
+            f"needs 8 chips for 4 h within hours 0-8, but other work held them: at most 4 of its 8 chips had power at "
+            f"east for 4 h{when}, the most room on any of its pools; add chips or power there, widen its window, "
+            "or allow more accelerators")
+
+
 def test_a_western_midday_valley_beats_an_eastern_night_valley():
     """Window the whole day, both sites: east night 8 × 4 × 0.3 = 9.6, west midday 8 × 4 × 0.2 = 6.4 → west,
     starting between 10:00 and 12:00."""

@@ -1022,9 +1022,56 @@ def _route_blocks(problem: Problem, td: TimeData, plan: TimePlan) -> list[tuple]
     return rows
 
 
+def _room_left(problem: Problem, td: TimeData, plan: TimePlan) -> tuple[dict[Pool, np.ndarray], dict[str, np.ndarray]]:
+    """Chips left on each pool and watts left at each site's meter, step by step, around the plan."""
+    free = {p: np.full(td.steps, n, dtype=np.int64) for p, n in problem.inventory.items()}
+    free_w = {s: np.full(td.steps, site_cap_w(problem, td, s), dtype=np.int64) for s in problem.sites}
+    watts = {p: meter_watts(problem, td, p)[0] for p in problem.inventory}
+    held = [(pool, problem.jobs[jid].chips, s, e) for jid, (pool, segs) in plan.segments.items() for s, e in segs]
+    held += [((site, accel), n * problem.services[sid].chips_per_replica[accel], *td.blocks[b])
+             for (sid, site, accel, b), n in plan.replicas.items()]
+    for pool, chips, s, e in held:
+        free[pool][s:e] -= chips
+        free_w[pool[0]][s:e] -= chips * watts[pool]
+    return free, free_w
+
+
+def _capacity_reason(problem: Problem, td: TimeData, jid: str, free: dict[Pool, np.ndarray],
+                     free_w: dict[str, np.ndarray]) -> str:
+    """Why a job that would pay for itself was left out: on the pool with the most room, how many of its
+    chips were free (and powered) for a whole run in its window, and what to change."""
+    tj, chips = td.jobs[jid], problem.jobs[jid].chips
+    best = None  # (chips free and powered, chips free, pool, first hour of that run)
+    for pool, w in sorted(tj.windows.items()):
+        watts = meter_watts(problem, td, pool)[0]
+        both = np.minimum(free[pool], free_w[pool[0]] // watts if watts else free[pool])[w.earliest:w.deadline]
+        alone = free[pool][w.earliest:w.deadline]
+        if tj.preemptible:  # its steps need not be one run: the n-th most room of its window
+            k = len(both) - w.steps
+            room = (int(np.partition(both, k)[k]), int(np.partition(alone, k)[k]), pool, None)
+        else:
+            runs_both = np.lib.stride_tricks.sliding_window_view(both, w.steps).min(axis=1)
+            t = int(np.argmax(runs_both))
+            room = (int(runs_both[t]), int(np.lib.stride_tricks.sliding_window_view(alone, w.steps).min(axis=1).max()),
+                    pool, w.earliest + t)
+        if best is None or room[:2] > best[:2]:
+            best = room
+    both, alone, (site, accel), first = best
+    step = td.step_h
+    hours = tj.windows[(site, accel)].steps * step
+    span = f"hours {tj.windows[(site, accel)].earliest * step:g}-{tj.windows[(site, accel)].deadline * step:g}"
+    when = f" (from hour {first * step:g})" if first is not None and both > 0 else ""
+    limit = (f"{max(0, both)} of its {chips} chips had power at {site}" if alone >= chips else
+             f"{max(0, alone)} of its {chips} chips were free on {accel} at {site}")
+    return (f"needs {chips} chips for {hours:g} h within {span}, but other work held them: at most {limit} for "
+            f"{hours:g} h{when}, the most room on any of its pools; add chips or power there, widen its window, "
+            "or allow more accelerators")
+
+
 def _explain_unplaced(problem: Problem, td: TimeData, plan: TimePlan, serving: pd.DataFrame) -> list[tuple]:
     rows = []
     prices = StepPrices(td)
+    room = None  # chips and power left step by step, once a job needs them
     for jid in sorted(problem.jobs):
         if jid in plan.segments:
             continue
@@ -1038,8 +1085,9 @@ def _explain_unplaced(problem: Problem, td: TimeData, plan: TimePlan, serving: p
             reason = (f"its cheapest run in its window costs {cheapest:,.0f} CNY, more than its unplaced penalty "
                       f"{problem.jobs[jid].penalty_cny:,.0f} CNY; raise unplaced_cny_per_chip_hour to place it")
         else:
-            reason = ("in every hour of its window the chips or power it could use were taken by cheaper or "
-                      "higher-penalty work; widen its window, add chips or power, or allow more accelerators")
+            if room is None:
+                room = _room_left(problem, td, plan)
+            reason = _capacity_reason(problem, td, jid, *room)
         rows.append((jid, problem.jobs[jid].kind, None, None, reason))
     served: dict[tuple[str, str, int], float] = defaultdict(float)
     for r in serving.itertuples(index=False):
