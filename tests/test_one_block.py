@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from planner.core.greedy import greedy_plan
 from planner.core.solve import solve
@@ -43,7 +44,8 @@ def test_one_block_on_the_tiny_base():
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_one_block_write_back_prices_a_plan_as_the_spatial_one_does(path):
     """The same plan (the greedy's), written back as a spatial plan and as a one-block schedule: every
-    objective term and every KPI agree, the cost of inference per Mtoken among them."""
+    objective term and every KPI agree, the cost of inference per Mtoken among them, and so do the
+    placements (a job's hours are the hours billed), routing, sites, inventory and cities tables."""
     problem = build_problem(load_scenario(path))
     plan = greedy_plan(problem)
     spatial = write_back(problem, plan, Status.feasible, {})
@@ -53,3 +55,10 @@ def test_one_block_write_back_prices_a_plan_as_the_spatial_one_does(path):
     assert set(timed.kpis) == set(spatial.kpis)
     for key, value in spatial.kpis.items():
         assert timed.kpis[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
+    for table, key in (("placements", ["workload", "site", "accelerator"]),
+                       ("routing", ["service", "city", "site", "accelerator"]), ("sites", ["site"]),
+                       ("inventory", ["site", "accelerator"]), ("cities", ["city"])):
+        a = getattr(spatial, table).sort_values(key, ignore_index=True)
+        b = getattr(timed, table).sort_values(key, ignore_index=True)
+        assert list(a.columns) == list(b.columns) and len(a) == len(b), table
+        pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=1e-9, atol=1e-9, obj=table)

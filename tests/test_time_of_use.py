@@ -86,6 +86,15 @@ def test_a_job_shifts_to_the_night_valley_when_its_deadline_allows():
     assert set(r.hourly[r.hourly.training_chips > 0].band) == {"valley"}
 
 
+def test_a_job_of_3_5_hours_holds_4_steps_and_bills_3_5_hours():
+    """An 8-chip job of 3.5 h on 1 h steps holds its chips for 4 whole steps in the night valley and
+    draws power for 3.5 h of them: 8 × 3.5 × 0.3 = 8.4 CNY. Its placement states the 3.5 hours billed."""
+    r = solved(scenario(sites=EAST_ONLY, training_jobs=[job(duration_h=3.5)]))
+    assert r.objective["total_cny"] == pytest.approx(8.4)
+    assert float(r.schedule.end_h.iloc[0] - r.schedule.start_h.iloc[0]) == 4
+    assert r.placements.hours.iloc[0] == pytest.approx(3.5)
+
+
 def test_a_deadline_forbids_the_shift():
     """Deadline 20:00: the job must run inside 12-20, all peak: 8 × 4 × 1.0 = 32 CNY.
     With a 26:00 deadline it reaches half the valley: 8 × (0.6 + 0.6 + 0.3 + 0.3) = 14.4 CNY (start 22:00)."""

@@ -61,12 +61,16 @@ def context_tables(problem: Problem, placements: pd.DataFrame,
 
 def time_summaries(problem: Problem, td: TimeData, schedule: pd.DataFrame, replicas: pd.DataFrame,
                    serving: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """A time-of-use plan's placements (jobs with their energy, services at their peak replicas), routing
-    (the horizon's mean tokens/s) and timeline (when each job segment and block of replicas runs)."""
+    """A time-of-use plan's placements (jobs with their hours billed and their energy, services at their
+    peak replicas), routing (the horizon's mean tokens/s) and timeline (when each job segment and block
+    of replicas runs)."""
     rows = []
     if len(schedule):
         for (jid, site, accel, chips), g in schedule.groupby(["workload", "site", "accelerator", "chips"]):
-            rows.append((jid, problem.jobs[jid].kind, site, accel, int(chips), 0, float((g.end_h - g.start_h).sum()),
+            # the hours billed: its steps, the last one busy for its fraction (a one-block plan: the job's hours)
+            steps = int(round(float((g.end_h - g.start_h).sum()) / td.step_h))
+            hours = sum(td.busy_fractions(jid, (site, accel), steps)) * td.step_h
+            rows.append((jid, problem.jobs[jid].kind, site, accel, int(chips), 0, hours,
                          float(g.energy_mwh.sum()), float(g.power_cost_cny.sum()),
                          problem.jobs[jid].run_share(accel)))
     if len(replicas):
