@@ -9,7 +9,8 @@ import pytest
 from planner.core.greedy import greedy_plan
 from planner.core.solve import solve
 from planner.core.spatial import as_time_plan, write_back
-from planner.core.timemodel import solve_time, write_back_time
+from planner.core.timemodel import solve_time
+from planner.core.writeback import write_back as write_back_blocks
 from planner.inputs.scenario import load_scenario
 from planner.problem.build import build_problem
 from planner.problem.timedata import one_block
@@ -49,7 +50,7 @@ def test_one_block_write_back_prices_a_plan_as_the_spatial_one_does(path):
     problem = build_problem(load_scenario(path))
     plan = greedy_plan(problem)
     spatial = write_back(problem, plan, Status.feasible, {})
-    timed = write_back_time(problem, one_block(problem), as_time_plan(plan), Status.feasible, {})
+    timed = write_back_blocks(problem, one_block(problem), as_time_plan(plan), Status.feasible, {})
     for key, value in spatial.objective.items():
         assert timed.objective[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
     assert set(timed.kpis) == set(spatial.kpis)

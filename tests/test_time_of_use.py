@@ -134,6 +134,7 @@ def test_settling_never_costs_more_and_the_plan_verifies(jobs, order):
     more than 8 chips, and the plan written back verifies."""
     from planner.core import timemodel
     from planner.core.options import schedule_options
+    from planner.core.writeback import write_back
     from planner.results.result import Status
 
     specs = [job(id=f"j{k}", chips=c, duration_h=h, release_h=r, deadline_h=min(24, r + h + slack), preemptible=pre,
@@ -156,7 +157,7 @@ def test_settling_never_costs_more_and_the_plan_verifies(jobs, order):
             for u in range(b, e):
                 busy[u] += p.jobs[jid].chips
     assert max(busy) <= 8
-    r = timemodel.write_back_time(p, td, settled, Status.feasible, {"model": "time", "status": "feasible"})
+    r = write_back(p, td, settled, Status.feasible, {"model": "time", "status": "feasible"})
     assert verify(s, r) == []
 
 

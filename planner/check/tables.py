@@ -64,31 +64,38 @@ def time_summaries(problem: Problem, td: TimeData, schedule: pd.DataFrame, repli
     """A time-of-use plan's placements (jobs with their hours billed and their energy, services at their
     peak replicas), routing (the horizon's mean tokens/s) and timeline (when each job segment and block
     of replicas runs)."""
+    # summed row by row (a groupby over 20,000 one-row groups took seconds)
+    jobs: dict[tuple[str, str, str, int], list[float]] = {}  # → [steps held, MWh, CNY]
+    for r in schedule.itertuples(index=False):
+        acc = jobs.setdefault((r.workload, r.site, r.accelerator, int(r.chips)), [0.0, 0.0, 0.0])
+        acc[0] += (r.end_h - r.start_h) / td.step_h
+        acc[1] += r.energy_mwh
+        acc[2] += r.power_cost_cny
     rows = []
-    if len(schedule):
-        for (jid, site, accel, chips), g in schedule.groupby(["workload", "site", "accelerator", "chips"]):
-            # the hours billed: its steps, the last one busy for its fraction (a one-block plan: the job's hours)
-            steps = int(round(float((g.end_h - g.start_h).sum()) / td.step_h))
-            hours = sum(td.busy_fractions(jid, (site, accel), steps)) * td.step_h
-            rows.append((jid, problem.jobs[jid].kind, site, accel, int(chips), 0, hours,
-                         float(g.energy_mwh.sum()), float(g.power_cost_cny.sum()),
-                         problem.jobs[jid].run_share(accel)))
-    if len(replicas):
-        for (sid, site, accel), g in replicas.groupby(["service", "site", "accelerator"]):
-            cpr = problem.services[sid].chips_per_replica[accel]
-            peak = int(g.replicas.max())
-            replica_h = float(((g.end_h - g.start_h) * g.replicas).sum())
-            energy = [replica_energy(problem, td, sid, (site, accel), int(r.replicas), int(r.start_h // td.step_h),
-                                     int(r.end_h // td.step_h)) for r in g.itertuples(index=False)]
-            rows.append((sid, "inference", site, accel, peak * cpr, peak, replica_h / peak if peak else 0.0,
-                         sum(e for e, _c in energy) / 1000, problem.power_cost_weight * sum(c for _e, c in energy),
-                         1.0))
+    for (jid, site, accel, chips), (steps, mwh, cny) in sorted(jobs.items()):
+        # the hours billed: its steps, the last one busy for its fraction (a one-block plan: the job's hours)
+        hours = sum(td.busy_fractions(jid, (site, accel), int(round(steps)))) * td.step_h
+        rows.append((jid, problem.jobs[jid].kind, site, accel, chips, 0, hours, float(mwh), float(cny),
+                     problem.jobs[jid].run_share(accel)))
+    served: dict[tuple[str, str, str], list[float]] = {}  # → [peak replicas, replica-hours, kWh, CNY]
+    for r in replicas.itertuples(index=False):
+        acc = served.setdefault((r.service, r.site, r.accelerator), [0, 0.0, 0.0, 0.0])
+        kwh, cny = replica_energy(problem, td, r.service, (r.site, r.accelerator), int(r.replicas),
+                                  int(r.start_h // td.step_h), int(r.end_h // td.step_h))
+        acc[0] = max(acc[0], int(r.replicas))
+        acc[1] += (r.end_h - r.start_h) * r.replicas
+        acc[2] += kwh
+        acc[3] += cny
+    for (sid, site, accel), (peak, replica_h, kwh, cny) in sorted(served.items()):
+        cpr = problem.services[sid].chips_per_replica[accel]
+        rows.append((sid, "inference", site, accel, peak * cpr, peak, float(replica_h) / peak if peak else 0.0,
+                     kwh / 1000, problem.power_cost_weight * cny, 1.0))
     placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
-    route = []
-    if len(serving):
-        s = serving.assign(token_h=serving.tokens_per_s * (serving.end_h - serving.start_h))
-        for (sid, city, site, accel), g in s.groupby(["service", "city", "site", "accelerator"]):
-            route.append((sid, city, site, accel, float(g.token_h.sum()) / td.horizon_h, problem.rtt_ms[(city, site)]))
+    token_h: dict[tuple[str, str, str, str], float] = defaultdict(float)
+    for r in serving.itertuples(index=False):
+        token_h[(r.service, r.city, r.site, r.accelerator)] += r.tokens_per_s * (r.end_h - r.start_h)
+    route = [(sid, city, site, accel, float(th) / td.horizon_h, problem.rtt_ms[(city, site)])
+             for (sid, city, site, accel), th in sorted(token_h.items())]
     gantt = [(r.workload, problem.jobs[r.workload].kind, r.site, r.accelerator, r.chips, r.start_h, r.end_h)
              for r in schedule.itertuples(index=False)]
     gantt += [(r.service, "inference", r.site, r.accelerator,

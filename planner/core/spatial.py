@@ -10,29 +10,19 @@ recomputed from the plan in floating point.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
 
-import pandas as pd
 from ortools.sat.python import cp_model
 
-from planner.check.evaluate import evaluate
-from planner.check.tables import context_tables
-from planner.core import scaling
 from planner.core.greedy import Plan, greedy_plan
 from planner.core.model import TimeModel, TimePlan, add_hints, build_model
 from planner.core.model import extract_plan as extract_time_plan
 from planner.core.runner import Progress, Settings, Values, resolve_settings, solve_model
+from planner.core.writeback import write_back as write_back_blocks
 from planner.inputs.scenario import Scenario
 from planner.problem.build import Problem, build_problem
 from planner.problem.timedata import one_block
-from planner.results.columns import (
-    PLACEMENT_COLUMNS,
-    ROUTING_COLUMNS,
-    UNPLACED_COLUMNS,
-)
-from planner.results.estimated import estimated_throughput
 from planner.results.result import Result, Status
 
 #: time kept back from the search per model variable for what follows it inside the limit (reading the
@@ -97,114 +87,5 @@ def extract_plan(built: TimeModel, solver: cp_model.CpSolver | Values) -> Plan:
 
 
 def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) -> Result:
-    """Turn a Plan into a Result with tidy tables, recomputed costs and unplaced reasons."""
-    rows = []
-    for jid, (site, accel) in sorted(plan.job_pool.items()):
-        job = problem.jobs[jid]
-        hours = job.hours[accel]
-        kwh = problem.energy_kwh(site, accel, job.chips, hours)
-        rows.append((jid, job.kind, site, accel, job.chips, 0, hours, kwh / 1000,
-                     kwh * problem.price_cny_per_kwh(site, accel), job.run_share(accel)))
-    for (sid, site, accel), n in sorted(plan.replicas.items()):
-        chips = n * problem.services[sid].chips_per_replica[accel]
-        kwh = problem.energy_kwh(site, accel, chips, problem.horizon_h)
-        rows.append((sid, "inference", site, accel, chips, n, problem.horizon_h, kwh / 1000,
-                     kwh * problem.price_cny_per_kwh(site, accel), 1.0))
-    placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
-    routing = pd.DataFrame(_route_to_accelerators(problem, plan), columns=ROUTING_COLUMNS)
-    unplaced = pd.DataFrame(explain_unplaced(problem, plan, placements, routing), columns=UNPLACED_COLUMNS)
-    objective, kpis = evaluate(problem, placements, routing)
-    sites, inventory, cities = context_tables(problem, placements)
-    return Result(scenario=problem.name, status=status, objective=objective, kpis=kpis,
-                  placements=placements, routing=routing, unplaced=unplaced, solver=solver_info,
-                  sites=sites, inventory=inventory, cities=cities,
-                  warnings=list(problem.warnings),
-                  meta={"catalog_version": problem.catalog_version, "catalog_changes": list(problem.catalog_changes),
-                        "topology_version": problem.topology_version,
-                        "horizon_h": problem.horizon_h, "figures": list(problem.figures),
-                        "estimated_throughput": estimated_throughput(problem.figures)})
-
-
-def _route_to_accelerators(problem: Problem, plan: Plan) -> list[tuple]:
-    """Split each (service, city, site) flow over the accelerators serving it at that site."""
-    left: dict[tuple[str, str, str], int] = {
-        (sid, site, accel): scaling.tokens_down(problem.services[sid].replica_tokens_per_s(accel)) * n
-        for (sid, site, accel), n in plan.replicas.items()}
-    by_site: dict[tuple[str, str], list] = defaultdict(list)  # (service, site) → replica keys
-    for key in sorted(left):
-        by_site[key[:2]].append(key)
-    rows = []
-    for (sid, city, site), tps in sorted(plan.flow.items()):
-        for key in by_site[(sid, site)]:
-            take = min(tps, left[key])
-            if take > 0:
-                rows.append((sid, city, site, key[2], take, problem.rtt_ms[(city, site)]))
-                left[key] -= take
-                tps -= take
-    return rows
-
-
-def explain_unplaced(problem: Problem, plan: Plan, placements: pd.DataFrame, routing: pd.DataFrame) -> list[tuple]:
-    """A reason a planner can act on for every job left unplaced and every unserved demand."""
-    free = dict(problem.inventory)
-    meter_kw = {s: 0.0 for s in problem.sites}
-    for row in placements.itertuples(index=False):
-        free[(row.site, row.accelerator)] = free.get((row.site, row.accelerator), 0) - int(row.chips)
-        meter_kw[row.site] += int(row.chips) * problem.meter_kw_per_chip(row.site, row.accelerator)
-    rows = []
-    for jid, job in sorted(problem.jobs.items()):
-        if jid in plan.job_pool:
-            continue
-        if jid in problem.pre_unplaced:
-            rows.append((jid, job.kind, None, None, problem.pre_unplaced[jid]))
-            continue
-        rows.append((jid, job.kind, None, None, _job_reason(problem, job.id, free, meter_kw)))
-    served: dict[tuple[str, str], float] = defaultdict(float)
-    for row in routing.itertuples(index=False):
-        served[(row.service, row.city)] += row.tokens_per_s
-    for svc in problem.services.values():
-        for city, demand in sorted(svc.demand_tokens_per_s.items()):
-            short = demand - served[(svc.id, city)]
-            if short > 0.5:
-                reason = problem.pre_unserved.get((svc.id, city)) or _demand_reason(
-                    problem, svc.id, city, short, free, meter_kw)
-                rows.append((svc.id, "inference", city, short, reason))
-    return rows
-
-
-def _job_reason(problem: Problem, jid: str, free: dict, meter_kw: dict) -> str:
-    job = problem.jobs[jid]
-    blocked = []
-    for site, accel in job.pools:
-        need_kw = job.chips * problem.meter_kw_per_chip(site, accel)
-        head_kw = problem.sites[site].power_cap_kw - meter_kw[site]
-        if free.get((site, accel), 0) >= job.chips and head_kw + 1e-6 >= need_kw:
-            cost, undone = problem.job_cost_cny(jid, (site, accel)), job.unfinished_work_cny(accel)
-            what = f"power cost {cost:,.0f} CNY" if not undone else (
-                f"cost {cost:,.0f} CNY (power {cost - undone:,.0f} + unfinished work {undone:,.0f})")
-            return (f"it fits on {accel} at {site}, but its {what} exceeds its unplaced "
-                    f"penalty {job.penalty_cny:,.0f} CNY; raise unplaced_cny_per_chip_hour to place it")
-        if free.get((site, accel), 0) < job.chips:
-            blocked.append(f"{accel} at {site} has {free.get((site, accel), 0)} of {job.chips} chips free")
-        else:
-            blocked.append(f"{site} has {head_kw / 1000:.2f} of {need_kw / 1000:.2f} MW free")
-    return ("capacity taken by cheaper or higher-penalty work: " + "; ".join(blocked)
-            + ". Add chips or power there, or allow more accelerators or sites")
-
-
-def _demand_reason(problem: Problem, sid: str, city: str, short: float, free: dict, meter_kw: dict) -> str:
-    svc = problem.services[sid]
-    sites = svc.city_sites[city]
-    penalty = short * problem.unserved_cny_per_token_per_s(sid)
-    for site, accel in svc.pools:
-        if site not in sites:
-            continue
-        cpr = svc.chips_per_replica[accel]
-        if free.get((site, accel), 0) >= cpr and problem.sites[site].power_cap_kw - meter_kw[site] >= \
-                cpr * problem.meter_kw_per_chip(site, accel):
-            replica = problem.replica_cost_cny(sid, (site, accel))
-            return (f"the last {short:,.0f} tokens/s would need another whole replica ({cpr} {accel} at {site}, "
-                    f"{replica:,.0f} CNY over the horizon), more than the {penalty:,.0f} CNY penalty for leaving them "
-                    "unserved; raise unserved_cny_per_mtokens or use smaller replicas to serve them")
-    return (f"no free capacity within the {svc.rtt_slo_ms:g} ms SLO of {city} (sites {', '.join(sites)} are full "
-            "in chips or power); add chips or power there, relax rtt_slo_ms, or allow more accelerators")
+    """Turn a Plan into a Result: the one write-back (``planner.core.writeback``) over one block."""
+    return write_back_blocks(problem, one_block(problem), as_time_plan(plan), status, solver_info, spatial=True)

@@ -1,8 +1,8 @@
 """Time of use: schedule training into cheap hours and follow diurnal inference demand.
 
 The model is the one core (``planner.core.model``) over the blocks of ``build_time_data``;
-this module adds the greedy schedule (warm start and baseline), the relaxed bound, the
-decomposition and the write-back of a schedule.
+this module adds the greedy schedule (warm start and baseline), the relaxed bound and the
+decomposition; ``planner.core.writeback`` turns its schedule into a Result.
 
 The formulation is written out in ``planner.core.model``. The greedy schedule is the warm
 start (every variable hinted) and the baseline.
@@ -31,11 +31,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 from ortools.math_opt.python import mathopt
 
-from planner.check.tables import context_tables, time_summaries
-from planner.check.timeline import evaluate_timeline
 from planner.core import scaling
 from planner.core.lagrange import chip_hour_prices, plan_jobs_cny
 from planner.core.model import (
@@ -50,7 +47,6 @@ from planner.core.model import (
     placed_cost,
     runs_of,
     site_cap_w,
-    start_cost,
 )
 from planner.core.options import ScheduleOptions, schedule_options
 from planner.core.packing import chip_prices, hot_pools, packing_bound, repack, serving_packing_bound
@@ -64,6 +60,7 @@ from planner.core.serving_lp import (
 )
 from planner.core.spatial import solve_spatial
 from planner.core.twophase import native_output_silenced
+from planner.core.writeback import write_back
 from planner.inputs.scenario import Scenario
 from planner.problem.build import Pool, Problem, build_problem
 from planner.problem.costs import (
@@ -72,19 +69,11 @@ from planner.problem.costs import (
     idle_power_cny,
     replica_block_cny,
 )
-from planner.problem.timedata import TimeData, build_time_data, job_energy, run_steps_of
-from planner.results.columns import (
-    REPLICA_COLUMNS,
-    SCHEDULE_COLUMNS,
-    SERVING_COLUMNS,
-    TRANSFER_COLUMNS,
-    UNPLACED_COLUMNS,
-)
-from planner.results.estimated import estimated_throughput
+from planner.problem.timedata import TimeData, build_time_data
 from planner.results.result import Result, Status
 
 __all__ = ["TimeClass", "TimeModel", "TimePlan", "build_time_model", "greedy_schedule", "relaxed_bound",
-           "solve_time", "write_back_time", "build_model"]
+           "solve_time", "build_model"]
 
 #: above this many replica variables (service × pool × block), ``decompose="auto"`` places with the spatial model first
 AUTO_DECOMPOSE_REPLICA_VARIABLES = 20_000
@@ -603,9 +592,9 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
                 info["status"] = status.value
     else:
         plan = TimePlan()
-    result = write_back_time(problem, td, plan, status, info)
+    result = write_back(problem, td, plan, status, info)
     result.solver["greedy_objective"] = (result.objective["total_cny"] if plan is plain else
-                                         write_back_time(problem, td, plain, Status.feasible, {}).objective["total_cny"])
+                                         write_back(problem, td, plain, Status.feasible, {}).objective["total_cny"])
     if status.has_plan:
         state_plan_objective(result.solver, result.objective["total_cny"])
     return result
@@ -834,7 +823,7 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
         **lagrange_info, "greedy_source": source, "bound_scope": "full", "bound_source": bound_source(bounds),
         "jobs": len(problem.jobs), "steps": td.steps, "blocks": len(td.blocks),
     }
-    result = write_back_time(problem, td, best, Status.feasible, info)
+    result = write_back(problem, td, best, Status.feasible, info)
     # the plan's total prices the demand the model rounds down to whole tokens/s as unserved, the same in
     # every plan: the baseline counts it too, so that it reads in the plan's own terms
     rounded_down_cny = result.objective["total_cny"] - best_cost - idle_power_cny(problem, td)
@@ -959,150 +948,3 @@ def energetic_jobs_cny(problem: Problem, td: TimeData, runs: dict[str, dict[Pool
     if not math.isfinite(dual):
         return None
     return dual + constant
-
-
-# ---------------------------------------------------------------------------- write back
-def write_back_time(problem: Problem, td: TimeData, plan: TimePlan, status: Status, solver_info: dict) -> Result:
-    """Turn a TimePlan into a Result: schedule, replicas, serving, transfers and the recomputed timeline."""
-
-    step = td.step_h
-    sched_rows, transfer_rows = [], []
-    for jid, (pool, segs) in sorted(plan.segments.items()):
-        steps = run_steps_of(segs)
-        i = 0
-        for k, (s, e) in enumerate(sorted(segs)):
-            n = e - s
-            # the segment's share of the job's energy: job_energy over all its steps, split by segment
-            kwh, cost = job_energy(problem, td, jid, pool, steps, part=(i, i + n))
-            i += n
-            sched_rows.append((jid, pool[0], pool[1], problem.jobs[jid].chips, k + 1, s * step, e * step,
-                               kwh / 1000, problem.power_cost_weight * cost))
-        tr = td.jobs[jid].transfers.get(pool[0])
-        if tr is not None:
-            transfer_rows.append((jid, tr.origin, tr.site, tr.dataset_gb, tr.bandwidth_gbps, tr.share, tr.hours,
-                                  tr.cost_cny, tr.path))
-    schedule = pd.DataFrame(sched_rows, columns=SCHEDULE_COLUMNS)
-    transfers = pd.DataFrame(transfer_rows, columns=TRANSFER_COLUMNS)
-    replicas = pd.DataFrame([(td.blocks[b][0] * step, td.blocks[b][1] * step, sid, site, accel, n)
-                             for (sid, site, accel, b), n in sorted(plan.replicas.items(), key=lambda kv: (kv[0][3], kv[0]))],
-                            columns=REPLICA_COLUMNS)
-    serving = pd.DataFrame(_route_blocks(problem, td, plan), columns=SERVING_COLUMNS)
-    objective, kpis, hourly = evaluate_timeline(problem, td, schedule, replicas, serving)
-    placements, routing, timeline = time_summaries(problem, td, schedule, replicas, serving)
-    unplaced = pd.DataFrame(_explain_unplaced(problem, td, plan, serving), columns=UNPLACED_COLUMNS)
-    # chips and power in use at the busiest hour, not summed over the horizon
-    sites, inventory, cities = context_tables(problem, placements, hourly)
-    return Result(scenario=problem.name, status=status, objective=objective, kpis=kpis, placements=placements,
-                  routing=routing, unplaced=unplaced, solver=solver_info, sites=sites, inventory=inventory,
-                  cities=cities, warnings=list(problem.warnings),
-                  meta={"catalog_version": problem.catalog_version, "topology_version": problem.topology_version,
-                        "horizon_h": problem.horizon_h, "mode": "time", "step_h": td.step_h,
-                        "demand_profile": td.profile, "idle_chips": td.idle_mode,
-                        "idle_power_fraction": td.idle_fraction, "figures": list(problem.figures),
-                        "estimated_throughput": estimated_throughput(problem.figures)},
-                  timeline=timeline, hourly=hourly, schedule=schedule, replicas=replicas, serving=serving, transfers=transfers)
-
-
-def _route_blocks(problem: Problem, td: TimeData, plan: TimePlan) -> list[tuple]:
-    """Split each block's (service, city, site) flow over the accelerators serving it there."""
-    left = {k: scaling.tokens_down(problem.services[k[0]].replica_tokens_per_s(k[2])) * n
-            for k, n in plan.replicas.items()}
-    by_site: dict[tuple[str, str, int], list] = defaultdict(list)  # (service, site, block) → replica keys
-    for key in sorted(left):
-        by_site[(key[0], key[1], key[3])].append(key)
-    rows = []
-    for (sid, city, site, b), tps in sorted(plan.flow.items(), key=lambda kv: (kv[0][3], kv[0])):
-        for key in by_site[(sid, site, b)]:
-            take = min(tps, left[key])
-            if take > 0:
-                rows.append((td.blocks[b][0] * td.step_h, td.blocks[b][1] * td.step_h, sid, city, site, key[2],
-                             take, problem.rtt_ms[(city, site)]))
-                left[key] -= take
-                tps -= take
-    return rows
-
-
-def _room_left(problem: Problem, td: TimeData, plan: TimePlan) -> tuple[dict[Pool, np.ndarray], dict[str, np.ndarray]]:
-    """Chips left on each pool and watts left at each site's meter, step by step, around the plan."""
-    free = {p: np.full(td.steps, n, dtype=np.int64) for p, n in problem.inventory.items()}
-    free_w = {s: np.full(td.steps, site_cap_w(problem, td, s), dtype=np.int64) for s in problem.sites}
-    watts = {p: meter_watts(problem, td, p)[0] for p in problem.inventory}
-    held = [(pool, problem.jobs[jid].chips, s, e) for jid, (pool, segs) in plan.segments.items() for s, e in segs]
-    held += [((site, accel), n * problem.services[sid].chips_per_replica[accel], *td.blocks[b])
-             for (sid, site, accel, b), n in plan.replicas.items()]
-    for pool, chips, s, e in held:
-        free[pool][s:e] -= chips
-        free_w[pool[0]][s:e] -= chips * watts[pool]
-    return free, free_w
-
-
-def _capacity_reason(problem: Problem, td: TimeData, jid: str, free: dict[Pool, np.ndarray],
-                     free_w: dict[str, np.ndarray]) -> str:
-    """Why a job that would pay for itself was left out: on the pool with the most room, how many of its
-    chips were free (and powered) for a whole run in its window, and what to change."""
-    tj, chips = td.jobs[jid], problem.jobs[jid].chips
-    best = None  # (chips free and powered, chips free, pool, first hour of that run)
-    for pool, w in sorted(tj.windows.items()):
-        watts = meter_watts(problem, td, pool)[0]
-        both = np.minimum(free[pool], free_w[pool[0]] // watts if watts else free[pool])[w.earliest:w.deadline]
-        alone = free[pool][w.earliest:w.deadline]
-        if tj.preemptible:  # its steps need not be one run: the n-th most room of its window
-            k = len(both) - w.steps
-            room = (int(np.partition(both, k)[k]), int(np.partition(alone, k)[k]), pool, None)
-        else:
-            runs_both = np.lib.stride_tricks.sliding_window_view(both, w.steps).min(axis=1)
-            t = int(np.argmax(runs_both))
-            room = (int(runs_both[t]), int(np.lib.stride_tricks.sliding_window_view(alone, w.steps).min(axis=1).max()),
-                    pool, w.earliest + t)
-        if best is None or room[:2] > best[:2]:
-            best = room
-    both, alone, (site, accel), first = best
-    step = td.step_h
-    hours = tj.windows[(site, accel)].steps * step
-    span = f"hours {tj.windows[(site, accel)].earliest * step:g}-{tj.windows[(site, accel)].deadline * step:g}"
-    when = f" (from hour {first * step:g})" if first is not None and both > 0 else ""
-    limit = (f"{max(0, both)} of its {chips} chips had power at {site}" if alone >= chips else
-             f"{max(0, alone)} of its {chips} chips were free on {accel} at {site}")
-    return (f"needs {chips} chips for {hours:g} h within {span}, but other work held them: at most {limit} for "
-            f"{hours:g} h{when}, the most room on any of its pools; add chips or power there, widen its window, "
-            "or allow more accelerators")
-
-
-def _explain_unplaced(problem: Problem, td: TimeData, plan: TimePlan, serving: pd.DataFrame) -> list[tuple]:
-    rows = []
-    prices = StepPrices(td)
-    room = None  # chips and power left step by step, once a job needs them
-    for jid in sorted(problem.jobs):
-        if jid in plan.segments:
-            continue
-        if jid in td.pre_unplaced:
-            rows.append((jid, problem.jobs[jid].kind, None, None, td.pre_unplaced[jid]))
-            continue
-        tj = td.jobs[jid]
-        cheapest = min(start_cost(problem, td, prices, jid, p, t) for p, w in tj.windows.items()
-                       for t in range(w.earliest, w.latest_start + 1))
-        if cheapest > problem.jobs[jid].penalty_cny:
-            reason = (f"its cheapest run in its window costs {cheapest:,.0f} CNY, more than its unplaced penalty "
-                      f"{problem.jobs[jid].penalty_cny:,.0f} CNY; raise unplaced_cny_per_chip_hour to place it")
-        else:
-            if room is None:
-                room = _room_left(problem, td, plan)
-            reason = _capacity_reason(problem, td, jid, *room)
-        rows.append((jid, problem.jobs[jid].kind, None, None, reason))
-    served: dict[tuple[str, str, int], float] = defaultdict(float)
-    for r in serving.itertuples(index=False):
-        served[(r.service, r.city, int(r.start_h // td.step_h))] += float(r.tokens_per_s)
-    for (sid, city), per in sorted(td.demand.items()):
-        short_th, short_blocks = 0.0, []
-        for b, d in enumerate(per):
-            gap = d - served[(sid, city, td.blocks[b][0])]
-            if gap > 0.5:
-                short_th += gap * td.block_hours(b)
-                short_blocks.append(b)
-        if short_th:
-            first = td.blocks[short_blocks[0]][0] * td.step_h
-            rows.append((sid, "inference", city, short_th / td.horizon_h,
-                         f"short in {len(short_blocks)} of {len(td.blocks)} blocks (first at hour {first}): no free "
-                         f"capacity within the {problem.services[sid].rtt_slo_ms:g} ms SLO then, or serving costs "
-                         "more than the unserved penalty; add chips or power nearby or relax rtt_slo_ms"))
-    return rows
