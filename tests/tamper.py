@@ -23,9 +23,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from planner.check.evaluate import evaluate
 from planner.check.tables import context_tables, time_summaries
 from planner.check.timeline import _block_index, evaluate_timeline
+from planner.check.verify import as_one_block
 from planner.core.solve import solve
 from planner.inputs.scenario import Scenario, scenario_from_dict
 from planner.problem.build import Problem, build_problem, load_catalog_for, load_topology_for
@@ -37,8 +37,8 @@ from planner.problem.purchases import (
     realised_inventory,
     sites_only,
 )
-from planner.problem.timedata import TimeData, build_time_data, run_steps_of
-from planner.results.columns import PLACEMENT_COLUMNS, REPLICA_COLUMNS, ROUTING_COLUMNS, SCHEDULE_COLUMNS, SERVING_COLUMNS
+from planner.problem.timedata import TimeData, build_time_data, one_block, run_steps_of
+from planner.results.columns import PLACEMENT_COLUMNS, REPLICA_COLUMNS, SCHEDULE_COLUMNS, SERVING_COLUMNS
 from planner.studies.capacity import plan_capacity
 
 DATA = Path(__file__).parent / "data"
@@ -145,10 +145,16 @@ def restate_spatial(problem: Problem, plan: dict[str, Any]) -> dict[str, Any]:
                and r["accelerator"] in problem.services[r["workload"]].chips_per_replica)
               or (r["workload"] in problem.jobs and r["accelerator"] in problem.jobs[r["workload"]].hours))]
     valid = placements.iloc[ok]
-    routing = pd.DataFrame(plan.get("routing", []), columns=ROUTING_COLUMNS)
-    routing = routing[routing.apply(lambda r: r.service in problem.services and (r.city, r.site) in problem.rtt_ms,
-                                    axis=1)] if len(routing) else routing
-    objective, kpis = evaluate(problem, valid, routing)
+    # priced as the write-back prices a spatial plan: the schedule over one block of the whole horizon
+    td = one_block(problem)
+    decisions, _ = as_one_block(problem, {**plan, "placements": [plan["placements"][i] for i in ok]})
+    schedule = pd.DataFrame(decisions["schedule"], columns=SCHEDULE_COLUMNS)
+    schedule = schedule[[(r.site, r.accelerator) in td.jobs[r.workload].windows for r in schedule.itertuples()]]
+    replicas = pd.DataFrame(decisions["replicas"], columns=REPLICA_COLUMNS)
+    serving = pd.DataFrame(decisions["serving"], columns=SERVING_COLUMNS)
+    serving = serving[[r.service in problem.services and (r.city, r.site) in problem.rtt_ms
+                       for r in serving.itertuples()]]
+    objective, kpis, _hourly = evaluate_timeline(problem, td, schedule, replicas, serving)
     plan["objective"].update(objective)
     plan["kpis"].update(kpis)
     sites, inventory, cities = context_tables(problem, valid)

@@ -84,7 +84,8 @@ def check_solver_block(plan: dict[str, Any], relative_gap_limit: float | None = 
 
 def check_unplaced(problem: Problem, plan: dict[str, Any], short: dict[tuple[str, str], float],
                    threshold: float = 0.5) -> list[str]:
-    """Every unplaced row names known work; every city's unserved demand is listed with its amount.
+    """Every unplaced row names known work and gives a reason; every city's unserved demand is listed with
+    its amount.
 
     ``short`` is the tokens/s left unserved per (service, city) as the plan's routing gives it (for a
     time-of-use plan, the horizon's mean)."""
@@ -92,6 +93,8 @@ def check_unplaced(problem: Problem, plan: dict[str, Any], short: dict[tuple[str
     listed: dict[tuple[str, str], float] = {}
     for i, u in enumerate(plan.get("unplaced", [])):
         where = f"unplaced[{i}]"
+        if not str(u.get("reason") or "").strip():
+            out.append(f"unplaced {u.get('workload')} has no reason")
         if u["kind"] == "inference":
             svc = problem.services.get(u["workload"])
             if svc is None:

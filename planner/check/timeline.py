@@ -1,7 +1,9 @@
-"""Pricing and re-checking of a time-of-use timeline from the scenario and the plan's decisions, without a solver.
+"""Pricing and re-checking of a plan's schedule over its blocks from the scenario and the plan's decisions,
+without a solver.
 
-``evaluate_timeline`` prices a schedule hour by hour (the write-back uses it, so a plan's figures are
-the checker's figures); ``verify_timeline`` re-checks a stated time-of-use plan against it.
+``evaluate_timeline`` prices a schedule step by step (the write-back uses it for every plan kind, so a
+plan's figures are the checker's figures); ``verify_timeline`` re-checks a stated plan against it: a
+time-of-use plan over its hours, a spatial plan over one block of the whole horizon.
 """
 
 from __future__ import annotations
@@ -150,8 +152,10 @@ def _block_index(td: TimeData, start_h: float, end_h: float) -> int | None:
         return None
 
 
-def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> list[str]:
-    """Every violated constraint and mis-stated figure of a time-of-use plan, step by step."""
+def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any], spatial: bool = False) -> list[str]:
+    """Every violated constraint and mis-stated figure of a plan, step by step over the blocks of ``td``.
+    ``spatial``: a spatial plan over ``one_block`` (``planner.check.verify.as_one_block``), whose file has
+    no hourly, timeline or transfers table; its sites and inventory count everything at once."""
     out: list[str] = []
     step = td.step_h
     schedule = pd.DataFrame(plan.get("schedule", []), columns=SCHEDULE_COLUMNS)
@@ -246,6 +250,8 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
             out.append(f"replicas of {row.service} over [{row.start_h}, {row.end_h}) h do not match a block")
         elif svc is None or (row.site, row.accelerator) not in svc.pools:
             out.append(f"service {row.service} has replicas on {row.accelerator} at {row.site}, which it does not allow")
+        elif (row.site, row.accelerator) not in problem.inventory:
+            out.append(f"{row.service} uses {row.accelerator} at {row.site}, which has no inventory")
         elif int(row.replicas) >= 0:  # a negative count is reported by check_signs and would hide load
             rep[(row.service, row.site, row.accelerator, b)] += int(row.replicas)
             good_replicas.append(i)
@@ -301,7 +307,9 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
 
     # -- the stated timeline and figures recompute ----------------------------------------------------------
     stated_tl = pd.DataFrame(plan.get("hourly", []), columns=HOURLY_COLUMNS)
-    if len(stated_tl) != len(timeline):
+    if spatial:
+        pass
+    elif len(stated_tl) != len(timeline):
         out.append(f"hourly table has {len(stated_tl)} rows; the plan gives {len(timeline)} (hour × pool)")
     else:
         key = ["hour", "site", "accelerator"]
@@ -325,9 +333,10 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any]) -> lis
             out += check_run_share(SimpleNamespace(**row), job.run_share(row["accelerator"]))
     out += compare_tables("routing", plan.get("routing", []), routing, ["service", "city", "site", "accelerator"],
                           ROUTING_COLUMNS[4:])
-    out += compare_tables("timeline", plan.get("timeline") or [], gantt,
-                          ["workload", "site", "accelerator", "start_h"], ["kind", "chips", "end_h"])
-    out += check_context(problem, plan, placements, timeline)
+    if not spatial:
+        out += compare_tables("timeline", plan.get("timeline") or [], gantt,
+                              ["workload", "site", "accelerator", "start_h"], ["kind", "chips", "end_h"])
+    out += check_context(problem, plan, placements, None if spatial else timeline)
     # -- unserved demand listed with its amount (the horizon's mean of what each block leaves short) -----------
     short: dict[tuple[str, str], float] = {}
     for (sid, city), per_block in td.demand.items():

@@ -5,7 +5,9 @@ time of use, capacity; each Pareto point is a spatial plan). It returns the viol
 list means the plan is feasible and every figure in it recomputes) and never raises anything but
 ``InputError``, for a file that is not a plan of this scenario at all (``planner.check.plan_schema``).
 
-``verify_plan(problem, plan, scenario)`` judges one placement plan (spatial or time of use):
+``verify_plan(problem, plan, scenario)`` judges one placement plan, spatial or time of use, through
+one path: step by step over its blocks (``planner.check.timeline.verify_timeline``; a spatial plan is
+the schedule over one block of the whole horizon, as the write-back writes it):
 
 * every number is finite (the shape check) and has the right sign;
 * every job is placed once or listed unplaced, and every city's demand is served or listed
@@ -23,27 +25,18 @@ list means the plan is feasible and every figure in it recomputes) and never rai
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from typing import Any
 
-import pandas as pd
 
 from planner.check.common import (
-    check_context,
-    check_run_share,
     check_signs,
     check_solver_block,
-    check_unplaced,
 )
-from planner.check.evaluate import evaluate
-from planner.check.figures import REL_TOL, compare_figures
 from planner.check.plan_schema import check_shape
 from planner.check.timeline import verify_timeline
 from planner.errors import InputError, UnknownNameError
 from planner.problem.build import Problem
-from planner.problem.timedata import build_time_data
-from planner.results.columns import PLACEMENT_COLUMNS, ROUTING_COLUMNS
+from planner.problem.timedata import build_time_data, one_block
 
 #: placement kinds that are gang-scheduled jobs (the rest is inference serving)
 JOB_KINDS = ("training", "batch")
@@ -92,8 +85,10 @@ def _check_pool_names(problem: Problem, row: dict[str, Any], file: str, where: s
 def verify_plan(problem: Problem, plan: dict[str, Any], scenario: Any = None) -> list[str]:
     """All violated constraints and mis-stated figures of ``plan`` (a plan JSON dict).
 
-    A time-of-use plan (``meta.mode == "time"``) is checked step by step by
-    ``planner.check.timeline.verify_timeline``, which needs the ``scenario`` for its tariffs and demand profile.
+    Every plan is checked step by step over its blocks by ``planner.check.timeline.verify_timeline``: a
+    time-of-use plan (``meta.mode == "time"``) over the blocks of its scenario's time data (it needs the
+    ``scenario`` for its tariffs and demand profile), a spatial plan over one block of the whole horizon
+    (``one_block``), its placements and routing read as that block's schedule (``as_one_block``).
     Raises ``InputError`` only for a plan this problem cannot be read against (``check_plan_shape``).
     """
     check_plan_shape(problem, plan)
@@ -103,143 +98,27 @@ def verify_plan(problem: Problem, plan: dict[str, Any], scenario: Any = None) ->
         if scenario is None:
             return ["this is a time-of-use plan: verify it with its scenario (verify_plan(problem, plan, scenario))"]
         return common + verify_timeline(problem, build_time_data(scenario, problem), plan)
-    return common + _verify_spatial(problem, plan)
+    decisions, unread = as_one_block(problem, plan)
+    return common + unread + verify_timeline(problem, one_block(problem), decisions, spatial=True)
 
 
-def _verify_spatial(problem: Problem, plan: dict[str, Any]) -> list[str]:
-    out: list[str] = []
-    placements = pd.DataFrame(plan.get("placements", []), columns=PLACEMENT_COLUMNS)
-    routing = pd.DataFrame(plan.get("routing", []), columns=ROUTING_COLUMNS)
-    unplaced = plan.get("unplaced", [])
-
-    # -- every workload placed or listed unplaced, once ------------------------------------
-    seen: dict[str, int] = defaultdict(int)
-    for row in placements.itertuples(index=False):
-        if row.kind in JOB_KINDS:
-            seen[row.workload] += 1
-    unplaced_jobs = {u["workload"] for u in unplaced if u.get("kind") in JOB_KINDS}
-    for jid in problem.jobs:
-        n = seen.get(jid, 0)
-        if n > 1:
-            out.append(f"job {jid} is placed {n} times; a gang runs on exactly one pool")
-        if n == 0 and jid not in unplaced_jobs:
-            out.append(f"job {jid} is neither placed nor listed as unplaced")
-        if n and jid in unplaced_jobs:
-            out.append(f"job {jid} is both placed and listed as unplaced")
-    for u in unplaced:
-        if not str(u.get("reason") or "").strip():
-            out.append(f"unplaced {u.get('workload')} has no reason")
-
-    # -- placements are allowed and whole ------------------------------------------------------
-    chips_used: dict[tuple[str, str], int] = defaultdict(int)
-    meter_kw: dict[str, float] = defaultdict(float)
-    priced = []  # rows whose figures can be recomputed (known work on a pool it can run on)
-    for i, row in enumerate(placements.itertuples(index=False)):
-        pool = (row.site, row.accelerator)
-        if int(row.chips) < 0 or int(row.replicas) < 0:
-            continue  # reported by check_signs; a negative row would hide load
-        if row.kind in JOB_KINDS:
-            job = problem.jobs.get(row.workload)
-            if job is None:
-                out.append(f"placement names unknown job {row.workload}")
-                continue
-            if job.kind != row.kind:
-                out.append(f"placement of {row.workload} says kind {row.kind}; it is a {job.kind} job")
-            if pool not in job.pools:
-                out.append(f"job {row.workload} is placed on {row.accelerator} at {row.site}, "
-                           "which it does not allow or which cannot hold it")
-            if int(row.chips) != job.chips:
-                out.append(f"job {row.workload} has {row.chips} chips; its gang is {job.chips}")
-            hours = job.hours.get(row.accelerator)
-            if hours is not None:
-                out += check_run_share(row, job.run_share(row.accelerator))
-            if int(row.replicas) != 0:
-                out.append(f"job {row.workload} states {row.replicas} replicas; jobs have none")
-        elif row.kind == "inference":
-            svc = problem.services.get(row.workload)
-            if svc is None:
-                out.append(f"placement names unknown service {row.workload}")
-                continue
-            if pool not in svc.pools:
-                out.append(f"service {row.workload} has replicas on {row.accelerator} at {row.site}, "
-                           "which it does not allow")
-                continue
-            if int(row.chips) != int(row.replicas) * svc.chips_per_replica[row.accelerator]:
-                out.append(f"service {row.workload} at {row.site}: {row.chips} chips is not "
-                           f"{row.replicas} replicas × {svc.chips_per_replica[row.accelerator]}")
-            hours = problem.horizon_h
+def as_one_block(problem: Problem, plan: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A spatial plan's decisions as the schedule over one block of the whole horizon: each job placement
+    a run from 0 to the horizon (with the energy and cost it states), each service's replicas and routes
+    in that block; and the placements that name no kind of work."""
+    horizon = problem.horizon_h
+    schedule, replicas, unread = [], [], []
+    for row in plan.get("placements") or []:
+        if row["kind"] in JOB_KINDS:
+            schedule.append({"workload": row["workload"], "site": row["site"], "accelerator": row["accelerator"],
+                             "chips": row["chips"], "segment": 1, "start_h": 0.0, "end_h": horizon,
+                             "energy_mwh": row["energy_mwh"], "power_cost_cny": row["power_cost_cny"]})
+        elif row["kind"] == "inference":
+            replicas.append({"start_h": 0.0, "end_h": horizon, "service": row["workload"], "site": row["site"],
+                             "accelerator": row["accelerator"], "replicas": row["replicas"]})
         else:
-            out.append(f"placement of {row.workload} has unknown kind {row.kind!r}")
-            continue
-        if pool not in problem.inventory:
-            out.append(f"{row.workload} uses {row.accelerator} at {row.site}, which has no inventory")
-            continue
-        chips_used[pool] += int(row.chips)
-        meter_kw[row.site] += int(row.chips) * problem.meter_kw_per_chip(*pool)
-        if hours is None:
-            continue
-        priced.append(i)
-        kwh = problem.energy_kwh(row.site, row.accelerator, int(row.chips), hours)
-        for col, want in (("hours", hours), ("energy_mwh", kwh / 1000),
-                          ("power_cost_cny", kwh * problem.price_cny_per_kwh(*pool))):
-            got = float(getattr(row, col))
-            if not math.isclose(got, want, rel_tol=REL_TOL, abs_tol=1e-6):
-                out.append(f"placement {row.workload} at {row.site} states {col} {got}, the plan gives {want}")
-
-    for pool, used in sorted(chips_used.items()):
-        if used > problem.inventory[pool]:
-            out.append(f"chip capacity: {used} {pool[1]} used at {pool[0]}, only {problem.inventory[pool]} there")
-    for site, kw in sorted(meter_kw.items()):
-        cap = problem.sites[site].power_cap_kw
-        if kw > cap * (1 + 1e-9):
-            out.append(f"power cap: {site} draws {kw / 1000:.3f} MW at the meter, cap {cap / 1000:.3f} MW")
-
-    # -- routing: within SLO, within demand, with capacity behind it ------------------------------
-    served: dict[tuple[str, str], float] = defaultdict(float)
-    load: dict[tuple[str, str, str], float] = defaultdict(float)
-    routed = []
-    for i, row in enumerate(routing.itertuples(index=False)):
-        svc = problem.services.get(row.service)
-        if svc is None:
-            out.append(f"routing names unknown service {row.service}")
-            continue
-        if row.city not in svc.demand_tokens_per_s:
-            out.append(f"service {row.service} routes demand from {row.city}, which has none")
-            continue
-        if float(row.tokens_per_s) <= 0:
-            continue  # a negative row is reported by check_signs and, as in evaluate, serves nothing
-        if row.accelerator not in svc.tokens_per_s_per_chip:
-            out.append(f"routing sends {row.service} to {row.accelerator} at {row.site}, which it does not allow")
-        rtt = problem.rtt_ms.get((row.city, row.site))
-        if rtt is None or rtt > svc.rtt_slo_ms + 1e-9:
-            out.append(f"latency SLO: {row.service} serves {row.city} from {row.site} at {rtt} ms "
-                       f"> {svc.rtt_slo_ms:g} ms")
-        elif not math.isclose(float(row.rtt_ms), rtt, rel_tol=REL_TOL, abs_tol=1e-6):
-            out.append(f"routing {row.service} {row.city}→{row.site} states rtt_ms {row.rtt_ms}, topology gives {rtt}")
-        routed.append(i)
-        served[(row.service, row.city)] += float(row.tokens_per_s)
-        load[(row.service, row.site, row.accelerator)] += float(row.tokens_per_s)
-    for (sid, city), tps in sorted(served.items()):
-        demand = problem.services[sid].demand_tokens_per_s[city]
-        if tps > demand + 1e-6:
-            out.append(f"demand: {sid} serves {tps:,.1f} tokens/s to {city}, demand is {demand:,.1f}")
-    replicas: dict[tuple[str, str, str], int] = defaultdict(int)
-    for r in placements.itertuples(index=False):
-        if r.kind == "inference" and int(r.replicas) > 0:
-            replicas[(r.workload, r.site, r.accelerator)] += int(r.replicas)
-    for (sid, site, accel), tps in sorted(load.items()):
-        svc = problem.services[sid]
-        cap = replicas.get((sid, site, accel), 0) * svc.replica_tokens_per_s(accel) if accel in svc.tokens_per_s_per_chip else 0
-        if tps > cap + 1e-6:
-            out.append(f"serving capacity: {sid} routes {tps:,.1f} tokens/s to {accel} at {site}, "
-                       f"its replicas serve {cap:,.1f}")
-
-    # -- unserved demand accounted for; derived tables and figures recomputed -----------------------
-    short = {(svc.id, city): max(0.0, d - served.get((svc.id, city), 0.0))
-             for svc in problem.services.values() for city, d in svc.demand_tokens_per_s.items()}
-    out += check_unplaced(problem, plan, short)
-    valid = placements.iloc[priced]
-    out += check_context(problem, plan, valid)
-    objective, kpis = evaluate(problem, valid, routing.iloc[routed])
-    out += compare_figures(plan, objective, kpis)
-    return out
+            unread.append(f"placement of {row['workload']} has unknown kind {row['kind']!r}")
+    serving = [{"start_h": 0.0, "end_h": horizon, **{k: row[k] for k in ("service", "city", "site", "accelerator",
+                                                                         "tokens_per_s", "rtt_ms")}}
+               for row in plan.get("routing") or []]
+    return {**plan, "schedule": schedule, "replicas": replicas, "serving": serving}, unread

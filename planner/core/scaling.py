@@ -7,7 +7,7 @@ stays far inside int64 (``CostScale.for_range``). Power is counted in watts,
 rounded *up* per chip so an integer-feasible plan is feasible in real numbers
 too; serving capacity in whole tokens/s, rounded *down*; demand in whole
 tokens/s, rounded down. Reported costs are recomputed in floating point from
-the plan (``planner.check.evaluate``), so rounding here only perturbs the search,
+the plan (``planner.check.timeline.evaluate_timeline``), so rounding here only perturbs the search,
 never the figures a planner reads.
 """
 

@@ -114,11 +114,12 @@ def explain_unplaced(problem: Problem, td: TimeData, plan: TimePlan, serving: pd
             rows.append((jid, job.kind, None, None, td.pre_unplaced[jid]))
             continue
         tj = td.jobs[jid]
-        if not tj.windows:
+        windows = [(p, w) for p, w in tj.windows.items() if p in problem.inventory]
+        if not windows:
             rows.append((jid, job.kind, None, None, "no pool it allows can hold it; allow more accelerators or sites, "
                                                     "or add inventory"))
             continue
-        cost, pool = min((start_cost(problem, td, prices, jid, p, t), p) for p, w in tj.windows.items()
+        cost, pool = min((start_cost(problem, td, prices, jid, p, t), p) for p, w in windows
                          for t in range(w.earliest, w.latest_start + 1))
         if cost > job.penalty_cny:
             undone = job.unfinished_work_cny(pool[1])
@@ -185,8 +186,10 @@ def _capacity_reason(problem: Problem, td: TimeData, jid: str, free: dict[Pool, 
     tj, chips = td.jobs[jid], problem.jobs[jid].chips
     best = None  # (chips free and powered, chips free, pool, first step of that run)
     for pool, w in sorted(tj.windows.items()):
+        if pool not in free:
+            continue  # no inventory there
         both = _powered(problem, td, pool, free, free_w)[w.earliest:w.deadline]
-        alone = free.get(pool, np.zeros(td.steps, dtype=np.int64))[w.earliest:w.deadline]
+        alone = free[pool][w.earliest:w.deadline]
         if tj.preemptible:  # its steps need not be one run: the n-th most room of its window
             k = len(both) - w.steps
             room = (int(np.partition(both, k)[k]), int(np.partition(alone, k)[k]), pool, None)
