@@ -17,7 +17,7 @@ import pandas as pd
 
 from planner.check.common import check_context, check_run_share, check_unplaced
 from planner.check.figures import REL_TOL, compare_figures
-from planner.check.tables import compare_tables, time_summaries
+from planner.check.tables import columns, compare_tables, time_summaries
 from planner.problem.build import Pool, Problem
 from planner.problem.timedata import TimeData, job_energy, merge_segments, run_steps_of
 from planner.results.columns import (
@@ -40,9 +40,9 @@ def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, re
     inference: dict[Pool, list[float]] = defaultdict(lambda: [0.0] * T)
     segs: dict[str, list[tuple[int, int]]] = defaultdict(list)
     pool_of: dict[str, Pool] = {}
-    for row in schedule.itertuples(index=False):
-        segs[row.workload].append((int(round(row.start_h / step)), int(round(row.end_h / step))))
-        pool_of[row.workload] = (row.site, row.accelerator)
+    for jid, site, accel, start_h, end_h in columns(schedule, "workload", "site", "accelerator", "start_h", "end_h"):
+        segs[jid].append((int(round(start_h / step)), int(round(end_h / step))))
+        pool_of[jid] = (site, accel)
     transfer = checkpoint = unfinished = 0.0
     for jid, ss in segs.items():
         pool = pool_of[jid]
@@ -57,16 +57,17 @@ def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, re
             transfer += tj.transfers[pool[0]].cost_cny
         checkpoint += tj.checkpoint_cny * max(0, len(merge_segments(ss)) - 1)
     rep: dict[tuple[str, str, str, int], int] = {}
-    for row in replicas.itertuples(index=False):
-        b = _block_index(td, row.start_h, row.end_h)
+    for sid, site, accel, n, start_h, end_h in columns(replicas, "service", "site", "accelerator", "replicas",
+                                                      "start_h", "end_h"):
+        b = _block_index(td, start_h, end_h)
         if b is None:
             continue
-        rep[(row.service, row.site, row.accelerator, b)] = int(row.replicas)
-        cpr = problem.services[row.service].chips_per_replica[row.accelerator]
+        rep[(sid, site, accel, b)] = int(n)
+        chips = problem.services[sid].chips_per_replica[accel] * int(n)
         for u in range(*td.blocks[b]):
-            occupied[(row.site, row.accelerator)][u] += cpr * int(row.replicas)
-            busy[(row.site, row.accelerator)][u] += cpr * int(row.replicas)
-            inference[(row.site, row.accelerator)][u] += cpr * int(row.replicas)
+            occupied[(site, accel)][u] += chips
+            busy[(site, accel)][u] += chips
+            inference[(site, accel)][u] += chips
 
     rows = []
     power_cost = energy_kwh = carbon_kg = inference_cost = 0.0
@@ -93,15 +94,16 @@ def evaluate_timeline(problem: Problem, td: TimeData, schedule: pd.DataFrame, re
 
     served: dict[tuple[str, str, int], float] = defaultdict(float)
     latency = weighted_rtt = max_rtt = token_hours = 0.0
-    for row in serving.itertuples(index=False):
-        b = _block_index(td, row.start_h, row.end_h)
-        tps = float(row.tokens_per_s)
+    for sid, city, site, tps, start_h, end_h in columns(serving, "service", "city", "site", "tokens_per_s",
+                                                        "start_h", "end_h"):
+        b = _block_index(td, start_h, end_h)
+        tps = float(tps)
         if b is None or tps <= 0:
             continue
         hours = td.block_hours(b)
-        served[(row.service, row.city, b)] += tps
-        latency += tps * hours * problem.latency_cny_per_token_per_s(row.service, row.city, row.site) / problem.horizon_h
-        rtt = problem.rtt_ms[(row.city, row.site)]
+        served[(sid, city, b)] += tps
+        latency += tps * hours * problem.latency_cny_per_token_per_s(sid, city, site) / problem.horizon_h
+        rtt = problem.rtt_ms[(city, site)]
         weighted_rtt += tps * hours * rtt
         token_hours += tps * hours
         max_rtt = max(max_rtt, rtt)

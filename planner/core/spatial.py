@@ -19,10 +19,11 @@ from planner.core.greedy import Plan, greedy_plan
 from planner.core.model import TimeModel, TimePlan, add_hints, build_model
 from planner.core.model import extract_plan as extract_time_plan
 from planner.core.runner import Progress, Settings, Values, resolve_settings, solve_model
+from planner.core.writeback import plan_objective
 from planner.core.writeback import write_back as write_back_blocks
 from planner.inputs.scenario import Scenario
 from planner.problem.build import Problem, build_problem
-from planner.problem.timedata import one_block
+from planner.problem.timedata import TimeData, one_block
 from planner.results.result import Result, Status
 
 #: time kept back from the search per model variable for what follows it inside the limit (reading the
@@ -61,8 +62,8 @@ def solve_spatial(scenario: Scenario | Problem, *, time_limit_s: float | None = 
         **built.stats(),
     }
     plan = extract_plan(built, values) if status.has_plan else Plan()
-    result = write_back(problem, plan, status, solver_info)
-    result.solver["greedy_objective"] = write_back(problem, greedy, Status.feasible, {}).objective["total_cny"]
+    result = write_back(problem, plan, status, solver_info, td=built.td)
+    result.solver["greedy_objective"] = plan_objective(problem, built.td, as_time_plan(greedy))["total_cny"]
     return result
 
 
@@ -86,6 +87,7 @@ def extract_plan(built: TimeModel, solver: cp_model.CpSolver | Values) -> Plan:
                 flow={k[:3]: n for k, n in timed.flow.items()})
 
 
-def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict) -> Result:
-    """Turn a Plan into a Result: the one write-back (``planner.core.writeback``) over one block."""
-    return write_back_blocks(problem, one_block(problem), as_time_plan(plan), status, solver_info, spatial=True)
+def write_back(problem: Problem, plan: Plan, status: Status, solver_info: dict, td: TimeData | None = None) -> Result:
+    """Turn a Plan into a Result: the one write-back (``planner.core.writeback``) over one block (``td``, if
+    the caller has it: ``one_block(problem)``)."""
+    return write_back_blocks(problem, td or one_block(problem), as_time_plan(plan), status, solver_info, spatial=True)

@@ -60,7 +60,7 @@ from planner.core.serving_lp import (
 )
 from planner.core.spatial import solve_spatial
 from planner.core.twophase import native_output_silenced
-from planner.core.writeback import write_back
+from planner.core.writeback import plan_objective, write_back
 from planner.inputs.scenario import Scenario
 from planner.problem.build import Pool, Problem, build_problem
 from planner.problem.costs import (
@@ -594,7 +594,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         plan = TimePlan()
     result = write_back(problem, td, plan, status, info)
     result.solver["greedy_objective"] = (result.objective["total_cny"] if plan is plain else
-                                         write_back(problem, td, plain, Status.feasible, {}).objective["total_cny"])
+                                         plan_objective(problem, td, plain)["total_cny"])
     if status.has_plan:
         state_plan_objective(result.solver, result.objective["total_cny"])
     return result

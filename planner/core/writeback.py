@@ -40,6 +40,36 @@ def write_back(problem: Problem, td: TimeData, plan: TimePlan, status: Status, s
                spatial: bool = False) -> Result:
     """Turn a schedule into a Result: its tables and every figure recomputed. ``spatial``: ``td`` is
     ``one_block(problem)`` and the Result is a spatial plan (its file has no schedule tables)."""
+    schedule, transfers, replicas, serving = _decision_tables(problem, td, plan)
+    objective, kpis, hourly = evaluate_timeline(problem, td, schedule, replicas, serving)
+    placements, routing, timeline = time_summaries(problem, td, schedule, replicas, serving)
+    unplaced = pd.DataFrame(explain_unplaced(problem, td, plan, serving, spatial), columns=UNPLACED_COLUMNS)
+    # chips and power in use at the busiest hour, not summed over the horizon (one block: the same)
+    sites, inventory, cities = context_tables(problem, placements, None if spatial else hourly)
+    meta = {"catalog_version": problem.catalog_version, "catalog_changes": list(problem.catalog_changes),
+            "topology_version": problem.topology_version, "horizon_h": problem.horizon_h,
+            "figures": list(problem.figures), "estimated_throughput": estimated_throughput(problem.figures)}
+    common = {"scenario": problem.name, "status": status, "objective": objective, "kpis": kpis,
+              "placements": placements, "routing": routing, "unplaced": unplaced, "solver": solver_info,
+              "sites": sites, "inventory": inventory, "cities": cities, "warnings": list(problem.warnings)}
+    if spatial:
+        return Result(**common, meta=meta)
+    meta.update({"mode": "time", "step_h": td.step_h, "demand_profile": td.profile, "idle_chips": td.idle_mode,
+                 "idle_power_fraction": td.idle_fraction})
+    return Result(**common, meta=meta, timeline=timeline, hourly=hourly, schedule=schedule, replicas=replicas,
+                  serving=serving, transfers=transfers)
+
+
+def plan_objective(problem: Problem, td: TimeData, plan: TimePlan) -> dict[str, float]:
+    """The plan's objective terms as its write-back states them, without the tables: for a baseline."""
+    schedule, _transfers, replicas, serving = _decision_tables(problem, td, plan)
+    return evaluate_timeline(problem, td, schedule, replicas, serving)[0]
+
+
+def _decision_tables(problem: Problem, td: TimeData, plan: TimePlan
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The plan's decisions as tables: the schedule (each job segment with its energy), transfers,
+    replicas and serving per block."""
     step = td.step_h
     sched_rows, transfer_rows = [], []
     for jid, (pool, segs) in sorted(plan.segments.items()):
@@ -62,23 +92,7 @@ def write_back(problem: Problem, td: TimeData, plan: TimePlan, status: Status, s
                              for (sid, site, accel, b), n in sorted(plan.replicas.items(), key=lambda kv: (kv[0][3], kv[0]))],
                             columns=REPLICA_COLUMNS)
     serving = pd.DataFrame(route_blocks(problem, td, plan), columns=SERVING_COLUMNS)
-    objective, kpis, hourly = evaluate_timeline(problem, td, schedule, replicas, serving)
-    placements, routing, timeline = time_summaries(problem, td, schedule, replicas, serving)
-    unplaced = pd.DataFrame(explain_unplaced(problem, td, plan, serving, spatial), columns=UNPLACED_COLUMNS)
-    # chips and power in use at the busiest hour, not summed over the horizon (one block: the same)
-    sites, inventory, cities = context_tables(problem, placements, None if spatial else hourly)
-    meta = {"catalog_version": problem.catalog_version, "catalog_changes": list(problem.catalog_changes),
-            "topology_version": problem.topology_version, "horizon_h": problem.horizon_h,
-            "figures": list(problem.figures), "estimated_throughput": estimated_throughput(problem.figures)}
-    common = {"scenario": problem.name, "status": status, "objective": objective, "kpis": kpis,
-              "placements": placements, "routing": routing, "unplaced": unplaced, "solver": solver_info,
-              "sites": sites, "inventory": inventory, "cities": cities, "warnings": list(problem.warnings)}
-    if spatial:
-        return Result(**common, meta=meta)
-    meta.update({"mode": "time", "step_h": td.step_h, "demand_profile": td.profile, "idle_chips": td.idle_mode,
-                 "idle_power_fraction": td.idle_fraction})
-    return Result(**common, meta=meta, timeline=timeline, hourly=hourly, schedule=schedule, replicas=replicas,
-                  serving=serving, transfers=transfers)
+    return schedule, transfers, replicas, serving
 
 
 def route_blocks(problem: Problem, td: TimeData, plan: TimePlan) -> list[tuple]:
