@@ -23,8 +23,8 @@ from planner.problem.timedata import TimeData, job_energy, merge_segments, run_s
 from planner.results.columns import (
     HOURLY_COLUMNS,
     PLACEMENT_COLUMNS,
-    ROUTING_COLUMNS,
     REPLICA_COLUMNS,
+    ROUTING_COLUMNS,
     SCHEDULE_COLUMNS,
     SERVING_COLUMNS,
     TRANSFER_COLUMNS,
@@ -152,6 +152,25 @@ def _block_index(td: TimeData, start_h: float, end_h: float) -> int | None:
         return td.blocks.index((s, e))
     except ValueError:
         return None
+
+
+def _check_hourly(stated: pd.DataFrame, timeline: pd.DataFrame) -> list[str]:
+    """The plan's hourly table against the one recomputed from its decisions."""
+    if len(stated) != len(timeline):
+        return [f"hourly table has {len(stated)} rows; the plan gives {len(timeline)} (hour × pool)"]
+    out = []
+    key = ["hour", "site", "accelerator"]
+    a = stated.sort_values(key, ignore_index=True)
+    b = timeline.sort_values(key, ignore_index=True)
+    for col in ("training_chips", "inference_chips", "idle_chips", "meter_kw", "energy_kwh", "power_cost_cny",
+                "price_cny_per_kwh"):
+        bad = ~pd.Series([math.isclose(float(x), float(y), rel_tol=REL_TOL, abs_tol=1e-6)
+                          for x, y in zip(a[col], b[col])])
+        if bad.any():
+            i = int(bad.idxmax())
+            out.append(f"hourly {col} at hour {b.hour[i]} {b.site[i]} {b.accelerator[i]} states {a[col][i]}, "
+                       f"the plan gives {b[col][i]}")
+    return out
 
 
 def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any], spatial: bool = False) -> list[str]:
@@ -307,24 +326,9 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any], spatia
         if kw > cap * (1 + 1e-9):
             out.append(f"power cap at hour {hour}: {site} draws {kw / 1000:.3f} MW at the meter, cap {cap / 1000:.3f} MW")
 
-    # -- the stated timeline and figures recompute ----------------------------------------------------------
-    stated_tl = pd.DataFrame(plan.get("hourly", []), columns=HOURLY_COLUMNS)
-    if spatial:
-        pass
-    elif len(stated_tl) != len(timeline):
-        out.append(f"hourly table has {len(stated_tl)} rows; the plan gives {len(timeline)} (hour × pool)")
-    else:
-        key = ["hour", "site", "accelerator"]
-        a = stated_tl.sort_values(key, ignore_index=True)
-        b = timeline.sort_values(key, ignore_index=True)
-        for col in ("training_chips", "inference_chips", "idle_chips", "meter_kw", "energy_kwh", "power_cost_cny",
-                    "price_cny_per_kwh"):
-            bad = ~pd.Series([math.isclose(float(x), float(y), rel_tol=REL_TOL, abs_tol=1e-6)
-                              for x, y in zip(a[col], b[col])])
-            if bad.any():
-                i = int(bad.idxmax())
-                out.append(f"hourly {col} at hour {b.hour[i]} {b.site[i]} {b.accelerator[i]} states {a[col][i]}, "
-                           f"the plan gives {b[col][i]}")
+    # -- the stated hourly table recomputes (a spatial plan's file has none) -----------------------------------
+    if not spatial:
+        out += _check_hourly(pd.DataFrame(plan.get("hourly", []), columns=HOURLY_COLUMNS), timeline)
     # -- the report's tables: placements, routing and timeline summaries, sites and inventory --------------
     placements, routing, gantt = time_summaries(problem, td, schedule, replicas, serving)
     out += compare_tables("placements", plan.get("placements", []), placements,

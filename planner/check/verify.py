@@ -27,11 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-from planner.check.common import (
-    check_signs,
-    check_solver_block,
-)
+from planner.check.common import check_signs, check_solver_block
 from planner.check.plan_schema import check_shape
 from planner.check.timeline import verify_timeline
 from planner.errors import InputError, UnknownNameError

@@ -18,7 +18,13 @@ from ortools.sat.python import cp_model
 from planner.core.greedy import Plan, greedy_plan
 from planner.core.model import TimeModel, TimePlan, add_hints, build_model
 from planner.core.model import extract_plan as extract_time_plan
-from planner.core.runner import Progress, Settings, Values, resolve_settings, solve_model
+from planner.core.runner import (
+    Progress,
+    Settings,
+    Values,
+    resolve_settings,
+    solve_model,
+)
 from planner.core.writeback import plan_objective
 from planner.core.writeback import write_back as write_back_blocks
 from planner.inputs.scenario import Scenario
