@@ -18,7 +18,7 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from planner.check.tables import context_tables, time_summaries
+from planner.check.tables import columns, context_tables, time_summaries
 from planner.check.timeline import evaluate_timeline
 from planner.core import scaling
 from planner.core.model import TimePlan, meter_watts, site_cap_w, start_cost
@@ -147,8 +147,8 @@ def explain_unplaced(problem: Problem, td: TimeData, plan: TimePlan, serving: pd
             reason = _capacity_reason(problem, td, jid, *room, spatial)
         rows.append((jid, job.kind, None, None, reason))
     served: dict[tuple[str, str, int], float] = defaultdict(float)
-    for r in serving.itertuples(index=False):
-        served[(r.service, r.city, int(r.start_h // td.step_h))] += float(r.tokens_per_s)
+    for sid, city, start_h, tps in columns(serving, "service", "city", "start_h", "tokens_per_s"):
+        served[(sid, city, int(start_h // td.step_h))] += float(tps)
     for (sid, city), per in sorted(td.demand.items()):
         short_th, short_blocks = 0.0, []
         for b, d in enumerate(per):
