@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -204,6 +205,26 @@ def test_a_job_left_out_for_want_of_power_says_so_and_a_checkpointable_one_count
             f"needs 8 chips for 4 h within hours 0-8, but other work held them: at most 4 of its 8 chips had power at "
             f"east for 4 h{when}, the most room on any of its pools; add chips or power there, widen its window, "
             "or allow more accelerators")
+
+
+def test_a_checkpointable_job_is_priced_split_when_its_reason_is_given():
+    """8 GPUs at East, a checkpointable 8-chip 12-hour job due by 24:00 (1 CNY a resume) whose penalty is
+    8 × 12 × 0.5 = 48 CNY. In one piece its cheapest run, 00-12, costs 8 × (8 × 0.3 + 4 × 1.0) = 51.2,
+    above the penalty; split, 00-10 and 22-24 cost 8 × (2.4 + 2.0 + 1.2) + 1 = 45.8, below it. The
+    solve runs it split, and a plan that left it out would not be told its run costs more than its penalty."""
+    from planner.core.writeback import explain_unplaced
+    from planner.core.model import TimePlan
+    from planner.results.columns import SERVING_COLUMNS
+
+    s = scenario(sites=EAST_ONLY, training_jobs=[job(duration_h=12, preemptible=True, checkpoint_cny=1.0)],
+                 objective={"latency_cny_per_mtokens_ms": 0.01, "unplaced_training_cny_per_chip_hour": 0.5})
+    r = solved(s)
+    assert r.objective["total_cny"] == pytest.approx(45.8)
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    assert p.jobs["train"].penalty_cny == pytest.approx(48.0)
+    (row,) = explain_unplaced(p, td, TimePlan(), pd.DataFrame([], columns=SERVING_COLUMNS))
+    assert row[4].startswith("needs 8 chips for 12 h within hours 0-24")
 
 
 def test_a_western_midday_valley_beats_an_eastern_night_valley():

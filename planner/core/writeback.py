@@ -23,8 +23,14 @@ from planner.check.timeline import evaluate_timeline
 from planner.core import scaling
 from planner.core.model import TimePlan, meter_watts, site_cap_w, start_cost
 from planner.problem.build import Pool, Problem
-from planner.problem.costs import StepPrices, replica_block_cny
-from planner.problem.timedata import TimeData, job_energy, run_steps_of
+from planner.problem.costs import (
+    StepPrices,
+    cheapest_steps,
+    replica_block_cny,
+    step_power_cny,
+    transfer_cny,
+)
+from planner.problem.timedata import TimeData, Window, job_energy, run_steps_of
 from planner.results.columns import (
     REPLICA_COLUMNS,
     SCHEDULE_COLUMNS,
@@ -133,8 +139,7 @@ def explain_unplaced(problem: Problem, td: TimeData, plan: TimePlan, serving: pd
             rows.append((jid, job.kind, None, None, "no pool it allows can hold it; allow more accelerators or sites, "
                                                     "or add inventory"))
             continue
-        cost, pool = min((start_cost(problem, td, prices, jid, p, t), p) for p, w in windows
-                         for t in range(w.earliest, w.latest_start + 1))
+        cost, pool = min(_cheapest_run(problem, td, prices, jid, p, w) for p, w in windows)
         if cost > job.penalty_cny:
             undone = job.unfinished_work_cny(pool[1])
             what = f"{cost:,.0f} CNY" if not undone else (
@@ -167,6 +172,18 @@ def explain_unplaced(problem: Problem, td: TimeData, plan: TimePlan, serving: pd
                     reason = f"short in {len(short_blocks)} of {len(td.blocks)} blocks (first at hour {first:g}): {reason}"
             rows.append((sid, "inference", city, short_th / td.horizon_h, reason))
     return rows
+
+
+def _cheapest_run(problem: Problem, td: TimeData, prices: StepPrices, jid: str, pool: Pool, w: Window
+                  ) -> tuple[float, Pool]:
+    """What the job's cheapest run in its window on ``pool`` costs, as the objective prices it: one piece at
+    its best start, or for a checkpointable job its cheapest steps with its resumes counted."""
+    tj = td.jobs[jid]
+    if not tj.preemptible:
+        return min(start_cost(problem, td, prices, jid, pool, t) for t in range(w.earliest, w.latest_start + 1)), pool
+    steps = np.array([[step_power_cny(problem, td, jid, pool, u) for u in range(w.earliest, w.deadline)]])
+    fixed = transfer_cny(td, jid, pool[0]) + problem.jobs[jid].unfinished_work_cny(pool[1])
+    return float(cheapest_steps(steps, [w.steps], tj.checkpoint_cny).cny[0]) + fixed, pool
 
 
 def room_left(problem: Problem, td: TimeData, plan: TimePlan) -> tuple[dict[Pool, np.ndarray], dict[str, np.ndarray]]:
