@@ -154,7 +154,7 @@ def test_verify_catches_the_full_run_billed_and_a_run_share_left_out():
     tampered = {**plan, "placements": [full]}
     errors = verify_plan(problem, tampered)
     assert any("hours states 300.0, the plan gives 168" in e for e in errors), errors
-    assert any("states 720.0 CNY of power, the schedule gives 403.2" in e for e in errors), errors
+    assert any("states power_cost_cny 720.0; its run there gives 403.2" in e for e in errors), errors
     assert any("states run_share 1.0, the plan gives 0.56" in e for e in errors), errors
     missing = {**plan, "placements": [{k: v for k, v in row.items() if k != "run_share"}]}
     assert any("does not state run_share" in e for e in verify_plan(problem, missing))

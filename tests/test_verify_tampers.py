@@ -446,3 +446,18 @@ def test_any_field_of_a_plan_set_to_junk_is_judged_without_crashing(kind, data):
         verify_document(scenario, json.loads(json.dumps(plan)))
     except InputError as exc:
         assert len(str(exc).splitlines()) == 1
+
+
+def test_a_jobs_energy_stated_twice_over_in_every_table_it_appears_in_is_caught():
+    """A job's energy doubled in its placement (spatial), or in its schedule segments and its placement
+    alike (time of use), everything else as solved: verify prices each segment's steps itself, so the
+    tables agreeing with each other does not make them true."""
+    for kind, tables in (("spatial", ["placements"]), ("time", ["schedule", "placements"])):
+        plan = plan_of(kind)
+        jid = next(r["workload"] for r in plan["placements"] if r["kind"] != "inference")
+        for table in tables:
+            for row in plan[table]:
+                if row["workload"] == jid:
+                    row["energy_mwh"] *= 2
+        violations = verify_document(scenario_of(kind), json.loads(json.dumps(plan)))
+        assert any(v.startswith(f"job {jid} over") and "energy_mwh" in v for v in violations), violations

@@ -173,6 +173,23 @@ def _check_hourly(stated: pd.DataFrame, timeline: pd.DataFrame) -> list[str]:
     return out
 
 
+def _check_segment_figures(problem: Problem, td: TimeData, jid: str, pool: Pool,
+                           stated: list[tuple[int, int, float, float]]) -> list[str]:
+    """Each of a job's segments states the energy and power cost its steps draw (``job_energy``, the last
+    step busy for its fraction), as the write-back splits them."""
+    out: list[str] = []
+    steps = run_steps_of([(s, e) for s, e, _mwh, _cny in stated])
+    i = 0
+    for s, e, mwh, cny in stated:
+        kwh, cost = job_energy(problem, td, jid, pool, steps, part=(i, i + e - s))
+        i += e - s
+        for name, got, want in (("energy_mwh", mwh, kwh / 1000), ("power_cost_cny", cny, problem.power_cost_weight * cost)):
+            if not math.isclose(got, want, rel_tol=REL_TOL, abs_tol=1e-6):
+                out.append(f"job {jid} over [{s * td.step_h:g}, {e * td.step_h:g}) h states {name} {got}; its run "
+                           f"there gives {want}")
+    return out
+
+
 def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any], spatial: bool = False) -> list[str]:
     """Every violated constraint and mis-stated figure of a plan, step by step over the blocks of ``td``.
     ``spatial``: a spatial plan over ``one_block`` (``planner.check.verify.as_one_block``), whose file has
@@ -187,6 +204,7 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any], spatia
 
     # -- jobs: once, whole, allowed pool, inside the window ------------------------------------------
     segs: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    figures: dict[str, list[tuple[int, int, float, float]]] = defaultdict(list)  # (start, end, MWh, CNY) stated
     pools: dict[str, set[Pool]] = defaultdict(set)
     good_rows: list[int] = []  # rows whose figures can be recomputed; the others are reported here
     for i, row in enumerate(schedule.itertuples(index=False)):
@@ -203,6 +221,7 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any], spatia
         if (row.site, row.accelerator) in td.jobs[row.workload].windows:
             good_rows.append(i)
         segs[row.workload].append((int(round(s)), int(round(e))))
+        figures[row.workload].append((int(round(s)), int(round(e)), float(row.energy_mwh), float(row.power_cost_cny)))
         pools[row.workload].add((row.site, row.accelerator))
         if int(row.chips) != problem.jobs[row.workload].chips:
             out.append(f"job {row.workload} has {row.chips} chips; its gang is {problem.jobs[row.workload].chips}")
@@ -235,12 +254,8 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any], spatia
                        f"({w.earliest * step} h)")
         if ss[-1][1] > w.deadline:
             out.append(f"job {jid} ends at {ss[-1][1] * step} h, after its deadline ({w.deadline * step} h)")
-        energy, cost = job_energy(problem, td, jid, pool, run_steps_of(ss))
-        stated = schedule[schedule.workload == jid]
-        if not math.isclose(float(stated.power_cost_cny.sum()), problem.power_cost_weight * cost,
-                            rel_tol=REL_TOL, abs_tol=1e-6):
-            out.append(f"job {jid} states {stated.power_cost_cny.sum()} CNY of power, the schedule gives "
-                       f"{problem.power_cost_weight * cost}")
+        if run == w.steps and not any(a[1] > b[0] for a, b in zip(ss, ss[1:])):
+            out += _check_segment_figures(problem, td, jid, pool, sorted(figures[jid]))
 
     # -- transfers as the topology gives them -----------------------------------------------------------
     stated_tr = {r.workload: r for r in transfers.itertuples(index=False)}
