@@ -461,3 +461,14 @@ def test_a_jobs_energy_stated_twice_over_in_every_table_it_appears_in_is_caught(
                     row["energy_mwh"] *= 2
         violations = verify_document(scenario_of(kind), json.loads(json.dumps(plan)))
         assert any(v.startswith(f"job {jid} over") and "energy_mwh" in v for v in violations), violations
+
+
+def test_a_transfer_restated_from_another_dataset_is_caught():
+    """The time-of-use plan's dataset transfer states the origin, size, bandwidth and share it was priced
+    from: each changed alone is caught, though its hours and cost still match."""
+    for name, value in (("origin", "city:elsewhere"), ("dataset_gb", 1.0), ("bandwidth_gbps", 1e6), ("share", 0.5),
+                        ("path", "city:metro")):
+        plan = plan_of("time")
+        plan["transfers"][0][name] = value
+        violations = verify_document(scenario_of("time"), json.loads(json.dumps(plan)))
+        assert any(f"transfer states {name}" in v for v in violations), (name, violations)

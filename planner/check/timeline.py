@@ -275,6 +275,16 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any], spatia
                 or not math.isclose(float(got.cost_cny), tr.cost_cny, rel_tol=REL_TOL, abs_tol=1e-9):
             out.append(f"job {jid}: transfer to {got.site} states {got.transfer_h} h, {got.cost_cny} CNY; "
                        f"the topology gives {tr.hours} h, {tr.cost_cny} CNY to {site}")
+        else:  # the figures it was priced from, as the topology and the scenario give them
+            for name, stated, want in (("origin", got.origin, tr.origin), ("path", got.path, tr.path)):
+                if str(stated) != str(want):
+                    out.append(f"job {jid}: transfer states {name} {stated!r}; the topology gives {want!r}")
+            for name, want in (("dataset_gb", tr.dataset_gb), ("bandwidth_gbps", tr.bandwidth_gbps), ("share", tr.share)):
+                if not math.isfinite(want):
+                    continue  # a dataset already at the site: no link, no bandwidth
+                stated = float(getattr(got, name))
+                if not math.isclose(stated, float(want), rel_tol=REL_TOL, abs_tol=1e-9):
+                    out.append(f"job {jid}: transfer states {name} {stated}; the scenario and topology give {want}")
 
     # -- inference: replicas per block, SLO, demand, serving capacity -----------------------------------
     rep: dict[tuple[str, str, str, int], int] = defaultdict(int)
