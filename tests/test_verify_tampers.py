@@ -472,3 +472,50 @@ def test_a_transfer_restated_from_another_dataset_is_caught():
         plan["transfers"][0][name] = value
         violations = verify_document(scenario_of("time"), json.loads(json.dumps(plan)))
         assert any(f"transfer states {name}" in v for v in violations), (name, violations)
+
+
+def _tables(plan: Plan, prefix: str = ""):
+    """(name, rows) of every table in a plan, a capacity plan's period plans included."""
+    for key, value in plan.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            yield prefix + key, value
+        elif key == "periods" and isinstance(value, dict):
+            for name, period in value.items():
+                yield from _tables(period, f"periods.{name}.")
+
+
+#: names that identify a row (changed, they name other work or nothing: judged by the shape check or as a
+#: different row), and free text
+_NOT_FIGURES = {"workload", "service", "site", "accelerator", "city", "kind", "system", "reason"}
+
+
+@pytest.mark.parametrize("kind", ["spatial", "time", "capacity"])
+def test_every_stated_field_changed_alone_in_any_table_is_caught(kind):
+    """Each number and each name-like text of every table (placements, routing, schedule, replicas,
+    serving, transfers, hourly, timeline, sites, inventory, cities, purchases, periods …), changed alone in
+    the first and the last row, with nothing restated: verify catches every one, or refuses the file."""
+    base, scenario = plan_of(kind), scenario_of(kind)
+    missed = []
+    for name, rows in list(_tables(base)):
+        for column in rows[0]:
+            for i in sorted({0, len(rows) - 1}):
+                plan = json.loads(json.dumps(base))
+                table = plan
+                for part in name.split("."):
+                    table = table[part]
+                value = table[i][column]
+                if column in _NOT_FIGURES or value is None or isinstance(value, bool):
+                    continue
+                if isinstance(value, str):
+                    table[i][column] = value + "x"
+                elif isinstance(value, int):
+                    table[i][column] = value + 1
+                else:
+                    table[i][column] = value * 1.5 + 1
+                try:
+                    caught = verify_document(scenario, plan) != []
+                except InputError:
+                    caught = True
+                if not caught:
+                    missed.append(f"{name}[{i}].{column}")
+    assert missed == []

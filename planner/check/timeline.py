@@ -162,6 +162,13 @@ def _check_hourly(stated: pd.DataFrame, timeline: pd.DataFrame) -> list[str]:
     key = ["hour", "site", "accelerator"]
     a = stated.sort_values(key, ignore_index=True)
     b = timeline.sort_values(key, ignore_index=True)
+    for col in key + ["band"]:  # the rows name the same hours and pools, in the same tariff bands
+        bad = [i for i, (x, y) in enumerate(zip(a[col], b[col])) if str(x) != str(y) and not (
+            col == "hour" and math.isclose(float(x), float(y), abs_tol=1e-9))]
+        if bad:
+            i = bad[0]
+            return out + [f"hourly row {i} states {col} {a[col][i]!r}, the plan gives {b[col][i]!r} (at hour "
+                          f"{b.hour[i]} {b.site[i]} {b.accelerator[i]})"]
     for col in ("training_chips", "inference_chips", "idle_chips", "meter_kw", "energy_kwh", "power_cost_cny",
                 "price_cny_per_kwh"):
         bad = ~pd.Series([math.isclose(float(x), float(y), rel_tol=REL_TOL, abs_tol=1e-6)
@@ -173,14 +180,16 @@ def _check_hourly(stated: pd.DataFrame, timeline: pd.DataFrame) -> list[str]:
     return out
 
 
-def _check_segment_figures(problem: Problem, td: TimeData, jid: str, pool: Pool,
-                           stated: list[tuple[int, int, float, float]]) -> list[str]:
-    """Each of a job's segments states the energy and power cost its steps draw (``job_energy``, the last
-    step busy for its fraction), as the write-back splits them."""
+def _check_segment_figures(problem: Problem, td: TimeData, jid: str, pool: Pool, stated: list[tuple]) -> list[str]:
+    """A job's segments are numbered 1, 2, … in time order, and each states the energy and power cost its
+    steps draw (``job_energy``, the last step busy for its fraction), as the write-back splits them."""
     out: list[str] = []
-    steps = run_steps_of([(s, e) for s, e, _mwh, _cny in stated])
+    numbers = [k for *_figures, k in stated]
+    if numbers != list(range(1, len(stated) + 1)):
+        out.append(f"job {jid} numbers its segments {numbers} in time order; they are 1 to {len(stated)}")
+    steps = run_steps_of([(s, e) for s, e, *_rest in stated])
     i = 0
-    for s, e, mwh, cny in stated:
+    for s, e, mwh, cny, _k in stated:
         kwh, cost = job_energy(problem, td, jid, pool, steps, part=(i, i + e - s))
         i += e - s
         for name, got, want in (("energy_mwh", mwh, kwh / 1000), ("power_cost_cny", cny, problem.power_cost_weight * cost)):
@@ -204,7 +213,7 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any], spatia
 
     # -- jobs: once, whole, allowed pool, inside the window ------------------------------------------
     segs: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    figures: dict[str, list[tuple[int, int, float, float]]] = defaultdict(list)  # (start, end, MWh, CNY) stated
+    figures: dict[str, list[tuple]] = defaultdict(list)  # (start, end, MWh, CNY, segment number) stated
     pools: dict[str, set[Pool]] = defaultdict(set)
     good_rows: list[int] = []  # rows whose figures can be recomputed; the others are reported here
     for i, row in enumerate(schedule.itertuples(index=False)):
@@ -221,7 +230,8 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any], spatia
         if (row.site, row.accelerator) in td.jobs[row.workload].windows:
             good_rows.append(i)
         segs[row.workload].append((int(round(s)), int(round(e))))
-        figures[row.workload].append((int(round(s)), int(round(e)), float(row.energy_mwh), float(row.power_cost_cny)))
+        figures[row.workload].append((int(round(s)), int(round(e)), float(row.energy_mwh), float(row.power_cost_cny),
+                                      row.segment))
         pools[row.workload].add((row.site, row.accelerator))
         if int(row.chips) != problem.jobs[row.workload].chips:
             out.append(f"job {row.workload} has {row.chips} chips; its gang is {problem.jobs[row.workload].chips}")
@@ -358,8 +368,11 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any], spatia
     placements, routing, gantt = time_summaries(problem, td, schedule, replicas, serving)
     out += compare_tables("placements", plan.get("placements", []), placements,
                           ["workload", "site", "accelerator"], PLACEMENT_COLUMNS[1:2] + PLACEMENT_COLUMNS[4:-1])
-    for row in plan.get("placements") or []:  # run_share as for a spatial plan (older plans may leave it out)
-        job = problem.jobs.get(row["workload"]) if row["kind"] != "inference" else None
+    for row in plan.get("placements") or []:  # run_share (older plans may leave it out where it is 1)
+        if row["kind"] == "inference":  # serving runs the whole horizon
+            out += check_run_share(SimpleNamespace(**row), 1.0)
+            continue
+        job = problem.jobs.get(row["workload"])
         if job is not None and row["accelerator"] in job.hours:
             out += check_run_share(SimpleNamespace(**row), job.run_share(row["accelerator"]))
     out += compare_tables("routing", plan.get("routing", []), routing, ["service", "city", "site", "accelerator"],
