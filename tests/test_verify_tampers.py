@@ -519,3 +519,28 @@ def test_every_stated_field_changed_alone_in_any_table_is_caught(kind):
                 if not caught:
                     missed.append(f"{name}[{i}].{column}")
     assert missed == []
+
+
+@pytest.mark.parametrize("kind", ["spatial", "time", "capacity"])
+def test_every_stated_basis_in_meta_changed_alone_is_caught(kind):
+    """The plan's basis (catalog and topology versions, horizon; for time of use the step, demand profile
+    and idle-chip accounting), each changed alone in the plan and in each period plan: caught."""
+    base, scenario = plan_of(kind), scenario_of(kind)
+    parts = [()] + [("periods", name) for name in base.get("periods", {})]
+    missed = []
+    for path in parts:
+        meta = base
+        for part in path:
+            meta = meta[part]
+        for key, value in (meta.get("meta") or {}).items():
+            if key not in ("catalog_version", "topology_version", "horizon_h", "step_h", "demand_profile",
+                           "idle_chips", "idle_power_fraction"):
+                continue
+            plan = json.loads(json.dumps(base))
+            target = plan
+            for part in path:
+                target = target[part]
+            target["meta"][key] = value + "x" if isinstance(value, str) else value * 1.5 + 1
+            if verify_document(scenario, plan) == []:
+                missed.append(".".join([*path, "meta", key]))
+    assert missed == []

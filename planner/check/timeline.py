@@ -388,4 +388,26 @@ def verify_timeline(problem: Problem, td: TimeData, plan: dict[str, Any], spatia
                  for b, d in enumerate(per_block) if d - served.get((sid, city, b), 0.0) > 0.5)
         short[(sid, city)] = th / td.horizon_h
     out += check_unplaced(problem, plan, short, threshold=0.0)
-    return out + compare_figures(plan, objective, kpis)
+    return out + compare_figures(plan, objective, kpis) + _check_meta(problem, td, plan, spatial)
+
+
+def _check_meta(problem: Problem, td: TimeData, plan: dict[str, Any], spatial: bool) -> list[str]:
+    """The plan's basis, as its scenario gives it: catalog and topology versions and the horizon, and for
+    time of use the step, demand profile and idle-chip accounting (a plan may leave one out)."""
+    want: dict[str, Any] = {"catalog_version": problem.catalog_version, "topology_version": problem.topology_version,
+                            "horizon_h": problem.horizon_h}
+    if not spatial:
+        want.update(step_h=td.step_h, demand_profile=td.profile, idle_chips=td.idle_mode,
+                    idle_power_fraction=td.idle_fraction)
+    meta = plan.get("meta") or {}
+    out = []
+    for key, value in want.items():
+        if key not in meta:
+            continue
+        got = meta[key]
+        same = (math.isclose(float(got), float(value), rel_tol=REL_TOL, abs_tol=1e-9)
+                if isinstance(value, (int, float)) and isinstance(got, (int, float)) and not isinstance(got, bool)
+                else got == value)
+        if not same:
+            out.append(f"meta.{key} states {got!r}; the scenario gives {value!r}")
+    return out
