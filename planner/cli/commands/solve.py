@@ -152,8 +152,9 @@ def print_result(result: Result, max_rows: int | None = None) -> None:
         ("  latency", f"{o['latency_cny']:,.0f} CNY"),
         ("  unplaced penalty", f"{o['unplaced_penalty_cny']:,.0f} CNY"),
         *([("  unfinished work", f"{o['unfinished_work_cny']:,.0f} CNY")] if o.get("unfinished_work_cny") else []),
+        # a spatial plan states these too (one plan schema), always zero: shown for time of use
         *([("  data transfer", f"{o['transfer_cny']:,.0f} CNY"), ("  checkpoints", f"{o['checkpoint_cny']:,.0f} CNY")]
-          if "transfer_cny" in o else []),
+          if "transfer_cny" in o and result.meta.get("mode") == "time" else []),
         (f"energy ({basis})", f"{k['energy_mwh']:,.1f} MWh"),
         (f"carbon ({basis})", f"{k['carbon_t']:,.1f} t CO2"),
         ("token-weighted RTT", f"mean {k['mean_rtt_ms']:.1f} ms, max {k['max_rtt_ms']:.1f} ms"),
