@@ -218,6 +218,25 @@ def test_a_replica_whose_tokens_fit_in_another_sites_spare_is_taken_back():
     assert trimmed.replicas == greedy.replicas and trimmed.flow == greedy.flow
 
 
+def test_demand_a_free_replica_would_serve_for_less_than_its_penalty_is_served():
+    """East-only chat (peak 100 tokens/s from noon, 200 per 2-GPU replica). At 12-22, the peak tariff,
+    a replica costs 2 kW × 1.0 × 10 h = 20 CNY and serves the 100 tokens/s, worth 100 × 0.0288 × 10 = 28.8
+    CNY unserved, less 100 × 3,600 × 10 × 2 ms × 0.01 / 1e6 = 0.072 of latency: 8.728 CNY saved. A plan
+    without it is served again, back to the greedy's plan; a plan that serves everything is left as it is."""
+    s = east_chat(peak_tokens_per_s=100)
+    p = build_problem(s)
+    td = build_time_data(s, p)
+    greedy = timemodel.greedy_schedule(p, td)
+    b = td.blocks.index((12, 22))
+    assert greedy.replicas[("chat", "east", "gpu", b)] == 1 and greedy.flow[("chat", "metro", "east", b)] == 100
+    short = timemodel.TimePlan(dict(greedy.segments), dict(greedy.replicas), dict(greedy.flow))
+    del short.replicas[("chat", "east", "gpu", b)], short.flow[("chat", "metro", "east", b)]
+    assert timemodel.plan_cost_cny(p, td, short) - timemodel.plan_cost_cny(p, td, greedy) == pytest.approx(8.728)
+    served = timemodel.serve_more(p, td, short)
+    assert served.replicas == greedy.replicas and served.flow == greedy.flow
+    assert timemodel.serve_more(p, td, greedy) == greedy
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(peak=st.integers(min_value=1, max_value=1800))
 @example(peak=172)
