@@ -342,6 +342,13 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
                     route(sid, city, pool[0], b, use)
                     left -= use
 
+    _place_left_out(problem, td, fleet, plan, job_order)
+    return plan
+
+
+def _place_left_out(problem: Problem, td: TimeData, fleet: _Fleet, plan: TimePlan, job_order: str) -> None:
+    """Each placeable job ``plan`` leaves out, in ``job_order``, at its cheapest run that still fits
+    (``_Fleet.best_run``), in place."""
     order = sorted((j for j in td.jobs if j not in td.pre_unplaced and td.jobs[j].windows and j not in plan.segments),
                    key=JOB_ORDERS[job_order](problem, td))
     for jid in order:
@@ -349,7 +356,6 @@ def greedy_schedule(problem: Problem, td: TimeData, guide: dict | None = None, j
         if placed is not None:
             plan.segments[jid] = placed
             fleet.hold(jid, *placed)
-    return plan
 
 
 def trim_replicas(problem: Problem, td: TimeData, plan: TimePlan) -> TimePlan:
@@ -455,12 +461,7 @@ def settle_jobs(problem: Problem, td: TimeData, plan: TimePlan, job_order: str,
         if moved is not None and placed_cost(problem, td, prices, jid, *moved) < cost[jid] - 1e-6:
             out.segments[jid] = moved
         fleet.hold(jid, *out.segments[jid])
-    left = [j for j in td.jobs if j not in td.pre_unplaced and td.jobs[j].windows and j not in out.segments]
-    for jid in sorted(left, key=JOB_ORDERS[job_order](problem, td)):
-        placed = fleet.best_run(jid)
-        if placed is not None:
-            out.segments[jid] = placed
-            fleet.hold(jid, *placed)
+    _place_left_out(problem, td, fleet, out, job_order)
     return out
 
 
