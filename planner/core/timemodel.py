@@ -60,7 +60,7 @@ from planner.core.serving_lp import (
 )
 from planner.core.spatial import solve_spatial
 from planner.core.twophase import native_output_silenced
-from planner.core.writeback import plan_objective, room_left, write_back
+from planner.core.writeback import plan_objective, powered_chips, room_left, write_back
 from planner.inputs.scenario import Scenario
 from planner.problem.build import Pool, Problem, build_problem
 from planner.problem.costs import (
@@ -504,9 +504,8 @@ def serve_more(problem: Problem, td: TimeData, plan: TimePlan) -> TimePlan:
         while left > 0:  # then whole new replicas, the most worth first, while one is worth its cost
             best = None
             for pool in svc.pools:
-                cpr = svc.chips_per_replica[pool[1]]
-                if pool[0] not in latency or pool not in free or free[pool][s:e].min() < cpr \
-                        or free_w[pool[0]][s:e].min() < cpr * watts[pool]:
+                if pool[0] not in latency or \
+                        powered_chips(problem, td, pool, free, free_w)[s:e].min() < svc.chips_per_replica[pool[1]]:
                     continue
                 per = scaling.tokens_down(svc.replica_tokens_per_s(pool[1]))
                 tokens = min(left, per)

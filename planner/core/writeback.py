@@ -200,7 +200,7 @@ def room_left(problem: Problem, td: TimeData, plan: TimePlan) -> tuple[dict[Pool
     return free, free_w
 
 
-def _powered(problem: Problem, td: TimeData, pool: Pool, free: dict[Pool, np.ndarray],
+def powered_chips(problem: Problem, td: TimeData, pool: Pool, free: dict[Pool, np.ndarray],
              free_w: dict[str, np.ndarray]) -> np.ndarray:
     """Chips of ``pool`` free and with power at its site's meter, step by step (none on a pool without
     inventory)."""
@@ -219,7 +219,7 @@ def _capacity_reason(problem: Problem, td: TimeData, jid: str, free: dict[Pool, 
     for pool, w in sorted(tj.windows.items()):
         if pool not in free:
             continue  # no inventory there
-        both = _powered(problem, td, pool, free, free_w)[w.earliest:w.deadline]
+        both = powered_chips(problem, td, pool, free, free_w)[w.earliest:w.deadline]
         alone = free[pool][w.earliest:w.deadline]
         if tj.preemptible:  # its steps need not be one run: the n-th most room of its window
             k = len(both) - w.steps
@@ -258,7 +258,7 @@ def _demand_reason(problem: Problem, td: TimeData, sid: str, city: str, b: int, 
     best = None  # (cost less penalty, cost, penalty, tokens/s it would serve, pool)
     for pool in svc.pools:
         if pool[0] not in svc.city_sites[city] or \
-                int(_powered(problem, td, pool, free, free_w)[s:e].min()) < svc.chips_per_replica[pool[1]]:
+                int(powered_chips(problem, td, pool, free, free_w)[s:e].min()) < svc.chips_per_replica[pool[1]]:
             continue
         tokens = min(short, float(scaling.tokens_down(svc.replica_tokens_per_s(pool[1]))))
         cost = (replica_block_cny(problem, td, sid, pool, b)
