@@ -173,3 +173,115 @@ def test_the_solve_stops_once_phase_2_meets_the_gap(monkeypatch):
     assert start["phase 2"]["objective"] == 8 and start["stopped_at_gap"]
     assert info["objective"] == 8
     assert len(calls) == 2 and calls[1] == pytest.approx(0.01)  # phase 2's search, then only a look
+
+
+def _lp(costs: list[float], ubs: list[float], rows: list[tuple[dict[int, float], float]]):
+    """A MathOpt LP proto: min costs·x, 0 ≤ x ≤ ubs, each row Σ coef·x ≥ lo."""
+    from ortools.math_opt import model_pb2
+
+    mip = model_pb2.ModelProto(name="t")
+    n = len(costs)
+    mip.variables.ids.extend(range(n))
+    mip.variables.lower_bounds.extend([0.0] * n)
+    mip.variables.upper_bounds.extend(ubs)
+    mip.variables.integers.extend([False] * n)
+    mip.linear_constraints.ids.extend(range(len(rows)))
+    mip.linear_constraints.lower_bounds.extend(lo for _terms, lo in rows)
+    mip.linear_constraints.upper_bounds.extend(float("inf") for _ in rows)
+    for r, (terms, _lo) in enumerate(rows):
+        for v in sorted(terms):
+            mip.linear_constraint_matrix.row_ids.append(r)
+            mip.linear_constraint_matrix.column_ids.append(v)
+            mip.linear_constraint_matrix.coefficients.append(terms[v])
+    mip.objective.linear_coefficients.ids.extend(range(n))
+    mip.objective.linear_coefficients.values.extend(costs)
+    return mip
+
+
+def test_a_failed_highs_solve_is_tried_again_with_the_objective_scaled_down(monkeypatch):
+    """HiGHS's dual simplex fails on objective coefficients of 10^11 and more ("excessive dual
+    values", raised by MathOpt): on a 168 h week of 150 jobs and 10 services that ended the solve
+    with a traceback. Here the first call fails as it did there.
+
+    min 8e11·x + 3e4·y  s.t.  x + y ≥ 1,  0 ≤ y ≤ 0.4,  0 ≤ x ≤ 1: y = 0.4 and x = 0.6, so the
+    optimum is 8e11·0.6 + 3e4·0.4 = 480,000,012,000. The largest cost, 8e11, is brought under
+    2^20 by dividing by 2^20 (8e11 / 2^19 = 1,525,879 is still above it)."""
+    mip = _lp([8e11, 3e4], [1.0, 0.4], [({0: 1.0, 1: 1.0}, 1.0)])
+    seen = []
+    real = twophase._highs
+
+    def flaky(m, *args):
+        top = max(m.objective.linear_coefficients.values)
+        seen.append(top)
+        if top > 1e11:
+            raise RuntimeError("HighsStatus: kError [INTERNAL]")
+        return real(m, *args)
+
+    monkeypatch.setattr(twophase, "_highs", flaky)
+    solved, point = twophase._solve(mip, 5.0, 1e-9)
+    assert seen == [8e11, 8e11 / 2**20]
+    assert solved.reason == "OPTIMAL"
+    assert solved.dual_bound == pytest.approx(480_000_012_000, rel=1e-9)
+    assert point == pytest.approx([0.6, 0.4])
+    assert list(mip.objective.linear_coefficients.values) == [8e11, 3e4]  # put back as it was
+
+
+def test_a_solve_that_fails_twice_gives_its_reason_and_no_point(monkeypatch):
+    """A model the solver rejects either way comes back with an ``ERROR (…)`` reason and no point,
+    so each caller falls back as for a solve that did not finish, and nothing raises."""
+    mip = _lp([8e11, 3e4], [1.0, 0.4], [({0: 1.0, 1: 1.0}, 1.0)])
+
+    def broken(*_args):
+        raise RuntimeError("HighsStatus: kError [INTERNAL]")
+
+    monkeypatch.setattr(twophase, "_highs", broken)
+    solved, point = twophase._solve(mip, 5.0, 1e-9)
+    assert point is None
+    assert solved.reason.startswith("ERROR (HighsStatus: kError [INTERNAL]; first HighsStatus")
+    assert list(mip.objective.linear_coefficients.values) == [8e11, 3e4]
+    # small costs are not scaled, so there is no second try
+    small = _lp([2.0, 1.0], [1.0, 0.4], [({0: 1.0, 1: 1.0}, 1.0)])
+    solved, point = twophase._solve(small, 5.0, 1e-9)
+    assert point is None and solved.reason == "ERROR (HighsStatus: kError [INTERNAL])"
+
+
+def _random_lp(seed: int, cost_divisor: float = 1.0):
+    """An LP of 200 columns and 100 rows with costs up to 8e11 and coefficients up to 7.7e6, as the
+    time model's LP of the rest has."""
+    import random
+
+    from ortools.math_opt import model_pb2
+
+    rng = random.Random(seed)
+    n, m = 200, 100
+    mip = model_pb2.ModelProto(name="t")
+    mip.variables.ids.extend(range(n))
+    mip.variables.lower_bounds.extend([0.0] * n)
+    mip.variables.upper_bounds.extend([rng.choice([1.0, 8.0, 7e6]) for _ in range(n)])
+    mip.variables.integers.extend([False] * n)
+    entries = []
+    for r in range(m):
+        for v in rng.sample(range(n), 4):
+            entries.append((r, v, rng.choice([1.0, 8.0, 7.7e6, 1e3])))
+    entries.sort()
+    mip.linear_constraints.ids.extend(range(m))
+    mip.linear_constraints.lower_bounds.extend([rng.choice([0.0, 1.0, 5.0]) for _ in range(m)])
+    mip.linear_constraints.upper_bounds.extend([1.4e7] * m)
+    mip.linear_constraint_matrix.row_ids.extend(r for r, _v, _c in entries)
+    mip.linear_constraint_matrix.column_ids.extend(v for _r, v, _c in entries)
+    mip.linear_constraint_matrix.coefficients.extend(c for _r, _v, c in entries)
+    mip.objective.linear_coefficients.ids.extend(range(n))
+    mip.objective.linear_coefficients.values.extend(rng.choice([3e4, 1e8, 8e11]) / cost_divisor for _ in range(n))
+    return mip
+
+
+@pytest.mark.parametrize("seed", [6, 16])
+def test_an_lp_highs_fails_on_unscaled_solves_to_its_scaled_bound(seed):
+    """Two LPs on which HiGHS (OR-Tools 9.15) failed unscaled, in 2 of 40 seeds ("HighsModelStatus
+    was Unknown"; "incompatible basis and dual solution"): each is solved, and its bound is the bound
+    of the same LP with the objective divided by 2^20, multiplied back."""
+    solved, point = twophase._solve(_random_lp(seed), 10.0, 1e-9)
+    scaled, _ = twophase._solve(_random_lp(seed, 2**20), 10.0, 1e-9)
+    assert solved.reason == scaled.reason == "OPTIMAL"
+    assert point is not None
+    assert solved.dual_bound == pytest.approx(scaled.dual_bound * 2**20, rel=1e-7)

@@ -32,7 +32,7 @@ from ortools.math_opt.python import mathopt
 
 from planner.core.model import TimePlan, meter_watts, site_cap_w, start_cost
 from planner.core.serving_lp import ServingLP, serving_nochip_blocks
-from planner.core.twophase import native_output_silenced, solve_proto
+from planner.core.twophase import native_output_silenced, solve_or_none, solve_proto
 from planner.problem.build import Pool, Problem
 from planner.problem.costs import StepPrices
 from planner.problem.timedata import TimeData
@@ -146,8 +146,8 @@ def serving_packing_bound(problem: Problem, td: TimeData, runs: dict[str, dict[P
     model.minimize(mathopt.fast_sum(objective) + constant)
     params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.1, time_limit_s)))
     with native_output_silenced():
-        result = mathopt.solve(model, mathopt.SolverType.GLOP, params=params)
-    if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
+        result = solve_or_none(model, mathopt.SolverType.GLOP, params)
+    if result is None or result.termination.reason != mathopt.TerminationReason.OPTIMAL:
         return None
     value = min(result.termination.objective_bounds.dual_bound, result.objective_value()) * (1 - SHADE)
     cheapest = sum(min([problem.jobs[j].penalty_cny, *runs.get(j, {}).values()]) for js in pools.values() for j in js)
@@ -263,8 +263,8 @@ def _pack(problem: Problem, td: TimeData, prices: StepPrices, pool: Pool, jobs: 
     left = time_limit_s - (time.perf_counter() - t0)
     params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.1, left)))
     with native_output_silenced():
-        result = mathopt.solve(model, mathopt.SolverType.GLOP, params=params)
-    if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
+        result = solve_or_none(model, mathopt.SolverType.GLOP, params)
+    if result is None or result.termination.reason != mathopt.TerminationReason.OPTIMAL:
         return None
     return min(result.termination.objective_bounds.dual_bound, result.objective_value())
 

@@ -36,7 +36,7 @@ from ortools.math_opt.python import mathopt
 
 from planner.core import scaling
 from planner.core.model import meter_watts, site_cap_w
-from planner.core.twophase import solve_proto
+from planner.core.twophase import solve_or_none, solve_proto
 from planner.problem.build import Pool, Problem
 from planner.problem.costs import busy_kw
 from planner.problem.timedata import TimeData
@@ -217,8 +217,8 @@ def _solve_block(bm: BlockModel, time_limit_s: float, chip_price: dict[Pool, flo
     for key, r in bm.replicas.items():
         bm.model.objective.set_linear_coefficient(r, bm.cost[key] + chip_price.get(key[1], 0.0) * bm.chips[key])
     params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.05, time_limit_s)))
-    result = mathopt.solve(bm.model, mathopt.SolverType.GLOP, params=params)
-    if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
+    result = solve_or_none(bm.model, mathopt.SolverType.GLOP, params)
+    if result is None or result.termination.reason != mathopt.TerminationReason.OPTIMAL:
         return None
     values = result.variable_values()
     return (min(result.termination.objective_bounds.dual_bound, result.objective_value()),

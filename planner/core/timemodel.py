@@ -59,7 +59,7 @@ from planner.core.serving_lp import (
     steered_guide,
 )
 from planner.core.spatial import solve_spatial
-from planner.core.twophase import native_output_silenced
+from planner.core.twophase import native_output_silenced, solve_or_none
 from planner.core.writeback import plan_objective, powered_chips, room_left, write_back
 from planner.inputs.scenario import Scenario
 from planner.problem.build import Pool, Problem, build_problem
@@ -1013,7 +1013,9 @@ def energetic_jobs_cny(problem: Problem, td: TimeData, runs: dict[str, dict[Pool
     model.minimize(objective)
     params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.1, time_limit_s)))
     with native_output_silenced():
-        res = mathopt.solve(model, mathopt.SolverType.HIGHS, params=params)
+        res = solve_or_none(model, mathopt.SolverType.HIGHS, params)
+    if res is None:
+        return None
     dual = res.termination.objective_bounds.dual_bound
     if not math.isfinite(dual):
         return None

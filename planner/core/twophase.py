@@ -202,10 +202,20 @@ def native_output_silenced() -> Iterator[None]:
 
 @dataclass
 class Solved:
-    """What a HiGHS solve ended with: its termination reason (e.g. ``OPTIMAL``) and its dual bound."""
+    """What a HiGHS solve ended with: its termination reason (e.g. ``OPTIMAL``, or ``ERROR (…)`` when
+    the solver failed) and its dual bound, in the model's own objective units."""
 
     reason: str
     dual_bound: float
+
+
+#: HiGHS's dual simplex can fail on objective coefficients of 10^11 and more (CP-SAT's cost units):
+#: "dual simplex ratio test failed due to excessive dual values", which MathOpt raises as an error.
+#: Measured on a 168 h week of 150 jobs and 10 services (costs up to 8.4e11): its LP of the rest
+#: failed, and solved at once with the objective divided by 2^10. After such a failure the solve is
+#: tried again with the objective divided by the power of two that brings its largest coefficient to
+#: at most this (the division is exact; the bound is multiplied back)
+RETRY_MAX_COST = 2.0**20
 
 
 def _solve(mip: model_pb2.ModelProto, time_limit_s: float, gap: float,
@@ -215,20 +225,32 @@ def _solve(mip: model_pb2.ModelProto, time_limit_s: float, gap: float,
 
     Goes through MathOpt's proto interface and reads only the primal point: parsing the whole
     result (basis, duals, reduced costs) into Python objects took 0.2-0.3 s per LP on the
-    national week of distinct shapes, longer than HiGHS's own solve of that LP."""
-    params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.05, time_limit_s)),
-                                     relative_gap_tolerance=gap, random_seed=0, enable_output=log is not None)
+    national week of distinct shapes, longer than HiGHS's own solve of that LP.
+
+    A solve that fails (MathOpt raises the solver's status) is tried again, in the time left, with
+    the objective scaled down (``RETRY_MAX_COST``) and without ``log`` (its figures would be
+    scaled); if that fails too, the reason says why and there is no point."""
+    t0 = time.perf_counter()
     model_params = model_parameters_pb2.ModelSolveParametersProto()
     if hint is not None:
         model_params.solution_hints.append(model_parameters_pb2.SolutionHintProto(
             variable_values=sparse_containers_pb2.SparseDoubleVectorProto(
                 ids=list(mip.variables.ids), values=[float(hint[i]) for i in mip.variables.ids])))
-    # the call OR-Tools' own mathopt.solve makes, without its parse of the whole result
-    out = solver.solve(mip, mathopt.SolverType.HIGHS.value, parameters_pb2.SolverInitializerProto(), params.to_proto(),
-                       model_params, (lambda lines: [log(x) for x in lines]) if log else None,
-                       callback.CallbackRegistration().to_proto(), None, None)
+    factor = 1.0
+    try:
+        out = _highs(mip, time_limit_s, gap, log, model_params)
+    except Exception as exc:  # noqa: BLE001 -- MathOpt raises a failed solve's status; the caller gets no point
+        factor = _cost_divisor(mip)
+        left = time_limit_s - (time.perf_counter() - t0)
+        if factor == 1.0 or left <= 0:
+            return Solved(f"ERROR ({exc})", math.nan), None
+        try:
+            with _objective_divided(mip, factor):
+                out = _highs(mip, left, gap, None, model_params)
+        except Exception as again:  # noqa: BLE001 -- as above
+            return Solved(f"ERROR ({again}; first {exc})", math.nan), None
     reason = result_pb2.TerminationReasonProto.Name(out.termination.reason).removeprefix("TERMINATION_REASON_")
-    solved = Solved(reason, out.termination.objective_bounds.dual_bound)
+    solved = Solved(reason, out.termination.objective_bounds.dual_bound * factor)
     for sol in out.solutions:
         primal = sol.primal_solution
         if sol.HasField("primal_solution") and primal.feasibility_status == solution_pb2.SOLUTION_STATUS_FEASIBLE:
@@ -237,6 +259,50 @@ def _solve(mip: model_pb2.ModelProto, time_limit_s: float, gap: float,
                 point[i] = x
             return solved, point
     return solved, None
+
+
+def _highs(mip: model_pb2.ModelProto, time_limit_s: float, gap: float, log: Callable[[str], None] | None,
+           model_params: model_parameters_pb2.ModelSolveParametersProto) -> result_pb2.SolveResultProto:
+    """The call OR-Tools' own mathopt.solve makes, without its parse of the whole result."""
+    params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=max(0.05, time_limit_s)),
+                                     relative_gap_tolerance=gap, random_seed=0, enable_output=log is not None)
+    return solver.solve(mip, mathopt.SolverType.HIGHS.value, parameters_pb2.SolverInitializerProto(), params.to_proto(),
+                        model_params, (lambda lines: [log(x) for x in lines]) if log else None,
+                        callback.CallbackRegistration().to_proto(), None, None)
+
+
+def _cost_divisor(mip: model_pb2.ModelProto) -> float:
+    """The power of two that brings ``mip``'s largest objective coefficient to ``RETRY_MAX_COST`` or
+    below (1.0 if it is there already)."""
+    top = max((abs(c) for c in mip.objective.linear_coefficients.values), default=0.0)
+    if not math.isfinite(top) or top <= RETRY_MAX_COST:
+        return 1.0
+    return 2.0 ** math.ceil(math.log2(top / RETRY_MAX_COST))
+
+
+@contextmanager
+def _objective_divided(mip: model_pb2.ModelProto, factor: float) -> Iterator[None]:
+    """``mip``'s objective divided by ``factor`` while the block runs, then put back as it was."""
+    coefficients, offset = list(mip.objective.linear_coefficients.values), mip.objective.offset
+    del mip.objective.linear_coefficients.values[:]
+    mip.objective.linear_coefficients.values.extend(c / factor for c in coefficients)
+    mip.objective.offset = offset / factor
+    try:
+        yield
+    finally:
+        del mip.objective.linear_coefficients.values[:]
+        mip.objective.linear_coefficients.values.extend(coefficients)
+        mip.objective.offset = offset
+
+
+def solve_or_none(model: mathopt.Model, solver_type: mathopt.SolverType, params: mathopt.SolveParameters
+                  ) -> mathopt.SolveResult | None:
+    """``mathopt.solve``, or None where the solver failed (MathOpt raises its status): a bound or a
+    guide that could not be computed is left out, never the whole solve."""
+    try:
+        return mathopt.solve(model, solver_type, params=params)
+    except Exception:  # noqa: BLE001 -- the callers fall back as for a solve that did not finish
+        return None
 
 
 def solve_proto(mip: model_pb2.ModelProto, time_limit_s: float, gap: float) -> tuple[Solved, list[float] | None]:
