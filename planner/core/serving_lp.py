@@ -261,6 +261,10 @@ def steered_guide(problem: Problem, td: TimeData, serving: ServingLP, models: di
 #: week the 21 distinct hours' MIPs raised serving's bound from its LP's 5.037 M CNY to 5.116 M at 0.3 s
 #: each, 5.150 M at 1 s and 5.163 M at 3 s (HiGHS, one thread)
 MIP_MAX_S = 2.0
+#: with a longer limit, each distinct hour's MIP gets this share of the time to the deadline over the
+#: hours (when that is more than ``MIP_MAX_S``): the rest is the main thread's, and the MIPs of the
+#: hours both threads take. At 60 s on the national week that stays under ``MIP_MAX_S``
+MIP_SPREAD = 0.5
 #: a MIP is not started with less than this long left before the deadline
 MIP_MIN_S = 0.2
 
@@ -269,7 +273,8 @@ class ServingMIPs:
     """How much whole replicas add to ``serving``'s bound (CNY, unpriced), proven in the background.
 
     Per distinct hour, longest first, HiGHS solves the MIP of that hour's serving LP (replicas
-    integer, jobs dropped) for at most ``per_hour_s`` and reports its proven bound. Serving's part of
+    integer, jobs dropped) for at most ``per_hour_s`` (by default ``MIP_MAX_S``, or ``MIP_SPREAD`` of the
+    time to the deadline over the hours where that is longer) and reports its proven bound. Serving's part of
     any plan is such a MIP with chips and watts taken by jobs on top, so each bound holds, and an
     hour's gain is never negative. The models are exported on the caller's thread (``start``), so the
     caller may price and solve them again meanwhile; the MIPs run on a thread of their own, since
@@ -280,8 +285,8 @@ class ServingMIPs:
     caller's thread, in the time left before the deadline)."""
 
     def __init__(self, problem: Problem, td: TimeData, serving: ServingLP, models: dict[int, BlockModel],
-                 deadline: float, per_hour_s: float = MIP_MAX_S) -> None:
-        self.deadline, self.per_hour_s = deadline, per_hour_s
+                 deadline: float, per_hour_s: float | None = None) -> None:
+        self.deadline = deadline
         self._t0 = time.perf_counter()
         nochip_of = serving_nochip_blocks(problem, td)
         groups = sorted(block_signatures(problem, td).values(), key=lambda bs: -sum(td.block_hours(b) for b in bs))
@@ -293,6 +298,8 @@ class ServingMIPs:
             hours = sum(td.block_hours(b) for b in blocks)
             before = max(float(sum(nochip_of[b] for b in blocks)), serving.hourly[blocks[0]] * hours)
             self._hours.append((blocks, hours, before, _mip_proto(bm)))
+        self.per_hour_s = (per_hour_s if per_hour_s is not None else
+                           max(MIP_MAX_S, MIP_SPREAD * (deadline - time.perf_counter()) / max(1, len(self._hours))))
         self._gains: list[float] = []
         #: per block whose MIP ended, its proven bound per hour (CNY/h, shaded): a floor under serving's
         #: cost in that block whatever chips the jobs leave it (``packing.serving_packing_bound``)

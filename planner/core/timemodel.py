@@ -28,7 +28,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.math_opt.python import mathopt
@@ -81,8 +81,14 @@ AUTO_DECOMPOSE_REPLICA_VARIABLES = 20_000
 #: large models): on the 168 h national week (370,000 variables) writing back took 4.4 s and CP-SAT
 #: ended 7 s past its limit, measured with benchmarks/national.py
 WRITE_BACK_S_PER_VARIABLE = 3e-5
-#: share of the time limit the spatial placement may use when decomposing
+#: share of the time left the spatial placement may use when decomposing
 SPATIAL_SHARE = 0.25
+#: share of the time limit the national-size path (``_national_path``) may use before a decomposed
+#: CP-SAT search starts from its plan. CP-SAT alone did worse: on the flexible national week with a
+#: 600 s limit it ended at 10.944 M CNY against a 10.040 M bound, where the national-size path alone
+#: gives 10.757 M against 10.115 M in 60 s; on a 500-job, 30-service week in 60 s, 8.148 M against
+#: 7.498 M. It did better on a 300-job, 20-service week of tight deadlines (13.869 M against 15.636 M)
+NATIONAL_PATH_SHARE = 0.5
 #: share of the time limit (at most SERVING_LP_MAX_S) for the serving LP bound: on the 168 h
 #: national week its 21 distinct hours take 5.3 s (measured with benchmarks/national.py)
 SERVING_LP_SHARE = 0.1
@@ -562,9 +568,10 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
                start: str = "auto") -> Result:
     """Schedule the scenario hour by hour (or block by block) with CP-SAT and return the plan with its timeline.
 
-    ``decompose="spatial"`` first places the work with the spatial model (``SPATIAL_SHARE`` of the
-    time limit) and then schedules each job class and service only on the pools that placement or
-    the greedy schedule chose. The CP-SAT bound is then the restricted model's (``restricted_bound``);
+    ``decompose="spatial"`` first finds a plan and the full model's bounds by the national-size path
+    (``_national_path``, ``NATIONAL_PATH_SHARE`` of the time limit), places the work with the spatial
+    model (``SPATIAL_SHARE`` of the time left), and then has CP-SAT, hinted with that plan, schedule
+    each job class and service only on the pools the placement or the plan chose. The CP-SAT bound is then the restricted model's (``restricted_bound``);
     ``best_bound`` and ``gap`` always hold a bound on the full model, and a restricted optimum is
     reported as ``feasible``. ``"auto"`` decomposes when the model would have more than
     ``AUTO_DECOMPOSE_REPLICA_VARIABLES`` replica variables; ``"off"`` never does.
@@ -606,16 +613,25 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         decompose = "spatial" if n_replicas > AUTO_DECOMPOSE_REPLICA_VARIABLES else "off"
     job_pools = serving_pools = None
     spatial_info: dict = {}
+    found = None
     if decompose == "spatial":
+        # the national-size path first: its plan is CP-SAT's hint and its bounds stand for the full model
+        first = replace(settings, time_limit_s=NATIONAL_PATH_SHARE * settings.time_limit_s)
+        found = _national_path(problem, td, first, serving, greedy, greedy_cost, greedy_source, n_replicas, options,
+                               one_greedy_s, lp_models)
+        greedy, greedy_cost, greedy_source = found.plan, found.cost, found.source
+        spatial_info["national_path_s"] = round(time.perf_counter() - t0, 3)
+        spatial_info["national_path_cny"] = round(found.cost, 2)  # as plan_cost_cny prices it: the idle draw left out
         share = replace(settings, time_limit_s=SPATIAL_SHARE * settings.remaining_s(), started=time.perf_counter())
-        job_pools, serving_pools, spatial_info = spatial_pools(problem, share)
+        job_pools, serving_pools, pools_info = spatial_pools(problem, share)
+        spatial_info.update(pools_info)
     m = build_model(problem, td, greedy, job_pools=job_pools, serving_pools=serving_pools)
     if hint:
         add_hints(m, greedy)
     build_s = time.perf_counter() - t0
 
     # the bounds first, inside the limit
-    bounds = full_bounds(problem, td, serving, settings, options.cheapest)
+    bounds = found.bounds if found is not None else full_bounds(problem, td, serving, settings, options.cheapest)
     relaxed = bounds["relaxed_bound"]
     # the write-back (pricing every hour, routing every block) runs after the search, inside the limit
     n_vars = len(m.model.Proto().variables)
@@ -627,7 +643,8 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
         "wall_s": round(time.perf_counter() - t0, 3), "build_s": round(build_s, 3), "greedy_s": round(greedy_s, 3),
         **settings.as_info(),
         "cost_units_per_cny": m.scale.units_per_cny, "start_grid": td.start_grid,
-        "decomposition": decompose, **spatial_info, **bounds, **serving.info, "greedy_source": greedy_source,
+        "decomposition": decompose, **spatial_info, **bounds, **serving.info, **(found.info if found else {}),
+        "greedy_source": greedy_source,
         **m.stats(),
     }
     if decompose == "spatial":
@@ -648,12 +665,21 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     if status.has_plan:
         plan = extract_plan(m, solver)
         # CP-SAT's plan can be worse than its hint where the hint did not hold in the (restricted) model
-        if greedy_cost < plan_cost_cny(problem, td, plan) - 1e-6:
+        cost = plan_cost_cny(problem, td, plan)
+        if greedy_cost < cost - 1e-6:
             plan = greedy
             info["plan_source"] = f"{greedy_source} (cheaper than CP-SAT's plan)"
             if status == Status.optimal:
                 status = Status.feasible
                 info["status"] = status.value
+        elif found is not None and cost > greedy_cost - 1e-6:  # the national-size path's plan, not bettered
+            plan = greedy
+            info["plan_source"] = f"{greedy_source} (CP-SAT found none cheaper)"
+        elif found is not None:
+            info.setdefault("plan_source", f"CP-SAT on the spatially placed pools, started from: {greedy_source}")
+    elif found is not None:  # CP-SAT found nothing in its time; the national-size path's plan stands
+        plan, status = greedy, Status.feasible
+        info["status"], info["plan_source"] = status.value, f"{greedy_source} (CP-SAT found no plan)"
     else:
         plan = TimePlan()
     result = write_back(problem, td, plan, status, info)
@@ -717,19 +743,59 @@ def bound_source(bounds: dict) -> str:
 def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: ServingLP, greedy: TimePlan,
                  greedy_cost: float, source: str, n_replicas: int, baseline_cny: float,
                  options: ScheduleOptions, one_greedy_s: float, lp_models: dict) -> Result:
-    """The plan for a model too large for CP-SAT in the time given: the cheapest of the greedy
+    """The plan for a model too large for CP-SAT in the time given (``_national_path``), written back.
+    ``greedy_objective`` is the plain greedy schedule's cost (``baseline_cny``, priced by
+    ``plan_cost_cny`` with the idle draw, and the demand below a whole token/s left unserved as in
+    the plan's total), the baseline the plan is measured against."""
+    t0 = settings.started
+    found = _national_path(problem, td, settings, serving, greedy, greedy_cost, source, n_replicas, options,
+                           one_greedy_s, lp_models)
+    greedy_s = time.perf_counter() - t0
+    info = {
+        "model": "time", "status": Status.feasible.value, "cp_sat_status": None, "objective": None,
+        "best_bound": found.bounds["relaxed_bound"], "gap": None, "solutions": 0,
+        "plan_source": found.source,
+        "search": (f"skipped: {n_replicas:,} replica variables for a {settings.time_limit_s:g} s limit, above "
+                   f"{SEARCH_MAX_REPLICA_VARIABLES_PER_S:,} per second, where CP-SAT finds no better plan"),
+        "wall_s": round(time.perf_counter() - t0, 3), "build_s": 0.0, "greedy_s": round(greedy_s, 3),
+        **settings.as_info(), "start_grid": td.start_grid, "decomposition": "off", **found.bounds, **serving.info,
+        **found.info, "greedy_source": found.source, "bound_scope": "full", "bound_source": bound_source(found.bounds),
+        "jobs": len(problem.jobs), "steps": td.steps, "blocks": len(td.blocks),
+    }
+    result = write_back(problem, td, found.plan, Status.feasible, info)
+    # the plan's total prices the demand the model rounds down to whole tokens/s as unserved, the same in
+    # every plan: the baseline counts it too, so that it reads in the plan's own terms
+    rounded_down_cny = result.objective["total_cny"] - found.cost - idle_power_cny(problem, td)
+    result.solver["greedy_objective"] = baseline_cny + rounded_down_cny
+    state_plan_objective(result.solver, result.objective["total_cny"])
+    return result
+
+
+@dataclass
+class _Found:
+    """What ``_national_path`` found: the plan, its cost (``plan_cost_cny``), where it came from, the
+    full model's bounds (``full_bounds``, raised by serving's MIPs and the shared LP) and the figures
+    of its steps."""
+
+    plan: TimePlan
+    cost: float
+    source: str
+    bounds: dict
+    info: dict
+
+
+def _national_path(problem: Problem, td: TimeData, settings: Settings, serving: ServingLP, greedy: TimePlan,
+                   greedy_cost: float, source: str, n_replicas: int, options: ScheduleOptions,
+                   one_greedy_s: float, lp_models: dict) -> _Found:
+    """The plan for a model too large for CP-SAT, within ``settings``' limit: the cheapest of the greedy
     schedules (with and without the serving LP's guide, jobs in each of ``JOB_ORDERS``) that fit
     in the limit, with the full model's relaxed bound. Then the jobs again at their chip-hour prices
     (``planner.core.lagrange``) and, with no oversubscribed pool, serving's LP at those prices
     (``steered_guide``) with the plan rebuilt around it; with oversubscribed pools, serving steered off
     them and their jobs repacked (``planner.core.packing``). Then replicas worth less than what they serve
     are given back (``trim_replicas``), the jobs settled in the room left (``settle_jobs``) and demand left
-    unserved served where that pays (``serve_more``). Serving's
-    MIPs (``ServingMIPs``) run on the second core meanwhile and raise the bound at the end. ``greedy_objective`` is the plain greedy
-    schedule's cost (``baseline_cny``, priced by ``plan_cost_cny`` with the idle draw, and the demand
-    below a whole token/s left unserved as in the plan's total), the baseline the plan is measured
-    against."""
-    t0 = settings.started
+    unserved served where that pays (``serve_more``). Serving's MIPs (``ServingMIPs``) run on the
+    second core meanwhile and raise the bound at the end."""
     # kept back from every step before it: the write-back and the plan file, and taking back the replicas
     # worth less than what they serve (``trim_replicas``) and settling the jobs (``settle_jobs``) before them
     write_back_s = GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE * n_replicas
@@ -881,25 +947,7 @@ def _greedy_only(problem: Problem, td: TimeData, settings: Settings, serving: Se
                 bounds["serving_packing_bound"] = again + bounds["packing_others_gain"]
                 bounds["serving_packing_mip_floors"] = len(mips.hourly)
                 bounds["relaxed_bound"] = max(bounds["relaxed_bound"], bounds["serving_packing_bound"])
-    greedy_s = time.perf_counter() - t0
-    info = {
-        "model": "time", "status": Status.feasible.value, "cp_sat_status": None, "objective": None,
-        "best_bound": bounds["relaxed_bound"], "gap": None, "solutions": 0,
-        "plan_source": source,
-        "search": (f"skipped: {n_replicas:,} replica variables for a {settings.time_limit_s:g} s limit, above "
-                   f"{SEARCH_MAX_REPLICA_VARIABLES_PER_S:,} per second, where CP-SAT finds no better plan"),
-        "wall_s": round(time.perf_counter() - t0, 3), "build_s": 0.0, "greedy_s": round(greedy_s, 3),
-        **settings.as_info(), "start_grid": td.start_grid, "decomposition": "off", **bounds, **serving.info,
-        **lagrange_info, "greedy_source": source, "bound_scope": "full", "bound_source": bound_source(bounds),
-        "jobs": len(problem.jobs), "steps": td.steps, "blocks": len(td.blocks),
-    }
-    result = write_back(problem, td, best, Status.feasible, info)
-    # the plan's total prices the demand the model rounds down to whole tokens/s as unserved, the same in
-    # every plan: the baseline counts it too, so that it reads in the plan's own terms
-    rounded_down_cny = result.objective["total_cny"] - best_cost - idle_power_cny(problem, td)
-    result.solver["greedy_objective"] = baseline_cny + rounded_down_cny
-    state_plan_objective(result.solver, result.objective["total_cny"])
-    return result
+    return _Found(best, best_cost, source, bounds, lagrange_info)
 
 
 def replica_variables(problem: Problem, td: TimeData) -> int:
