@@ -32,6 +32,8 @@ from planner.core.serving_lp import (
     block_signatures,
     serving_lp_bound,
 )
+from planner.core.options import schedule_options
+from planner.core.runner import resolve_settings
 from planner.core.timemodel import serving_bound
 from planner.inputs.scenario import scenario_from_dict
 from planner.problem.build import build_problem
@@ -216,6 +218,18 @@ def test_a_replica_whose_tokens_fit_in_another_sites_spare_is_taken_back():
     assert timemodel.plan_cost_cny(p, td, two) - timemodel.plan_cost_cny(p, td, greedy) == pytest.approx(7.83872)
     trimmed = timemodel.trim_replicas(p, td, two)
     assert trimmed.replicas == greedy.replicas and trimmed.flow == greedy.flow
+    # the last passes every large plan gets (the national-size path's, and a decomposed CP-SAT plan's)
+    # take the same replica back, and say so; the greedy's plan they leave as it is
+    options = schedule_options(p, td)
+    cost = timemodel.plan_cost_cny(p, td, two)
+    finished, left, source = timemodel._finish(p, td, resolve_settings(None, time_limit_s=30), two, cost, "a plan",
+                                               "size", options, write_back_s=0.0, n_replicas=1)
+    assert finished.replicas == greedy.replicas and finished.flow == greedy.flow
+    assert cost - left == pytest.approx(7.83872)
+    assert source == "a plan; replicas worth less than what they serve taken back"
+    cost = timemodel.plan_cost_cny(p, td, greedy)
+    assert timemodel._finish(p, td, resolve_settings(None, time_limit_s=30), greedy, cost, "a plan", "size", options,
+                             write_back_s=0.0, n_replicas=1) == (greedy, cost, "a plan")
 
 
 def test_demand_a_free_replica_would_serve_for_less_than_its_penalty_is_served():
