@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from conftest import EXAMPLE
+from ortools.math_opt import model_pb2
 from ortools.sat.python import cp_model
 
 from planner.check.verify import verify_plan
@@ -177,8 +180,6 @@ def test_the_solve_stops_once_phase_2_meets_the_gap(monkeypatch):
 
 def _lp(costs: list[float], ubs: list[float], rows: list[tuple[dict[int, float], float]]):
     """A MathOpt LP proto: min costs·x, 0 ≤ x ≤ ubs, each row Σ coef·x ≥ lo."""
-    from ortools.math_opt import model_pb2
-
     mip = model_pb2.ModelProto(name="t")
     n = len(costs)
     mip.variables.ids.extend(range(n))
@@ -248,10 +249,6 @@ def test_a_solve_that_fails_twice_gives_its_reason_and_no_point(monkeypatch):
 def _random_lp(seed: int, cost_divisor: float = 1.0):
     """An LP of 200 columns and 100 rows with costs up to 8e11 and coefficients up to 7.7e6, as the
     time model's LP of the rest has."""
-    import random
-
-    from ortools.math_opt import model_pb2
-
     rng = random.Random(seed)
     n, m = 200, 100
     mip = model_pb2.ModelProto(name="t")
