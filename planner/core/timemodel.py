@@ -642,8 +642,7 @@ def solve_time(scenario: Scenario, *, problem: Problem | None = None, td: TimeDa
     relaxed = bounds["relaxed_bound"]
     # the write-back (pricing every hour, routing every block) runs after the search, inside the limit
     n_vars = len(m.model.Proto().variables)
-    finish_s = ((TRIM_S_PER_REPLICA_VARIABLE + SETTLE_S_PER_REPLICA_VARIABLE) * n_replicas + FINISH_MARGIN_S
-                if found is not None else 0.0)
+    finish_s = _finish_s(n_replicas) + FINISH_MARGIN_S if found is not None else 0.0
     search = replace(settings, time_limit_s=settings.time_limit_s - WRITE_BACK_S_PER_VARIABLE * n_vars - finish_s)
     status, outcome, solver = solve_model(m.model, m.scale, search, integer=m.integer_variables(),
                                           start=start, on_progress=on_progress)
@@ -813,8 +812,7 @@ def _national_path(problem: Problem, td: TimeData, settings: Settings, serving: 
     # kept back from every step before it: the write-back and the plan file, and taking back the replicas
     # worth less than what they serve (``trim_replicas``) and settling the jobs (``settle_jobs``) before them
     write_back_s = GREEDY_WRITE_BACK_S_PER_REPLICA_VARIABLE * n_replicas
-    settle_s = SETTLE_S_PER_REPLICA_VARIABLE * n_replicas
-    reserve_s = write_back_s + TRIM_S_PER_REPLICA_VARIABLE * n_replicas + settle_s
+    reserve_s = write_back_s + _finish_s(n_replicas)
     # what whole replicas add to serving's bound, proven on the second core while the jobs are placed
     # (with one worker, in the time left at the end)
     mips = (ServingMIPs(problem, td, serving, lp_models,
@@ -957,7 +955,7 @@ def _finish(problem: Problem, td: TimeData, settings: Settings, plan: TimePlan, 
     back (``trim_replicas``), the jobs settled in the room left (``settle_jobs``), and demand left
     unserved served where that pays (``serve_more``). Returns the plan, its cost and its source."""
     settle_s = SETTLE_S_PER_REPLICA_VARIABLE * n_replicas
-    if settings.remaining_s() > write_back_s + settle_s + TRIM_S_PER_REPLICA_VARIABLE * n_replicas:
+    if settings.remaining_s() > write_back_s + _finish_s(n_replicas):
         trimmed = trim_replicas(problem, td, plan)
         priced = plan_cost_cny(problem, td, trimmed)
         if priced < cost - 1e-6:
@@ -975,6 +973,11 @@ def _finish(problem: Problem, td: TimeData, settings: Settings, plan: TimePlan, 
             plan, cost = served, priced
             source = f"{source}; demand left unserved served where that costs less than its penalty"
     return plan, cost, source
+
+
+def _finish_s(n_replicas: int) -> float:
+    """The time ``_finish``'s passes are given (s), kept back from every step before them."""
+    return (TRIM_S_PER_REPLICA_VARIABLE + SETTLE_S_PER_REPLICA_VARIABLE) * n_replicas
 
 
 def replica_variables(problem: Problem, td: TimeData) -> int:
